@@ -1,0 +1,86 @@
+"""Parsed HubSpot responses: plain, immutable data the sync engine consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    """What the last `X-HubSpot-RateLimit-*` headers said (None where absent)."""
+
+    max: int | None = None
+    remaining: int | None = None
+    interval_ms: int | None = None
+    daily: int | None = None
+    daily_remaining: int | None = None
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """One contact as HubSpot returned it: every property value is a string or None."""
+
+    id: str
+    properties: dict[str, str | None]
+    created_at: str | None = None
+    updated_at: str | None = None
+    archived: bool = False
+    archived_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of the list endpoint; `next_after` is None on the last page."""
+
+    contacts: list[ContactRecord]
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of the search endpoint."""
+
+    contacts: list[ContactRecord]
+    total: int
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class PropertyDefinition:
+    name: str
+    label: str
+    type: str
+    field_type: str = ""
+    group_name: str = ""
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    list_id: str
+    name: str
+    size: int | None = None
+    processing_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ListsPage:
+    lists: list[ListInfo]
+    has_more: bool
+    offset: int
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class MembershipPage:
+    record_ids: list[str]
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class AccountDetails:
+    portal_id: str
+    time_zone: str | None = None
+    data_hosting_location: str | None = None
+    account_type: str | None = None
+    rate_limit: RateLimitStatus = field(default_factory=RateLimitStatus)

@@ -1,0 +1,99 @@
+"""The database handle: one engine per URL, tuned for SQLite or PostgreSQL, schema kept current."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+
+class Database:
+    """A SQLite or PostgreSQL database holding HubSync's tables.
+
+    Opening one creates or upgrades the schema (see `migrations`), so a fresh file and a
+    file written by an older release are both ready to use.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()  # "sqlite" | "postgresql"
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                # One connection per checkout: SQLite connections are cheap and this keeps
+                # threads (the sync worker, page renders) from sharing one.
+                poolclass=NullPool if database not in ("", ":memory:") else None,
+            )
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        if migrate:
+            from hubsync_core.store.migrations import upgrade
+
+            upgrade(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read connection (autocommit-free; nothing is committed)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def location(self) -> str:
+        """Where the data lives, for people: a file path, or the URL without its password."""
+        parsed = make_url(self.url)
+        if self.is_sqlite:
+            return str(Path(parsed.database or ":memory:").expanduser().resolve())
+        return parsed.render_as_string(hide_password=True)
+
+    def size_bytes(self) -> int | None:
+        """The database's size on disk, where it can be known."""
+        if self.is_sqlite:
+            path = make_url(self.url).database
+            if not path or path == ":memory:":
+                return None
+            total = 0
+            for suffix in ("", "-wal"):
+                try:
+                    total += os.path.getsize(str(Path(path).expanduser()) + suffix)
+                except OSError:
+                    pass
+            return total
+        with self.engine.connect() as conn:
+            from sqlalchemy import text
+
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL lets the dashboard read while a sync writes; NORMAL is durable across app crashes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
