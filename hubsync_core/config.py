@@ -93,6 +93,7 @@ class Settings:
     search_counts_toward_burst: bool = False
     parallel_fetches: int = 4
     demo_contacts: int = 3000
+    demo_latency_ms: int = 0
     log_level: str = "INFO"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -191,7 +192,9 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
 
     base_url = (get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
-        raise SettingsError("HUBSPOT_BASE_URL", f"must start with http:// or https://, got {base_url!r}")
+        raise SettingsError(
+            "HUBSPOT_BASE_URL", f"must start with http:// or https://, got {base_url!r}"
+        )
 
     database_url = get("DATABASE_URL")
     if database_url is not None:
@@ -200,19 +203,20 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         elif database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
         if not database_url.startswith(("sqlite:", "postgresql")):
-            raise SettingsError(
-                "DATABASE_URL", "must be a sqlite:/// or postgresql+psycopg:// URL"
-            )
+            raise SettingsError("DATABASE_URL", "must be a sqlite:/// or postgresql+psycopg:// URL")
 
     list_id = get("CHAINGE_LIST_ID")
     if list_id is not None and not list_id.isdigit():
-        raise SettingsError("CHAINGE_LIST_ID", f"must be a numeric HubSpot list id, got {list_id!r}")
+        raise SettingsError(
+            "CHAINGE_LIST_ID", f"must be a numeric HubSpot list id, got {list_id!r}"
+        )
 
     engaged = integer("HUBSYNC_ENGAGED_DAYS", 30, minimum=1, maximum=3650)
     cold = integer("HUBSYNC_COLD_DAYS", 90, minimum=1, maximum=3650)
     if cold < engaged:
         raise SettingsError(
-            "HUBSYNC_COLD_DAYS", f"must not be less than HUBSYNC_ENGAGED_DAYS ({engaged}), got {cold}"
+            "HUBSYNC_COLD_DAYS",
+            f"must not be less than HUBSYNC_ENGAGED_DAYS ({engaged}), got {cold}",
         )
 
     raw_props = get("HUBSYNC_PROPERTIES") or ""
@@ -222,7 +226,9 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         names = [p.strip() for p in raw_props.replace(";", ",").split(",") if p.strip()]
         for name in names:
             if not all(ch.isalnum() or ch in "_-" for ch in name):
-                raise SettingsError("HUBSYNC_PROPERTIES", f"{name!r} is not a HubSpot property name")
+                raise SettingsError(
+                    "HUBSYNC_PROPERTIES", f"{name!r} is not a HubSpot property name"
+                )
         properties = tuple(dict.fromkeys(n.lower() for n in names))
 
     data_dir_raw = get("HUBSYNC_DATA_DIR")
@@ -230,7 +236,9 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
 
     log_level = (get("HUBSYNC_LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise SettingsError("HUBSYNC_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        raise SettingsError(
+            "HUBSYNC_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
+        )
 
     return Settings(
         access_token=Secret(token) if token else None,
@@ -245,11 +253,14 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         max_retries=integer("HUBSYNC_MAX_RETRIES", 5, minimum=0, maximum=20),
         connect_timeout=number("HUBSYNC_CONNECT_TIMEOUT", 5.0),
         read_timeout=number("HUBSYNC_READ_TIMEOUT", 30.0),
-        incremental_overlap_minutes=integer("HUBSYNC_INCREMENTAL_OVERLAP_MINUTES", 10, maximum=1440),
+        incremental_overlap_minutes=integer(
+            "HUBSYNC_INCREMENTAL_OVERLAP_MINUTES", 10, maximum=1440
+        ),
         incremental_lag_minutes=integer("HUBSYNC_INCREMENTAL_LAG_MINUTES", 1, maximum=60),
         search_counts_toward_burst=boolean("HUBSYNC_SEARCH_COUNTS_TOWARD_BURST", False),
         parallel_fetches=integer("HUBSYNC_PARALLEL_FETCHES", 4, minimum=1, maximum=8),
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
+        demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
         log_level=log_level,
         sources=sources,
     )

@@ -1,0 +1,48 @@
+"""HubSpot CRM client: paced, retrying, typed errors, tolerant parsing. Knows nothing of storage."""
+
+from .client import ClientCounters, HubSpotClient
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    DailyLimitError,
+    HubSpotError,
+    MissingScopesError,
+    RateLimitedError,
+    SearchCapError,
+    TransientError,
+)
+from .models import (
+    AccountDetails,
+    ContactPage,
+    ContactRecord,
+    ListInfo,
+    ListsPage,
+    MembershipPage,
+    PropertyDefinition,
+    RateLimitStatus,
+    SearchPage,
+)
+from .pacing import RateLimiter
+
+__all__ = [
+    "AccountDetails",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientCounters",
+    "ContactPage",
+    "ContactRecord",
+    "DailyLimitError",
+    "HubSpotClient",
+    "HubSpotError",
+    "ListInfo",
+    "ListsPage",
+    "MembershipPage",
+    "MissingScopesError",
+    "PropertyDefinition",
+    "RateLimitStatus",
+    "RateLimitedError",
+    "RateLimiter",
+    "SearchCapError",
+    "SearchPage",
+    "TransientError",
+]

@@ -49,7 +49,9 @@ class MissingScopesError(HubSpotError):
 class DailyLimitError(HubSpotError):
     """429 with policy DAILY: the portal's daily quota is spent; retrying will not help today."""
 
-    hint = "HubSpot's daily API limit resets at midnight in the portal's time zone; sync again then."
+    hint = (
+        "HubSpot's daily API limit resets at midnight in the portal's time zone; sync again then."
+    )
 
 
 class RateLimitedError(HubSpotError):

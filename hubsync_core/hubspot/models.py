@@ -14,6 +14,9 @@ class RateLimitStatus:
     interval_ms: int | None = None
     daily: int | None = None
     daily_remaining: int | None = None
+    #: `X-HubSpot-RateLimit-Secondly(-Remaining)`, sent by some portals only.
+    secondly: int | None = None
+    secondly_remaining: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
+
+#: Every engine made here, so a forked child can drop the connections it inherited.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    # A connection (SQLite handle or PostgreSQL socket) must never be used by two processes:
+    # the child starts with empty pools and leaves the parent's connections to the parent.
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 class Database:
@@ -27,16 +41,19 @@ class Database:
             database = parsed.database or ""
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            in_memory = database in ("", ":memory:")
             self.engine: Engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30},
-                # One connection per checkout: SQLite connections are cheap and this keeps
-                # threads (the sync worker, page renders) from sharing one.
-                poolclass=NullPool if database not in ("", ":memory:") else None,
+                # A pool, not a connection per checkout: closing the last connection to a
+                # WAL database checkpoints and deletes the WAL, which cost ~1 ms per sync
+                # page. A checked-out connection still belongs to one thread at a time.
+                **({} if in_memory else {"poolclass": QueuePool, "max_overflow": 20}),
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        _ENGINES.add(self.engine)
         if migrate:
             from hubsync_core.store.migrations import upgrade
 
@@ -48,8 +65,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+        """A connection inside one transaction: committed on success, rolled back on error.
+
+        On SQLite the transaction starts with `BEGIN IMMEDIATE`: it takes the write lock up
+        front (waiting up to the busy timeout for another writer), so every statement in it,
+        reads included, sees one consistent state. Without it the driver would run reads before
+        the first write outside any transaction, and a read-then-write could act on stale data.
+        """
         with self.engine.begin() as conn:
+            if self.is_sqlite:
+                begin_immediate(conn)
             yield conn
 
     @contextmanager
@@ -73,18 +98,28 @@ class Database:
                 return None
             total = 0
             for suffix in ("", "-wal"):
-                try:
+                with suppress(OSError):
                     total += os.path.getsize(str(Path(path).expanduser()) + suffix)
-                except OSError:
-                    pass
             return total
         with self.engine.connect() as conn:
             from sqlalchemy import text
 
-            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+            return int(
+                conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def begin_immediate(conn: Connection) -> None:
+    """Start the driver-level SQLite transaction as IMMEDIATE (takes the write lock now).
+
+    Must be the first statement of the SQLAlchemy transaction: the pysqlite driver only opens
+    its own (deferred) transaction before the first INSERT/UPDATE/DELETE, and does not open a
+    second one when one is already in progress; commit/rollback end this one as usual.
+    """
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 #: Run statuses. `running` is the only one that holds the single-flight lock.
 RUN_STATUSES = ("running", "succeeded", "partial", "failed", "cancelled", "interrupted")
+
+#: Column type of every timestamp: naive UTC (`timestamp without time zone` on PostgreSQL).
+#: Spelled out because newer SQLModel releases map a bare `datetime` to an aware type that
+#: refuses naive values.
+NAIVE_UTC = DateTime(timezone=False)
 
 
 class Contact(SQLModel, table=True):
@@ -32,12 +37,12 @@ class Contact(SQLModel, table=True):
     #: Every synced HubSpot property, values as strings or null (as HubSpot sends them).
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: HubSpot `createdate` (falls back to the record's createdAt).
-    created_at: datetime | None = Field(default=None)
+    created_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     #: HubSpot `lastmodifieddate` (falls back to the record's updatedAt).
-    updated_at: datetime | None = Field(default=None)
-    synced_at: datetime = Field()
+    updated_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+    synced_at: datetime = Field(sa_type=NAIVE_UTC)
     archived: bool = Field(default=False)
-    archived_at: datetime | None = Field(default=None)
+    archived_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     #: Why a contact left the live set: "archived", "merged into 123", "vanished".
     archived_reason: str | None = Field(default=None, sa_column=Column(Text))
     #: The full-sync generation that last saw this contact (drives the vanished-id sweep).
@@ -64,7 +69,7 @@ class SegmentDefinition(SQLModel, table=True):
     rule: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     builtin: bool = Field(default=False)
     position: int = Field(default=0)
-    updated_at: datetime = Field()
+    updated_at: datetime = Field(sa_type=NAIVE_UTC)
 
 
 class HubSpotList(SQLModel, table=True):
@@ -76,7 +81,7 @@ class HubSpotList(SQLModel, table=True):
     name: str = Field(sa_column=Column(Text, nullable=False))
     size: int | None = Field(default=None)
     processing_type: str | None = Field(default=None, max_length=40)
-    synced_at: datetime = Field()
+    synced_at: datetime = Field(sa_type=NAIVE_UTC)
 
 
 class ListMembership(SQLModel, table=True):
@@ -95,9 +100,9 @@ class SyncRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     mode: str = Field(max_length=20)  # full | incremental | chainge | sweep
     status: str = Field(default="running", max_length=20, index=True)
-    started_at: datetime = Field()
-    finished_at: datetime | None = Field(default=None)
-    heartbeat_at: datetime | None = Field(default=None)
+    started_at: datetime = Field(sa_type=NAIVE_UTC)
+    finished_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
+    heartbeat_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     #: Who started it: "cli", "dashboard", "sdk", with host and pid.
     owner: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -137,8 +142,8 @@ class SyncLock(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=40)
     run_id: int | None = Field(default=None)
     owner: str = Field(sa_column=Column(Text, nullable=False))
-    acquired_at: datetime = Field()
-    heartbeat_at: datetime = Field()
+    acquired_at: datetime = Field(sa_type=NAIVE_UTC)
+    heartbeat_at: datetime = Field(sa_type=NAIVE_UTC)
 
 
 class RejectedRecord(SQLModel, table=True):
@@ -151,4 +156,4 @@ class RejectedRecord(SQLModel, table=True):
     hubspot_id: str | None = Field(default=None, sa_column=Column(Text))
     reason: str = Field(sa_column=Column(Text, nullable=False))
     sample: str | None = Field(default=None, sa_column=Column(Text))
-    recorded_at: datetime = Field()
+    recorded_at: datetime = Field(sa_type=NAIVE_UTC)

@@ -1,0 +1,382 @@
+"""Writes to the contacts and the tables hanging off them. Every function takes a connection
+inside the caller's transaction (`Database.transaction()`), so a page of contacts and the
+sync checkpoint that follows it commit together.
+
+Bulk everywhere: one `INSERT ... ON CONFLICT` statement executed with many parameter sets
+(the driver's executemany) per call, never a round trip per row.
+
+NUL bytes: PostgreSQL text cannot hold U+0000. The sync engine strips them (and records the
+alteration) before calling `upsert_contacts`; the store strips any that still arrive, in
+every text column and every string property value, so a stray NUL never aborts a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, TypedDict
+
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hubsync_core.store.database import Database
+from hubsync_core.store.models import (
+    Contact,
+    ContactSegmentRow,
+    HubSpotList,
+    ListMembership,
+    RejectedRecord,
+)
+
+CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+SEGMENTS = ContactSegmentRow.__table__  # type: ignore[attr-defined]
+LISTS = HubSpotList.__table__  # type: ignore[attr-defined]
+MEMBERS = ListMembership.__table__  # type: ignore[attr-defined]
+REJECTED = RejectedRecord.__table__  # type: ignore[attr-defined]
+
+#: Rows per statement for id lists and membership inserts (well under SQLite's variable cap).
+CHUNK = 1000
+#: Longest rejected-record sample kept (the reason says what was wrong; the sample illustrates).
+SAMPLE_CHARS = 500
+
+
+class ContactRow(TypedDict, total=False):
+    """One contact as `upsert_contacts` takes it: the Contact columns (hubspot_id required)."""
+
+    hubspot_id: str
+    email: str | None
+    firstname: str | None
+    lastname: str | None
+    company: str | None
+    phone: str | None
+    jobtitle: str | None
+    lifecyclestage: str | None
+    properties: dict[str, Any]
+    created_at: datetime | None
+    updated_at: datetime | None
+    synced_at: datetime
+    archived: bool
+    archived_at: datetime | None
+    archived_reason: str | None
+
+
+_TEXT = (
+    "hubspot_id",
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "lifecyclestage",
+    "archived_reason",
+)
+_TIMES = ("created_at", "updated_at", "archived_at")
+#: Columns an accepted incoming row overwrites (everything but the key and seen_generation).
+_REPLACED = (*_TEXT[1:], "properties", *_TIMES, "synced_at", "archived")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
+    """The connection's dialect INSERT construct (SQLite's and PostgreSQL's both offer
+    `on_conflict_do_update` / `on_conflict_do_nothing` and `excluded`)."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _prepare(row: Mapping[str, Any], now: datetime, generation: int) -> dict[str, Any]:
+    params = {name: _clean(row.get(name)) for name in _TEXT}
+    if not params["hubspot_id"]:
+        raise ValueError("every contact row needs a hubspot_id")
+    params["hubspot_id"] = str(params["hubspot_id"])
+    for name in _TIMES:
+        params[name] = _naive_utc(row.get(name))
+    properties = row.get("properties") or {}
+    if any(isinstance(v, str) and "\x00" in v for v in properties.values()) or any(
+        isinstance(k, str) and "\x00" in k for k in properties
+    ):
+        properties = {_clean(k): _clean(v) for k, v in properties.items()}
+    params["properties"] = properties
+    params["synced_at"] = _naive_utc(row.get("synced_at")) or now
+    params["archived"] = bool(row.get("archived", False))
+    params["seen_generation"] = generation
+    return params
+
+
+def _newest_per_id(params: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per id (the newest `updated_at`; the later one on a tie), in input order.
+
+    PostgreSQL refuses a statement that updates the same row twice, and order within a page
+    must not decide which copy wins.
+    """
+    chosen: dict[str, dict[str, Any]] = {}
+    for p in params:
+        key = p["hubspot_id"]
+        old = chosen.get(key)
+        if old is not None and _older(p["updated_at"], old["updated_at"]):
+            continue
+        chosen[key] = p
+    return list(chosen.values())
+
+
+def _older(a: datetime | None, b: datetime | None) -> bool:
+    """Is `a` strictly older than `b` (an unknown time counts as older than any known one)?"""
+    if a is None:
+        return b is not None
+    return b is not None and a < b
+
+
+def upsert_contacts(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], *, generation: int | None = None
+) -> int:
+    """Insert or update contacts in bulk; returns how many rows were inserted or replaced.
+
+    - A stored row whose `updated_at` is newer than the incoming row's is kept as it is
+      (an incoming row without `updated_at` never replaces one with it; a stored row without
+      it is always replaced).
+    - An accepted row replaces every column, so an incoming live row un-archives the contact.
+    - With `generation`, every incoming id is stamped `seen_generation = generation`, also
+      when its data was kept as newer: seen is seen (the vanished sweep relies on it).
+    - Missing `synced_at` defaults to now; aware datetimes are converted to naive UTC; NUL
+      bytes are stripped (see the module docstring).
+    """
+    if not rows:
+        return 0
+    now = utcnow()
+    params = _newest_per_id(_prepare(row, now, generation or 0) for row in rows)
+    stmt = dialect_insert(conn)(CONTACTS)
+    excluded = stmt.excluded
+    replace: dict[str, Any] = {name: excluded[name] for name in _REPLACED}
+    if generation is not None:
+        replace["seen_generation"] = excluded.seen_generation
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CONTACTS.c.hubspot_id],
+        set_=replace,
+        where=or_(
+            CONTACTS.c.updated_at.is_(None),
+            excluded.updated_at >= CONTACTS.c.updated_at,
+        ),
+    ).execution_options(preserve_rowcount=True)
+    written = conn.execute(stmt, params).rowcount
+    counted = written >= 0  # a driver that cannot count executemany answers -1
+    if generation is not None and (not counted or written < len(params)):
+        # Some rows were kept as newer: their conflict update did not run, stamp them here.
+        mark_seen(conn, (p["hubspot_id"] for p in params), generation)
+    return written if counted else len(params)
+
+
+def mark_seen(conn: Connection, ids: Iterable[str], generation: int) -> int:
+    """Stamp stored contacts as seen by `generation` (id sweeps); returns rows changed."""
+    total = 0
+    for chunk in _chunks(ids, CHUNK):
+        total += conn.execute(
+            update(CONTACTS)
+            .where(CONTACTS.c.hubspot_id.in_(chunk), CONTACTS.c.seen_generation < generation)
+            .values(seen_generation=generation)
+        ).rowcount
+    return total
+
+
+def count_seen(db: Database | Connection, generation: int | None) -> int:
+    """Live contacts already stamped by `generation` (0 when there is none)."""
+    if generation is None:
+        return 0
+    query = select(func.count()).where(
+        CONTACTS.c.seen_generation == generation, CONTACTS.c.archived.is_(False)
+    )
+    if isinstance(db, Connection):
+        return int(db.execute(query).scalar_one())
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str) -> int:
+    """Archive the given ids (inserting a minimal row for unknown ones) in one statement."""
+    if not items:
+        return 0
+    now = utcnow()
+    reason = _clean(reason)
+    params = [
+        {
+            "hubspot_id": str(_clean(hubspot_id)),
+            "properties": {},
+            "synced_at": now,
+            "archived": True,
+            "archived_at": _naive_utc(at) or now,
+            "archived_reason": reason,
+            "seen_generation": 0,
+        }
+        for hubspot_id, at in items.items()
+    ]
+    stmt = dialect_insert(conn)(CONTACTS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CONTACTS.c.hubspot_id],
+        set_={
+            "archived": True,
+            "archived_at": stmt.excluded.archived_at,
+            "archived_reason": stmt.excluded.archived_reason,
+        },
+    ).execution_options(preserve_rowcount=True)
+    written = conn.execute(stmt, params).rowcount
+    return written if written >= 0 else len(params)
+
+
+def mark_archived(
+    conn: Connection, items: Sequence[tuple[str, datetime | None]], reason: str = "archived"
+) -> int:
+    """Archive contacts HubSpot lists as archived; returns how many rows were marked.
+
+    `items` are `(hubspot_id, archived_at)`; a missing time means now. Unknown ids get a
+    minimal archived row (so an archived contact is known as such, never silently absent).
+    The archived listing is authoritative when read: archival does not look at `updated_at`,
+    and a later live copy of the contact (not older than the stored one) restores it.
+    """
+    return _archive(conn, dict(items), reason)
+
+
+def mark_merged(conn: Connection, loser_ids: Iterable[str], winner_id: str) -> int:
+    """Archive contacts merged into `winner_id` (reason "merged into <id>")."""
+    now = utcnow()
+    items = {loser: now for loser in loser_ids if loser != winner_id}
+    return _archive(conn, items, f"merged into {winner_id}")
+
+
+def mark_vanished(conn: Connection, generation: int) -> int:
+    """Archive live contacts not seen by `generation` (reason "vanished"); returns how many."""
+    now = utcnow()
+    result = conn.execute(
+        update(CONTACTS)
+        .where(CONTACTS.c.archived.is_(False), CONTACTS.c.seen_generation < generation)
+        .values(archived=True, archived_at=now, archived_reason="vanished")
+    )
+    return int(result.rowcount)
+
+
+def clear_contacts(conn: Connection) -> int:
+    """Delete every contact with its segment and list memberships (sync runs, the lists
+    themselves and sync state stay); returns how many contacts were deleted."""
+    conn.execute(delete(SEGMENTS))
+    conn.execute(delete(MEMBERS))
+    return int(conn.execute(delete(CONTACTS)).rowcount)
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
+def replace_lists(conn: Connection, lists: Sequence[Any]) -> int:
+    """Make the stored HubSpot lists exactly `lists` (ListInfo objects or dicts with
+    list_id, name, size, processing_type); memberships of lists that are gone go too.
+    Returns how many lists are stored."""
+    now = utcnow()
+    params = {
+        str(_field(info, "list_id")): {
+            "list_id": str(_field(info, "list_id")),
+            "name": _clean(_field(info, "name") or ""),
+            "size": _field(info, "size"),
+            "processing_type": _clean(_field(info, "processing_type")),
+            "synced_at": now,
+        }
+        for info in lists
+    }
+    if not params:
+        conn.execute(delete(MEMBERS))
+        conn.execute(delete(LISTS))
+        return 0
+    keep = list(params)
+    conn.execute(delete(MEMBERS).where(MEMBERS.c.list_id.not_in(keep)))
+    conn.execute(delete(LISTS).where(LISTS.c.list_id.not_in(keep)))
+    stmt = dialect_insert(conn)(LISTS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[LISTS.c.list_id],
+        set_={
+            name: stmt.excluded[name] for name in ("name", "size", "processing_type", "synced_at")
+        },
+    )
+    conn.execute(stmt, list(params.values()))
+    return len(params)
+
+
+def replace_list_members(conn: Connection, list_id: str, ids: Iterable[str]) -> int:
+    """Make `list_id`'s members exactly `ids`, reading them as a stream (memory stays
+    bounded by one chunk whatever the list's size); returns how many members are stored."""
+    conn.execute(delete(MEMBERS).where(MEMBERS.c.list_id == list_id))
+    stmt = (
+        dialect_insert(conn)(MEMBERS)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)
+    )
+    total = 0
+    for chunk in _chunks(ids, CHUNK):
+        rows = [{"list_id": list_id, "hubspot_id": str(i)} for i in chunk]
+        written = conn.execute(stmt, rows).rowcount
+        total += written if written >= 0 else len(rows)
+    return total
+
+
+def record_rejections(conn: Connection, run_id: int | None, items: Iterable[Any]) -> int:
+    """Record refused or altered records with their reason; returns how many were recorded.
+
+    Items are objects or dicts with `hubspot_id`, `reason`, `sample` (optional), or tuples in
+    that order. Samples are cut to `SAMPLE_CHARS`.
+    """
+    now = utcnow()
+    rows = []
+    for item in items:
+        if isinstance(item, tuple):
+            hubspot_id, reason, sample = (*item, None)[:3]
+        else:
+            hubspot_id, reason = _field(item, "hubspot_id"), _field(item, "reason")
+            sample = _field(item, "sample")
+        if sample is not None:
+            sample = _clean(str(sample))[:SAMPLE_CHARS]
+        rows.append(
+            {
+                "run_id": run_id,
+                "hubspot_id": _clean(None if hubspot_id is None else str(hubspot_id)),
+                "reason": _clean(str(reason)),
+                "sample": sample,
+                "recorded_at": now,
+            }
+        )
+    if rows:
+        conn.execute(REJECTED.insert(), rows)
+    return len(rows)
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+__all__ = [
+    "ContactRow",
+    "clear_contacts",
+    "count_seen",
+    "mark_archived",
+    "mark_merged",
+    "mark_seen",
+    "mark_vanished",
+    "record_rejections",
+    "replace_list_members",
+    "replace_lists",
+    "upsert_contacts",
+]

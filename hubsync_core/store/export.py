@@ -1,0 +1,181 @@
+"""One CSV writer for the Contacts page and `hubsync contacts --format csv`.
+
+Rows are exactly `query_contacts`' rows for the same filter and sort, in the same order,
+streamed from the database in chunks (a server-side cursor on PostgreSQL, SQLite's lazy
+cursor), so memory stays bounded whatever the number of rows.
+
+Formula injection (OWASP "CSV Injection"): a cell whose first character is `=`, `+`, `-`,
+`@`, tab or carriage return gets a leading `'`. So does a cell whose first non-whitespace
+character is `=`, `+`, `-` or `@` (" =1+1"): some spreadsheets trim leading spaces before
+deciding a cell is a formula, so we treat those as formulas too. The cost is that phone
+numbers like "+49 30 ..." and negative numbers export as "'+49 30 ..." — the price OWASP
+accepts for a file opened in a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, BinaryIO, TextIO
+
+from hubsync_core.store.database import Database
+from hubsync_core.store.queries import ContactFilter, iso_z, iter_contact_chunks
+
+#: The columns exported when none are chosen (the Contacts page's visible columns).
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "hubspot_id",
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "jobtitle",
+    "phone",
+    "lifecyclestage",
+    "segments",
+    "list_memberships",
+    "created_at",
+    "updated_at",
+)
+#: Separator between segment or list names inside one cell.
+LIST_SEPARATOR = "; "
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
+
+
+def neutralise(value: str) -> str:
+    """A cell value safe to open in a spreadsheet: NUL bytes removed, and a leading `'` when
+    it starts with `=`, `+`, `-`, `@`, tab or CR, or with whitespace and then `=`, `+`, `-`, `@`."""
+    value = value.replace("\x00", "")
+    if value.startswith(_FORMULA_START) or value.lstrip().startswith(_FORMULA_AFTER_SPACE):
+        return "'" + value
+    return value
+
+
+def format_cell(value: Any) -> str:
+    """How one row value is written: times as ISO with Z, lists joined with "; ", booleans as
+    true/false, dicts as JSON, None as empty; then neutralised."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = iso_z(value) or ""
+    elif isinstance(value, date):
+        text = value.isoformat()
+    elif isinstance(value, list | tuple):
+        text = LIST_SEPARATOR.join("" if v is None else str(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = str(value)
+    return neutralise(text)
+
+
+def csv_filename(flt: ContactFilter | None, today: date) -> str:
+    """`hubspot-contacts-chainge-2026-11-28.csv`; `hubspot-contacts-all-...` when unfiltered."""
+    slug = (flt or ContactFilter()).slug()
+    return f"hubspot-contacts-{slug}-{today.isoformat()}.csv"
+
+
+def _iter_chunks(
+    db: Database,
+    flt: ContactFilter | None,
+    columns: Sequence[str] | None,
+    sort: str,
+    descending: bool,
+    chunk_rows: int,
+) -> Iterator[tuple[str, int]]:
+    """(CSV text, rows in it): the header first, then one piece per chunk of rows."""
+    wanted = list(dict.fromkeys(columns)) if columns else list(EXPORT_COLUMNS)
+    # Called before the first yield below, so a bad sort or column raises at once.
+    chunks = iter_contact_chunks(
+        db, flt, sort=sort, descending=descending, columns=wanted, chunk_rows=chunk_rows
+    )
+    return _render(wanted, chunks)
+
+
+def _render(wanted: list[str], chunks: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def take() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow([neutralise(name) for name in wanted])
+    yield take(), 0
+    for rows in chunks:
+        writer.writerows([format_cell(row[name]) for name in wanted] for row in rows)
+        yield take(), len(rows)
+
+
+def iter_csv(
+    db: Database,
+    flt: ContactFilter | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    sort: str = "updated_at",
+    descending: bool = True,
+    chunk_rows: int = 2000,
+) -> Iterator[str]:
+    """Every matching contact as CSV text pieces (header first), streamed chunk by chunk.
+
+    Same rows and order as `query_contacts(db, flt, sort=sort, descending=descending,
+    columns=columns)`. Lines end with CRLF (RFC 4180); encode the text as UTF-8.
+    """
+    return (text for text, _ in _iter_chunks(db, flt, columns, sort, descending, chunk_rows))
+
+
+def write_csv(
+    db: Database,
+    flt: ContactFilter | None,
+    out: TextIO | BinaryIO,
+    columns: Sequence[str] | None = None,
+    *,
+    sort: str = "updated_at",
+    descending: bool = True,
+    chunk_rows: int = 2000,
+    bom: bool = False,
+) -> int:
+    """Write the CSV to a text or binary stream (UTF-8 for binary); returns the rows written.
+
+    Open text files with `newline=""` so the CRLF line ends are kept as they are. `bom`
+    writes a UTF-8 byte order mark first (helps Excel on Windows detect UTF-8).
+    """
+    binary = _is_binary(out)
+    rows = 0
+    first = True
+    for text, count in _iter_chunks(db, flt, columns, sort, descending, chunk_rows):
+        if first and bom:
+            text = "\ufeff" + text
+        first = False
+        out.write(text.encode("utf-8") if binary else text)  # type: ignore[arg-type]
+        rows += count
+    return rows
+
+
+def csv_bytes(
+    db: Database,
+    flt: ContactFilter | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    sort: str = "updated_at",
+    descending: bool = True,
+) -> bytes:
+    """The whole CSV as UTF-8 bytes (for a download button; holds the file in memory)."""
+    buffer = io.BytesIO()
+    write_csv(db, flt, buffer, columns, sort=sort, descending=descending)
+    return buffer.getvalue()
+
+
+def _is_binary(out: object) -> bool:
+    if isinstance(out, io.TextIOBase):
+        return False
+    if isinstance(out, io.BufferedIOBase | io.RawIOBase):
+        return True
+    return "b" in str(getattr(out, "mode", ""))

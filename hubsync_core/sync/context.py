@@ -1,0 +1,177 @@
+"""The state one running sync carries between its phases: counters, checkpoint, progress."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from hubsync_core.config import Settings
+from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.store import contacts as contact_store
+from hubsync_core.store import runs
+from hubsync_core.store.database import Database
+from hubsync_core.sync.model import SyncOptions, SyncProgress
+from hubsync_core.sync.records import Rejection
+
+log = logging.getLogger("hubsync.sync")
+
+
+class Cancelled(Exception):
+    """The user asked the run to stop; raised between pages, never inside a transaction."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class RunContext:
+    """Everything a phase needs. Phases mutate `checkpoint` and the counters, then `commit`."""
+
+    settings: Settings
+    db: Database
+    client: HubSpotClient
+    options: SyncOptions
+    run_id: int
+    mode: str
+    started_at: datetime
+    properties: Sequence[str]
+    checkpoint: dict[str, Any]
+    on_progress: Callable[[SyncProgress], None] | None = None
+    cancel: threading.Event | None = None
+    clock: Callable[[], datetime] = utcnow
+    pages: int = 0
+    contacts: int = 0
+    rejected: int = 0
+    errors: int = 0
+    archived: int = 0
+    expected_total: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    _counters_at_start: Any = None
+    _monotonic_start: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._counters_at_start = self.client.counters()
+
+    # -- counters ---------------------------------------------------------------------------
+    def api_counters(self) -> tuple[int, int, int, int]:
+        """(api_calls, retries, rate_limited, errors) made by this run so far."""
+        now, start = self.client.counters(), self._counters_at_start
+        return (
+            now.api_calls - start.api_calls,
+            now.retries - start.retries,
+            now.rate_limited - start.rate_limited,
+            now.errors - start.errors,
+        )
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._monotonic_start
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+
+    def remaining_cap(self) -> int | None:
+        if self.options.max_contacts is None:
+            return None
+        return max(self.options.max_contacts - self.contacts, 0)
+
+    # -- writing ----------------------------------------------------------------------------
+    def store_page(
+        self,
+        rows: list[dict[str, Any]],
+        rejections: Sequence[Rejection],
+        *,
+        generation: int | None = None,
+        merges: Sequence[tuple[str, list[str]]] = (),
+        archived: Sequence[tuple[str, datetime | None]] = (),
+        checkpoint: dict[str, Any] | None = None,
+    ) -> None:
+        """Write one page and the checkpoint that follows it in a single transaction."""
+        if checkpoint is not None:
+            self.checkpoint = checkpoint
+        with self.db.transaction() as conn:
+            if rows:
+                contact_store.upsert_contacts(conn, rows, generation=generation)
+            for winner, losers in merges:
+                contact_store.mark_merged(conn, losers, winner)
+            if archived:
+                self.archived += contact_store.mark_archived(conn, archived, reason="archived")
+            if rejections:
+                contact_store.record_rejections(conn, self.run_id, rejections)
+            self.pages += 1
+            self.contacts += len(rows)
+            self.rejected += len(rejections)
+            self._save(conn)
+        self.publish()
+
+    def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.checkpoint = checkpoint
+        with self.db.transaction() as conn:
+            self._save(conn)
+        self.publish()
+
+    def _save(self, conn: Any) -> None:
+        api_calls, retries, rate_limited, _errors = self.api_counters()
+        runs.save_progress(
+            conn,
+            self.run_id,
+            pages=self.pages,
+            contacts=self.contacts,
+            api_calls=api_calls,
+            retries=retries,
+            rate_limited=rate_limited,
+            errors=self.errors,
+            rejected=self.rejected,
+            checkpoint=self.checkpoint,
+            expected_total=self.expected_total,
+        )
+
+    # -- progress ---------------------------------------------------------------------------
+    def snapshot(self, status: str = "running", message: str = "") -> SyncProgress:
+        api_calls, retries, rate_limited, _errors = self.api_counters()
+        limit = self.client.rate_limit
+        return SyncProgress(
+            run_id=self.run_id,
+            mode=self.mode,
+            status=status,
+            phase=str(self.checkpoint.get("phase", "")),
+            started_at=self.started_at,
+            pages=self.pages,
+            contacts=self.contacts,
+            api_calls=api_calls,
+            retries=retries,
+            rate_limited=rate_limited,
+            errors=self.errors,
+            rejected=self.rejected,
+            expected_total=self.expected_total,
+            elapsed_seconds=self.elapsed,
+            rate_limit_remaining=limit.remaining,
+            rate_limit_max=limit.max,
+            message=message,
+        )
+
+    def publish(self, status: str = "running", message: str = "") -> None:
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(self.snapshot(status, message))
+        except Exception:  # a broken listener must never break a sync
+            log.exception("progress listener failed")
+
+    def with_phase(self, phase: str, **values: Any) -> dict[str, Any]:
+        """The current checkpoint moved to `phase` (dropping the previous phase's cursor)."""
+        keep = {
+            k: self.checkpoint[k] for k in ("generation", "mark", "window") if k in self.checkpoint
+        }
+        return {**keep, "phase": phase, **values}
+
+
+def replace_options(options: SyncOptions, **changes: Any) -> SyncOptions:
+    return replace(options, **changes)

@@ -1,0 +1,342 @@
+"""One sync run from start to finish: single flight, planning, phases, outcome.
+
+A run is a sequence of phases (full: contacts → archived → vanished → lists → segments).
+The checkpoint names the phase and its cursor, and is committed with every page, so a run
+that ends early for any reason (error, cancel, kill) is resumed by the next one where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from hubsync_core.config import Settings
+from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.hubspot.errors import (
+    AuthenticationError,
+    BadRequestError,
+    DailyLimitError,
+    HubSpotError,
+    MissingScopesError,
+)
+from hubsync_core.store import contacts as contact_store
+from hubsync_core.store import lock, runs, segment_store
+from hubsync_core.store.database import Database
+from hubsync_core.sync import chainge, deletions, full, incremental, lists
+from hubsync_core.sync.context import Cancelled, RunContext, utcnow
+from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
+from hubsync_core.sync.records import CORE_PROPERTIES
+
+log = logging.getLogger("hubsync.sync")
+
+HIGH_WATER_MARK = "high_water_mark"
+GENERATION = "generation"
+HEARTBEAT_SECONDS = 5.0
+
+PHASES: dict[str, tuple[str, ...]] = {
+    "full": ("contacts", "archived", "vanished", "lists", "segments"),
+    "incremental": ("changes", "archived", "sweep", "lists", "segments"),
+    "chainge": ("chainge", "segments"),
+}
+
+
+class IncrementalNotReady(Exception):
+    """Incremental sync was asked for before any full sync completed."""
+
+
+def properties_to_sync(settings: Settings, client: HubSpotClient) -> list[str]:
+    """The core properties plus the configured extras (or every property, with `all`)."""
+    names = list(CORE_PROPERTIES)
+    if settings.all_properties:
+        names += [definition.name for definition in client.get_properties()]
+    names += list(settings.properties)
+    return list(dict.fromkeys(names))
+
+
+def run_sync(
+    settings: Settings,
+    db: Database,
+    client: HubSpotClient,
+    options: SyncOptions | None = None,
+    *,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> SyncStats:
+    """Run one sync under the database's single-flight lock and return its statistics.
+
+    Raises `store.lock.SyncAlreadyRunning` when another sync holds the lock. HubSpot and
+    network failures do not raise: they end the run `failed` or `partial`, described in
+    the returned `SyncStats` (call `raise_for_status()` to turn them into an exception).
+    """
+    options = options or SyncOptions()
+    owner = lock.make_owner(options.owner)
+    lock.acquire(db, owner, None)
+    try:
+        return _run_locked(settings, db, client, options, owner, on_progress, cancel, clock)
+    finally:
+        lock.release(db, owner)
+
+
+def _plan(
+    settings: Settings, db: Database, options: SyncOptions, now: datetime
+) -> tuple[str, dict[str, Any], int | None]:
+    """(mode, checkpoint, resumed run id) for this run."""
+    if options.chainge_only:
+        return "chainge", {"phase": "chainge"}, None
+    modes = ("full", "incremental") if options.mode == "auto" else (options.mode,)
+    for mode in modes:
+        previous = runs.resumable_run(db, mode)
+        if previous is not None:
+            log.info("Resuming %s sync run %s from its checkpoint", mode, previous.id)
+            return mode, dict(previous.checkpoint), previous.id
+    mark = runs.get_state(db, HIGH_WATER_MARK)
+    mode = options.mode
+    if mode == "auto":
+        mode = "incremental" if mark else "full"
+    if mode == "incremental":
+        if not mark:
+            raise IncrementalNotReady(
+                "Incremental sync needs a completed full sync first: run a full sync."
+            )
+        window = incremental.plan_window(settings, datetime.fromisoformat(mark), now)
+        return mode, {"phase": "changes", "window": window, "last_id": "0"}, None
+    generation = int(runs.get_state(db, GENERATION) or 0) + 1
+    with db.transaction() as conn:
+        runs.set_state(conn, GENERATION, str(generation))
+    # The mark is when the scan *started*: edits made while it runs are re-read next time.
+    return "full", {"phase": "contacts", "generation": generation, "mark": now.isoformat()}, None
+
+
+def _run_locked(
+    settings: Settings,
+    db: Database,
+    client: HubSpotClient,
+    options: SyncOptions,
+    owner: str,
+    on_progress: Callable[[SyncProgress], None] | None,
+    cancel: threading.Event | None,
+    clock: Callable[[], datetime],
+) -> SyncStats:
+    started = clock()
+    try:
+        mode, checkpoint, resumed_from = _plan(settings, db, options, started)
+    except IncrementalNotReady as exc:
+        return SyncStats(mode="incremental", status="failed", message=str(exc), timestamp=started)
+    run = runs.create_run(db, mode, owner, _options_dict(options), resumed_from=resumed_from)
+    assert run.id is not None
+    lock.attach_run(db, owner, run.id)
+    ctx = RunContext(
+        settings=settings,
+        db=db,
+        client=client,
+        options=options,
+        run_id=run.id,
+        mode=mode,
+        started_at=started,
+        properties=properties_to_sync(settings, client),
+        checkpoint=checkpoint,
+        on_progress=on_progress,
+        cancel=cancel,
+        clock=clock,
+    )
+    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
+    status, message, hint, correlation_id = "succeeded", "", "", None
+    by_segment: dict[str, int] = {}
+    heartbeat = _Heartbeat(db, owner, run.id, ctx)
+    with heartbeat:
+        try:
+            complete = _run_phases(ctx)
+            by_segment = ctx.checkpoint.get("by_segment", {})
+            if complete:
+                _advance_mark(ctx)
+        except Cancelled:
+            status = "cancelled"
+            message = (
+                f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
+            )
+        except (AuthenticationError, MissingScopesError, DailyLimitError) as exc:
+            status, message, hint, correlation_id = (
+                "failed",
+                exc.message,
+                exc.hint,
+                exc.correlation_id,
+            )
+        except HubSpotError as exc:
+            # Retries exhausted (or a request HubSpot refused): keep what was stored.
+            status = "partial"
+            message, hint, correlation_id = exc.message, exc.hint, exc.correlation_id
+            hint = hint or "Sync again to resume from the last stored page."
+        except Exception as exc:
+            status, message = "failed", f"Unexpected error: {type(exc).__name__}: {exc}"
+            log.exception("sync run %d failed", run.id)
+        if status != "succeeded":
+            ctx.errors += 1
+            by_segment = _recompute_quietly(ctx)
+            log.error("Sync %s: %s", status, message)
+    duration = ctx.elapsed
+    api_calls, retries, rate_limited, _ = ctx.api_counters()
+    with db.transaction() as conn:
+        ctx._save(conn)
+    runs.finish_run(
+        db,
+        run.id,
+        status,
+        error_message=message or None,
+        error_hint=hint or None,
+        correlation_id=correlation_id,
+        by_segment=by_segment,
+        duration_seconds=duration,
+    )
+    if status == "succeeded":
+        log.info(
+            "Sync complete! Synced %d contacts in %.1fs across %d pages",
+            ctx.contacts,
+            duration,
+            ctx.pages,
+        )
+    ctx.publish(status, message)
+    return SyncStats(
+        total_synced=ctx.contacts,
+        total_pages=ctx.pages,
+        by_segment=by_segment,
+        errors=ctx.errors,
+        duration_seconds=duration,
+        timestamp=started,
+        run_id=run.id,
+        mode=mode,
+        status=status,
+        api_calls=api_calls,
+        retries=retries,
+        rate_limited=rate_limited,
+        rejected=ctx.rejected,
+        archived=ctx.archived,
+        message=message,
+        hint=hint,
+        correlation_id=correlation_id,
+        warnings=list(ctx.warnings),
+    )
+
+
+def _run_phases(ctx: RunContext) -> bool:
+    """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
+    phases = PHASES[ctx.mode]
+    current = ctx.checkpoint.get("phase", phases[0])
+    complete = bool(ctx.checkpoint.get("complete", True))
+    for phase in phases[phases.index(current) :]:
+        if phase != current:
+            ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
+            current = phase
+        if phase == "contacts":
+            if ctx.expected_total is None:
+                ctx.expected_total = _expected_total(ctx)
+            complete = full.scan_contacts(ctx)
+            if not complete:
+                log.info("Stopped at max_contacts=%s", ctx.options.max_contacts)
+        elif phase == "changes":
+            incremental.sync_window(ctx)
+            complete = ctx.remaining_cap() != 0
+        elif phase == "chainge":
+            chainge.sync_chainge(ctx)
+            complete = False
+        elif phase == "archived" and complete:
+            deletions.archived_pass(ctx)
+        elif phase == "vanished" and complete:
+            deletions.mark_vanished(ctx)
+        elif phase == "sweep" and complete and ctx.options.sweep:
+            generation = int(runs.get_state(ctx.db, GENERATION) or 0) + 1
+            with ctx.db.transaction() as conn:
+                runs.set_state(conn, GENERATION, str(generation))
+            ctx.checkpoint["generation"] = generation
+            deletions.id_sweep(ctx)
+        elif phase == "lists" and complete:
+            lists.sync_lists(ctx)
+        elif phase == "segments":
+            log.info("Applying segments to contacts...")
+            counts = _recompute(ctx)
+            log.info("Segment distribution: %s", counts)
+            ctx.checkpoint["by_segment"] = counts
+    return complete
+
+
+def _recompute(ctx: RunContext) -> dict[str, int]:
+    definitions = segment_store.list_definitions(ctx.db, ctx.settings)
+    with ctx.db.transaction() as conn:
+        return segment_store.recompute(conn, definitions, ctx.clock(), prune=True)
+
+
+def _recompute_quietly(ctx: RunContext) -> dict[str, int]:
+    """After a failed run, keep segments true to what was stored (if the database allows)."""
+    try:
+        return _recompute(ctx)
+    except Exception:
+        log.warning("segments could not be recomputed after the failed run", exc_info=True)
+        return {}
+
+
+def _advance_mark(ctx: RunContext) -> None:
+    """Move the high-water mark once the run's whole scope is stored."""
+    if ctx.mode == "full":
+        mark = ctx.checkpoint["mark"]
+    elif ctx.mode == "incremental":
+        mark = incremental.from_epoch_ms(ctx.checkpoint["window"]["end"]).isoformat()
+    else:
+        return
+    with ctx.db.transaction() as conn:
+        runs.set_state(conn, HIGH_WATER_MARK, mark)
+
+
+def _expected_total(ctx: RunContext) -> int | None:
+    """How many contacts this run should store: a search with limit=1 gives the total."""
+    try:
+        page = ctx.client.search_contacts([], ["hs_object_id"], limit=1)
+    except BadRequestError:
+        return None
+    total = page.total
+    if ctx.options.max_contacts is not None:
+        total = min(total, ctx.options.max_contacts)
+    already = contact_store.count_seen(ctx.db, ctx.checkpoint.get("generation"))
+    return max(total - already, 0)
+
+
+def _options_dict(options: SyncOptions) -> dict[str, Any]:
+    return {k: v for k, v in asdict(options).items() if k != "owner"}
+
+
+class _Heartbeat:
+    """Keeps the lock and the run row fresh while a run waits on HubSpot (backoffs, latency).
+
+    If the lock was taken over (this process looked dead to another one), the run is
+    stopped through its cancel flag so two writers never overlap.
+    """
+
+    def __init__(self, db: Database, owner: str, run_id: int, ctx: RunContext) -> None:
+        self._db, self._owner, self._run_id, self._ctx = db, owner, run_id, ctx
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="hubsync-heartbeat", daemon=True)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                if not lock.heartbeat(self._db, self._owner):
+                    self.lost = True
+                    if self._ctx.cancel is None:
+                        self._ctx.cancel = threading.Event()
+                    self._ctx.cancel.set()
+                    return
+                runs.heartbeat(self._db, self._run_id)
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)

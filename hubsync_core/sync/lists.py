@@ -1,0 +1,58 @@
+"""List memberships (Lists v3): each list's members read once per sync, not per contact."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from hubsync_core.hubspot.errors import MissingScopesError
+from hubsync_core.hubspot.models import ListInfo
+from hubsync_core.store import contacts as contact_store
+from hubsync_core.sync.context import RunContext
+
+log = logging.getLogger("hubsync.sync")
+
+LISTS_SCOPE_WARNING = (
+    "List memberships were not synced: the access token lacks the crm.lists.read scope. "
+    "Add it to sync lists (and the CHAINge list)."
+)
+
+
+def all_lists(ctx: RunContext) -> list[ListInfo]:
+    found: list[ListInfo] = []
+    offset = 0
+    while True:
+        page = ctx.client.search_lists(count=500, offset=offset)
+        found.extend(page.lists)
+        if not page.has_more or not page.lists:
+            return found
+        offset = page.offset
+
+
+def list_member_ids(ctx: RunContext, list_id: str) -> Iterator[str]:
+    after: str | None = None
+    while True:
+        ctx.check_cancel()
+        page = ctx.client.list_memberships(list_id, after=after)
+        yield from page.record_ids
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def sync_lists(ctx: RunContext) -> None:
+    """Replace the stored lists and memberships with HubSpot's; a missing scope only warns."""
+    try:
+        lists = all_lists(ctx)
+        with ctx.db.transaction() as conn:
+            contact_store.replace_lists(conn, lists)
+        for info in lists:
+            # One transaction per list: readers never see a list half replaced.
+            with ctx.db.transaction() as conn:
+                contact_store.replace_list_members(
+                    conn, info.list_id, list_member_ids(ctx, info.list_id)
+                )
+        log.info("Synced memberships of %d lists", len(lists))
+    except MissingScopesError:
+        log.warning(LISTS_SCOPE_WARNING)
+        ctx.warnings.append(LISTS_SCOPE_WARNING)

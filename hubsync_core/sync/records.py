@@ -1,0 +1,144 @@
+"""From HubSpot records to stored rows: pure, fast, and never silently dropping anything.
+
+Every record is either turned into a row or refused; every refusal and every value that
+had to be altered to be storable (NUL bytes, unreadable dates) comes back as a `Rejection`
+that the engine records in `rejected_records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hubsync_core.hubspot.models import ContactRecord
+
+#: Properties every sync requests (the stored columns plus what segments and merges need).
+CORE_PROPERTIES: tuple[str, ...] = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "lifecyclestage",
+    "createdate",
+    "lastmodifieddate",
+    "hs_object_id",
+    "hs_merged_object_ids",
+    "country",
+    "city",
+)
+COLUMN_PROPERTIES: tuple[str, ...] = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "lifecyclestage",
+)
+#: HubSpot ids are decimal strings; longer ones cannot be stored in the id column.
+MAX_ID_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class Rejection:
+    hubspot_id: str | None
+    reason: str
+    sample: str | None = None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """HubSpot time (ISO 8601 with `Z`, or epoch milliseconds) as naive UTC; None if unreadable."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        try:
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    if not 1970 <= parsed.year <= 9999:
+        return None
+    return parsed
+
+
+def merged_ids(properties: dict[str, str | None]) -> list[str]:
+    """The ids a winner absorbed, from `hs_merged_object_ids` ("77;78")."""
+    raw = properties.get("hs_merged_object_ids")
+    if not raw:
+        return []
+    return [part.strip() for part in raw.split(";") if part.strip().isdigit()]
+
+
+def _clean(value: str | None) -> str | None:
+    return value.replace("\x00", "") if value is not None and "\x00" in value else value
+
+
+def to_rows(
+    records: Iterable[ContactRecord], synced_at: datetime
+) -> tuple[list[dict[str, Any]], list[Rejection]]:
+    """Map one page of records to contact rows (the `contacts` columns) and rejections."""
+    rows: list[dict[str, Any]] = []
+    rejections: list[Rejection] = []
+    seen: set[str] = set()
+    for record in records:
+        hubspot_id = (record.id or "").strip()
+        if not hubspot_id.isdigit() or len(hubspot_id) > MAX_ID_LENGTH:
+            rejections.append(
+                Rejection(None, "refused: id is not a HubSpot numeric id", repr(record.id)[:200])
+            )
+            continue
+        if hubspot_id in seen:  # the same page listing an id twice: keep the first
+            rejections.append(Rejection(hubspot_id, "refused: id repeated within one page"))
+            continue
+        seen.add(hubspot_id)
+        properties = record.properties
+        if any(v is not None and "\x00" in v for v in properties.values()) or any(
+            "\x00" in k for k in properties
+        ):
+            properties = {_clean(k) or "": _clean(v) for k, v in properties.items()}
+            rejections.append(Rejection(hubspot_id, "altered: NUL bytes removed from values"))
+        created_raw = properties.get("createdate")
+        created_at = parse_time(created_raw) or parse_time(record.created_at)
+        if created_raw and parse_time(created_raw) is None:
+            rejections.append(
+                Rejection(hubspot_id, "altered: unreadable createdate ignored", created_raw[:200])
+            )
+        modified_raw = properties.get("lastmodifieddate")
+        updated_at = parse_time(modified_raw) or parse_time(record.updated_at)
+        if modified_raw and parse_time(modified_raw) is None:
+            rejections.append(
+                Rejection(
+                    hubspot_id, "altered: unreadable lastmodifieddate ignored", modified_raw[:200]
+                )
+            )
+        email = properties.get("email")
+        rows.append(
+            {
+                "hubspot_id": hubspot_id,
+                "email": email.strip() or None if email else None,
+                "firstname": properties.get("firstname"),
+                "lastname": properties.get("lastname"),
+                "company": properties.get("company"),
+                "phone": properties.get("phone"),
+                "jobtitle": properties.get("jobtitle"),
+                "lifecyclestage": properties.get("lifecyclestage"),
+                "properties": properties,
+                "created_at": created_at,
+                "updated_at": updated_at,
+                "synced_at": synced_at,
+                "archived": False,
+                "archived_at": None,
+                "archived_reason": None,
+            }
+        )
+    return rows, rejections
