@@ -224,6 +224,8 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
         for hubspot_id, at in items.items()
     ]
     stmt = dialect_insert(conn)(CONTACTS)
+    # Re-reading an archived contact changes nothing (its first archived_at stays), so a
+    # repeated pass is idempotent and the row count says how many were newly archived.
     stmt = stmt.on_conflict_do_update(
         index_elements=[CONTACTS.c.hubspot_id],
         set_={
@@ -231,6 +233,10 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             "archived_at": stmt.excluded.archived_at,
             "archived_reason": stmt.excluded.archived_reason,
         },
+        where=or_(
+            CONTACTS.c.archived.is_(False),
+            CONTACTS.c.archived_reason.is_distinct_from(stmt.excluded.archived_reason),
+        ),
     ).execution_options(preserve_rowcount=True)
     written = conn.execute(stmt, params).rowcount
     return written if written >= 0 else len(params)

@@ -23,6 +23,8 @@ from hubsync_core.hubspot.errors import (
     DailyLimitError,
     HubSpotError,
     MissingScopesError,
+    RateLimitedError,
+    TransientError,
 )
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import lock, runs, segment_store
@@ -295,8 +297,8 @@ def _expected_total(ctx: RunContext) -> int | None:
     """How many contacts this run should store: a search with limit=1 gives the total."""
     try:
         page = ctx.client.search_contacts([], ["hs_object_id"], limit=1)
-    except BadRequestError:
-        return None
+    except (BadRequestError, TransientError, RateLimitedError):
+        return None  # the total only feeds the ETA; the sync itself does not need it
     total = page.total
     if ctx.options.max_contacts is not None:
         total = min(total, ctx.options.max_contacts)

@@ -1,0 +1,130 @@
+"""Which HubSpot portal HubSync talks to: the configured one, or the built-in demo portal.
+
+With no token configured, HubSync starts the sandbox (a local HubSpot-faithful server) once
+per process on a free loopback port and talks to it as it would to HubSpot.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from hubsync_core.config import Secret, Settings
+from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.hubspot.errors import HubSpotError, MissingScopesError
+from hubsync_core.hubspot.models import RateLimitStatus
+from hubsync_core.sandbox import Sandbox, SandboxConfig
+
+DEMO_LABEL = "Demo portal"
+DEMO_EXPLANATION = (
+    "This is a demo portal served by HubSync's built-in sandbox, not your HubSpot data. "
+    "To connect a real portal, set HUBSPOT_ACCESS_TOKEN in .env and restart."
+)
+
+_demo_lock = threading.Lock()
+_demo: Sandbox | None = None
+
+
+@dataclass(frozen=True)
+class Portal:
+    """Where requests go. `demo` portals are the built-in sandbox."""
+
+    base_url: str
+    token: Secret
+    demo: bool
+
+    @property
+    def label(self) -> str:
+        return DEMO_LABEL if self.demo else "HubSpot portal"
+
+
+def demo_sandbox(settings: Settings) -> Sandbox:
+    """The process-wide demo sandbox, started on first use."""
+    global _demo
+    with _demo_lock:
+        if _demo is None:
+            sandbox = Sandbox(
+                SandboxConfig(
+                    contacts=settings.demo_contacts,
+                    seed=42,
+                    rate_limit=100,
+                    latency_ms=settings.demo_latency_ms,
+                )
+            )
+            sandbox.start()
+            _demo = sandbox
+        return _demo
+
+
+def resolve_portal(settings: Settings) -> Portal:
+    """The configured portal, or the demo sandbox when no token is configured."""
+    if settings.access_token:
+        return Portal(settings.base_url, settings.access_token, demo=False)
+    sandbox = demo_sandbox(settings)
+    return Portal(sandbox.base_url, Secret(sandbox.token), demo=True)
+
+
+def make_client(settings: Settings) -> HubSpotClient:
+    """A HubSpot client for the settings' portal (starting the demo sandbox if needed)."""
+    portal = resolve_portal(settings)
+    return HubSpotClient.from_settings(
+        settings.with_overrides(access_token=portal.token, base_url=portal.base_url)
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The answer to "Test connection": who we reach, with what headroom, what is missing."""
+
+    ok: bool
+    demo: bool
+    portal_id: str | None = None
+    time_zone: str | None = None
+    rate_limit: RateLimitStatus = field(default_factory=RateLimitStatus)
+    missing_scopes: tuple[str, ...] = ()
+    message: str = ""
+    hint: str = ""
+    correlation_id: str | None = None
+
+
+def check_connection(settings: Settings) -> ConnectionCheck:
+    """Call HubSpot cheaply (account details, one contact, one list) and report, never raise."""
+    demo = settings.demo
+    missing: list[str] = []
+    try:
+        with make_client(settings) as client:
+            details = client.account_details()
+            for probe in (
+                lambda: client.list_contacts(["email"], limit=1),
+                lambda: client.search_lists(count=1),
+            ):
+                try:
+                    probe()
+                except MissingScopesError as exc:
+                    missing.extend(exc.scopes or ["(unnamed scope)"])
+            rate_limit = client.rate_limit
+    except HubSpotError as exc:
+        scopes = tuple(exc.scopes) if isinstance(exc, MissingScopesError) else ()
+        return ConnectionCheck(
+            ok=False,
+            demo=demo,
+            missing_scopes=scopes,
+            message=exc.message,
+            hint=exc.hint,
+            correlation_id=exc.correlation_id,
+        )
+    message = f"Connected to portal {details.portal_id}"
+    hint = ""
+    if missing:
+        message += f", but the token is missing the scope(s): {', '.join(missing)}"
+        hint = MissingScopesError.hint
+    return ConnectionCheck(
+        ok=not missing,
+        demo=demo,
+        portal_id=details.portal_id,
+        time_zone=details.time_zone,
+        rate_limit=rate_limit,
+        missing_scopes=tuple(missing),
+        message=message,
+        hint=hint,
+    )

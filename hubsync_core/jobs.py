@@ -1,0 +1,155 @@
+"""Background syncs for long-lived processes (the dashboard): one worker thread per database.
+
+The worker belongs to the process, not to a page render, so a sync keeps going across
+reruns, page switches, closed tabs and reloads. Pages poll `status()`; the engine never
+calls into the UI. Single flight across processes is the database lock's job; this class
+only avoids starting a second thread in the same process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from hubsync_core.service import HubSyncService
+from hubsync_core.store import lock, runs
+from hubsync_core.store.database import Database
+from hubsync_core.store.lock import SyncAlreadyRunning
+from hubsync_core.store.models import SyncRun
+from hubsync_core.sync.context import utcnow
+from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
+
+log = logging.getLogger("hubsync.jobs")
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a page needs to draw the sync state."""
+
+    #: A sync is running somewhere on this database (this process or another).
+    running: bool
+    #: Live numbers of the running (or last) sync, None before any.
+    progress: SyncProgress | None
+    #: The run that is running or just finished.
+    run: SyncRun | None
+    #: Whether this process runs the sync (and so can cancel it).
+    local: bool
+    #: The result of this process's last sync, once finished.
+    result: SyncStats | None
+    #: Why the last start was refused or crashed, if it was.
+    error: str | None
+
+
+class SyncJobs:
+    """Starts, cancels and reports background syncs for one service (one database)."""
+
+    def __init__(self, service: HubSyncService) -> None:
+        self.service = service
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._progress: SyncProgress | None = None
+        self._result: SyncStats | None = None
+        self._error: str | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.service.db
+
+    def start(self, options: SyncOptions) -> str | None:
+        """Start a sync in the background. Returns None, or why it could not start."""
+        with self._guard:
+            if self._thread is not None and self._thread.is_alive():
+                return self._busy_message()
+            if lock.live_holder(self.db) is not None:
+                return self._busy_message()
+            self._cancel = threading.Event()
+            self._progress, self._result, self._error = None, None, None
+            self._thread = threading.Thread(
+                target=self._work, args=(options, self._cancel), name="hubsync-sync", daemon=True
+            )
+            self._thread.start()
+            return None
+
+    def cancel(self) -> bool:
+        """Ask this process's running sync to stop after the current page."""
+        with self._guard:
+            if self._thread is not None and self._thread.is_alive():
+                self._cancel.set()
+                return True
+            return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until this process's sync ends (for tests and scripts). True if it ended."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def status(self) -> JobStatus:
+        """The sync state as seen from the database, enriched with this process's live data."""
+        with self._guard:
+            local = self._thread is not None and self._thread.is_alive()
+            progress, result, error = self._progress, self._result, self._error
+        if not local:
+            lock.mark_interrupted_runs(self.db)  # a dead worker's run must not look alive
+        current = runs.running_run(self.db)
+        if current is not None and (not local or progress is None or progress.run_id != current.id):
+            progress = progress_from_run(current)
+        shown = current or (
+            runs.get_run(self.db, result.run_id) if result and result.run_id else None
+        )
+        return JobStatus(
+            running=current is not None or local,
+            progress=progress,
+            run=shown,
+            local=local,
+            result=result,
+            error=error,
+        )
+
+    def _busy_message(self) -> str:
+        holder = lock.live_holder(self.db)
+        if holder is None:
+            return "A sync is already running in this app."
+        return str(SyncAlreadyRunning.from_holder(holder))
+
+    def _on_progress(self, progress: SyncProgress) -> None:
+        self._progress = progress
+
+    def _work(self, options: SyncOptions, cancel: threading.Event) -> None:
+        try:
+            result = self.service.sync(options, on_progress=self._on_progress, cancel=cancel)
+        except SyncAlreadyRunning as exc:
+            self._error = str(exc)
+            return
+        except Exception as exc:  # surfaced on the page instead of dying silently
+            log.exception("background sync crashed")
+            self._error = f"The sync stopped unexpectedly: {type(exc).__name__}: {exc}"
+            return
+        self._result = result
+
+
+def progress_from_run(run: SyncRun, now: datetime | None = None) -> SyncProgress:
+    """A progress snapshot from a `sync_runs` row (a sync running in another process)."""
+    end = run.finished_at or now or utcnow()
+    return SyncProgress(
+        run_id=run.id or 0,
+        mode=run.mode,
+        status=run.status,
+        phase=str((run.checkpoint or {}).get("phase", "")),
+        started_at=run.started_at,
+        pages=run.pages,
+        contacts=run.contacts,
+        api_calls=run.api_calls,
+        retries=run.retries,
+        rate_limited=run.rate_limited,
+        errors=run.errors,
+        rejected=run.rejected,
+        expected_total=run.expected_total,
+        elapsed_seconds=max((end - run.started_at).total_seconds(), 0.0),
+        message=run.error_message or "",
+    )

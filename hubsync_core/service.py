@@ -1,0 +1,265 @@
+"""The Python SDK: the original spec's `HubSpotContactSyncService`, backed by a database.
+
+    from hubsync_core import get_sync_service, ContactSegment
+
+    service = get_sync_service()
+    stats = service.sync_all_contacts()
+    page = service.get_contacts(segment=ContactSegment.CHAINGE, limit=50)
+
+Unlike the original (async, in memory), calls are synchronous and everything is stored,
+so results survive restarts and are shared with the dashboard and the CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hubsync_core.config import Settings
+from hubsync_core.connection import make_client
+from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.segments import (
+    ContactSegment,
+    Group,
+    SegmentDef,
+    dump_definitions,
+    load_definitions,
+)
+from hubsync_core.store import contacts as contact_store
+from hubsync_core.store import queries, runs, segment_store
+from hubsync_core.store.database import Database
+from hubsync_core.store.models import SyncRun
+from hubsync_core.sync.context import utcnow
+from hubsync_core.sync.engine import HIGH_WATER_MARK, run_sync
+from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
+from hubsync_core.sync.records import CORE_PROPERTIES
+
+
+class HubSyncService:
+    """Sync HubSpot contacts into a database and query them.
+
+    Settings are read from the environment and `.env` unless given. The database and the
+    HubSpot client are opened on first use and shared by later calls; `close()` releases them.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        database: Database | None = None,
+        client: HubSpotClient | None = None,
+        owner: str = "sdk",
+    ) -> None:
+        self.settings = settings or Settings.load()
+        self._db = database
+        self._client = client
+        self._owner = owner
+        self._lock = threading.Lock()
+
+    # -- resources ----------------------------------------------------------------------------
+    @property
+    def db(self) -> Database:
+        with self._lock:
+            if self._db is None:
+                self._db = Database(self.settings.database_url)
+            return self._db
+
+    @property
+    def client(self) -> HubSpotClient:
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self.settings)
+            return self._client
+
+    def close(self) -> None:
+        """Release the HTTP session and the database connections."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            if self._db is not None:
+                self._db.dispose()
+                self._db = None
+
+    def __enter__(self) -> HubSyncService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- syncing -----------------------------------------------------------------------------
+    def sync_all_contacts(
+        self,
+        batch_size: int = 100,
+        max_contacts: int | None = None,
+        *,
+        mode: SyncMode = "auto",
+        sweep: bool = False,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncStats:
+        """Sync ALL contacts (or the first `max_contacts`) and tag segments.
+
+        `mode`: "full", "incremental" or "auto" (incremental once a full sync completed).
+        Raises `SyncAlreadyRunning` if another sync holds this database; HubSpot failures
+        are reported in the returned stats (`stats.raise_for_status()` raises them).
+        """
+        options = SyncOptions(
+            mode=mode,
+            batch_size=batch_size,
+            max_contacts=max_contacts,
+            sweep=sweep,
+            owner=self._owner,
+        )
+        return self.sync(options, on_progress=on_progress, cancel=cancel)
+
+    def sync_chainge_list(self) -> SyncStats:
+        """Sync only the CHAINge contacts (the CHAINGE_LIST_ID list, or CHAINge companies)."""
+        return self.sync(SyncOptions(chainge_only=True, owner=self._owner))
+
+    def sync(
+        self,
+        options: SyncOptions,
+        *,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SyncStats:
+        """Run one sync with explicit options (what the CLI and the dashboard call)."""
+        return run_sync(
+            self.settings, self.db, self.client, options, on_progress=on_progress, cancel=cancel
+        )
+
+    # -- segments ----------------------------------------------------------------------------
+    def apply_segments(self, reference_time: datetime | None = None) -> dict[str, int]:
+        """Recompute every segment's membership now; returns the count per segment."""
+        definitions = segment_store.list_definitions(self.db, self.settings)
+        with self.db.transaction() as conn:
+            return segment_store.recompute(
+                conn, definitions, reference_time or utcnow(), prune=True
+            )
+
+    def segments(self) -> list[SegmentDef]:
+        """Every segment definition: the four built-ins, then user-defined ones."""
+        return segment_store.list_definitions(self.db, self.settings)
+
+    def known_properties(self) -> set[str]:
+        """Fields a segment rule may name: columns, synced properties, configured ones."""
+        names = set(segment_store.known_properties(self.db))
+        names.update(CORE_PROPERTIES)
+        names.update(self.settings.properties)
+        return names
+
+    def save_segment(self, segment: SegmentDef, *, original_name: str | None = None) -> SegmentDef:
+        """Validate and store a segment (new, or edited/renamed from `original_name`), then
+        recompute its members. Raises `SegmentError` with a clear message when invalid."""
+        return segment_store.save_definition(
+            self.db,
+            segment,
+            known_properties=self.known_properties(),
+            original_name=original_name,
+            ref=utcnow(),
+        )
+
+    def delete_segment(self, name: str) -> bool:
+        """Delete a user segment and its membership (built-ins cannot be deleted)."""
+        return segment_store.delete_definition(self.db, name)
+
+    def preview_segment(
+        self, rule: SegmentDef | Group, sample: int = 10
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many live contacts a rule matches now, and a sample of them; writes nothing."""
+        return segment_store.preview(self.db, rule, utcnow(), sample=sample)
+
+    def export_segments(self, format: str = "toml", *, include_builtin: bool = True) -> str:
+        """Segment definitions as a TOML or JSON document."""
+        defs = [s for s in self.segments() if include_builtin or not s.builtin]
+        return dump_definitions(defs, format)
+
+    def import_segments(
+        self, text: str, format: str = "toml", *, replace_existing: bool = False
+    ) -> segment_store.ImportResult:
+        """Add the segments of a TOML or JSON document (all or nothing) and recompute them."""
+        return segment_store.import_definitions(
+            self.db,
+            load_definitions(text, format),
+            known_properties=self.known_properties(),
+            replace_existing=replace_existing,
+            ref=utcnow(),
+        )
+
+    # -- queries -----------------------------------------------------------------------------
+    def get_contacts(
+        self,
+        segment: ContactSegment | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        search: str | None = None,
+    ) -> dict[str, Any]:
+        """`{"contacts", "total", "limit", "offset", "segment"}`, live contacts only."""
+        name = segment.value if isinstance(segment, ContactSegment) else segment
+        return queries.sdk_contacts(
+            self.db, segment=name, limit=limit, offset=offset, search=search
+        )
+
+    def get_contact(self, contact_id: str) -> dict[str, Any] | None:
+        """One contact with all its properties, segments and list memberships."""
+        return queries.get_contact(self.db, str(contact_id))
+
+    def get_list_memberships(self, contact_id: str) -> list[str]:
+        """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
+        contact = queries.get_contact(self.db, str(contact_id))
+        return list(contact["list_memberships"]) if contact else []
+
+    def get_stats(self) -> SyncStats:
+        """Statistics of the last finished sync (empty stats before the first one)."""
+        run = runs.latest_run(self.db, finished=True)
+        return stats_from_run(run) if run else SyncStats(status="never", total_synced=0)
+
+    def clear_contacts(self) -> int:
+        """Delete every stored contact (sync history stays); returns how many were removed.
+
+        The incremental high-water mark goes too, so the next sync is a full one.
+        """
+        with self.db.transaction() as conn:
+            removed = contact_store.clear_contacts(conn)
+            runs.delete_state(conn, HIGH_WATER_MARK)
+            return removed
+
+
+def stats_from_run(run: SyncRun) -> SyncStats:
+    """A stored run as the `SyncStats` it returned."""
+    return SyncStats(
+        total_synced=run.contacts,
+        total_pages=run.pages,
+        by_segment=dict(run.by_segment or {}),
+        errors=run.errors,
+        duration_seconds=run.duration_seconds or 0.0,
+        timestamp=run.started_at,
+        run_id=run.id,
+        mode=run.mode,
+        status=run.status,
+        api_calls=run.api_calls,
+        retries=run.retries,
+        rate_limited=run.rate_limited,
+        rejected=run.rejected,
+        message=run.error_message or "",
+        hint=run.error_hint or "",
+        correlation_id=run.correlation_id,
+    )
+
+
+_services: dict[str, HubSyncService] = {}
+_services_lock = threading.Lock()
+
+
+def get_sync_service(settings: Settings | None = None) -> HubSyncService:
+    """The process-wide service for the configured database (the original spec's entry point)."""
+    settings = settings or Settings.load()
+    with _services_lock:
+        service = _services.get(settings.database_url)
+        if service is None:
+            service = HubSyncService(settings)
+            _services[settings.database_url] = service
+        return service
