@@ -524,7 +524,14 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         config_args["token"] = args.token
     if not 0 <= args.fault_rate <= 1:
         raise CommandError("--fault-rate must be between 0 and 1")
-    serve_forever(SandboxConfig(**config_args), args.host, args.port)
+
+    def announce(sandbox: Any) -> None:
+        print(f"HubSpot sandbox serving {args.contacts:,} contacts (seed {args.seed}).", flush=True)
+        print(f"HUBSPOT_BASE_URL={sandbox.base_url}", flush=True)
+        print(f"HUBSPOT_ACCESS_TOKEN={sandbox.token}", flush=True)
+        print("Stop with Ctrl-C.", flush=True)
+
+    serve_forever(SandboxConfig(**config_args), args.host, args.port, on_ready=announce)
     return EXIT_OK
 
 

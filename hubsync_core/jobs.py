@@ -19,6 +19,7 @@ from hubsync_core.store.database import Database
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.context import utcnow
+from hubsync_core.sync.engine import PORTAL_ID
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 
 log = logging.getLogger("hubsync.jobs")
@@ -58,6 +59,10 @@ class SyncJobs:
     def db(self) -> Database:
         return self.service.db
 
+    def portal_id(self) -> str | None:
+        """The connected portal's id, as the last sync recorded it."""
+        return runs.get_state(self.db, PORTAL_ID)
+
     def start(self, options: SyncOptions) -> str | None:
         """Start a sync in the background. Returns None, or why it could not start."""
         with self._guard:
@@ -94,9 +99,12 @@ class SyncJobs:
         with self._guard:
             local = self._thread is not None and self._thread.is_alive()
             progress, result, error = self._progress, self._result, self._error
-        if not local:
-            lock.mark_interrupted_runs(self.db)  # a dead worker's run must not look alive
         current = runs.running_run(self.db)
+        if current is not None and not local and lock.live_holder(self.db) is None:
+            # Its worker died (killed process): mark it interrupted rather than show it alive.
+            # Checked by reading first, so polling pages never queue for the write lock.
+            lock.mark_interrupted_runs(self.db)
+            current = runs.running_run(self.db)
         if current is not None and (not local or progress is None or progress.run_id != current.id):
             progress = progress_from_run(current)
         shown = current or (

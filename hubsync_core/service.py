@@ -32,7 +32,7 @@ from hubsync_core.store import queries, runs, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.context import utcnow
-from hubsync_core.sync.engine import HIGH_WATER_MARK, run_sync
+from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
 
@@ -211,6 +211,10 @@ class HubSyncService:
         """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
         contact = queries.get_contact(self.db, str(contact_id))
         return list(contact["list_memberships"]) if contact else []
+
+    def portal_id(self) -> str | None:
+        """The synced portal's id (recorded by the first sync), for links into HubSpot."""
+        return runs.get_state(self.db, PORTAL_ID)
 
     def get_stats(self) -> SyncStats:
         """Statistics of the last finished sync (empty stats before the first one)."""

@@ -41,9 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portal_helpers import fast_client, sandbox_settings
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.sandbox import Sandbox, SandboxConfig
+from hubsync_core.service import HubSyncService
 from hubsync_core.store.database import Database
 
 POSTGRES_URL_ENV = "HUBSYNC_TEST_POSTGRES_URL"
@@ -400,3 +404,30 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'hubsync-sqlite.db'}")
     yield database
     database.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# A sandbox portal and services syncing from it into the test database.
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A 1,200-contact portal without rate limits or faults."""
+    with Sandbox(SandboxConfig(contacts=1200, seed=7, rate_limit=0, search_rate_limit=0)) as sb:
+        yield sb
+
+
+@pytest.fixture
+def make_service(sandbox: Sandbox, db: Database) -> Iterator[Callable[..., HubSyncService]]:
+    """Build services on the test database against the sandbox (closed after the test)."""
+    made: list[HubSyncService] = []
+
+    def make(client: HubSpotClient | None = None, **env: str) -> HubSyncService:
+        settings = sandbox_settings(sandbox, db.url, **env)
+        service = HubSyncService(settings, database=db, client=client or fast_client(sandbox))
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        if service._client is not None:
+            service._client.close()

@@ -38,6 +38,8 @@ log = logging.getLogger("hubsync.sync")
 
 HIGH_WATER_MARK = "high_water_mark"
 GENERATION = "generation"
+#: The portal's id (for "open in HubSpot" links), recorded by the first sync.
+PORTAL_ID = "portal_id"
 HEARTBEAT_SECONDS = 5.0
 
 PHASES: dict[str, tuple[str, ...]] = {
@@ -108,9 +110,7 @@ def _plan(
             )
         window = incremental.plan_window(settings, datetime.fromisoformat(mark), now)
         return mode, {"phase": "changes", "window": window, "last_id": "0"}, None
-    generation = int(runs.get_state(db, GENERATION) or 0) + 1
-    with db.transaction() as conn:
-        runs.set_state(conn, GENERATION, str(generation))
+    generation = _next_generation(db)
     # The mark is when the scan *started*: edits made while it runs are re-read next time.
     return "full", {"phase": "contacts", "generation": generation, "mark": now.isoformat()}, None
 
@@ -148,6 +148,7 @@ def _run_locked(
         clock=clock,
     )
     log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
+    _remember_portal(db, client)
     status, message, hint, correlation_id = "succeeded", "", "", None
     by_segment: dict[str, int] = {}
     heartbeat = _Heartbeat(db, owner, run.id, ctx)
@@ -232,7 +233,12 @@ def _run_phases(ctx: RunContext) -> bool:
     complete = bool(ctx.checkpoint.get("complete", True))
     for phase in phases[phases.index(current) :]:
         if phase != current:
-            ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
+            extra: dict[str, Any] = {}
+            if phase == "sweep" and complete and ctx.options.sweep:
+                # Allocated on entering the phase and kept in its checkpoint, so a sweep
+                # resumed half-way stamps the remaining ids with the same generation.
+                extra["generation"] = _next_generation(ctx.db)
+            ctx.save_checkpoint(ctx.with_phase(phase, complete=complete, **extra))
             current = phase
         if phase == "contacts":
             if ctx.expected_total is None:
@@ -251,10 +257,6 @@ def _run_phases(ctx: RunContext) -> bool:
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:
-            generation = int(runs.get_state(ctx.db, GENERATION) or 0) + 1
-            with ctx.db.transaction() as conn:
-                runs.set_state(conn, GENERATION, str(generation))
-            ctx.checkpoint["generation"] = generation
             deletions.id_sweep(ctx)
         elif phase == "lists" and complete:
             lists.sync_lists(ctx)
@@ -264,6 +266,14 @@ def _run_phases(ctx: RunContext) -> bool:
             log.info("Segment distribution: %s", counts)
             ctx.checkpoint["by_segment"] = counts
     return complete
+
+
+def _next_generation(db: Database) -> int:
+    """A new id-sweep generation (every contact seen from now on is stamped with it)."""
+    with db.transaction() as conn:
+        generation = int(runs.get_state(conn, GENERATION) or 0) + 1
+        runs.set_state(conn, GENERATION, str(generation))
+    return generation
 
 
 def _recompute(ctx: RunContext) -> dict[str, int]:
@@ -304,6 +314,18 @@ def _expected_total(ctx: RunContext) -> int | None:
         total = min(total, ctx.options.max_contacts)
     already = contact_store.count_seen(ctx.db, ctx.checkpoint.get("generation"))
     return max(total - already, 0)
+
+
+def _remember_portal(db: Database, client: HubSpotClient) -> None:
+    """Record the portal id once (one cheap call); a failure here never stops the sync."""
+    if runs.get_state(db, PORTAL_ID):
+        return
+    try:
+        details = client.account_details()
+    except HubSpotError:
+        return
+    with db.transaction() as conn:
+        runs.set_state(conn, PORTAL_ID, str(details.portal_id))
 
 
 def _options_dict(options: SyncOptions) -> dict[str, Any]:

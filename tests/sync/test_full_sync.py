@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from portal_helpers import fast_client
 from sqlalchemy import func, select
 
 from hubsync_core.segments import builtin_segments, segments_for
@@ -15,8 +16,6 @@ from hubsync_core.store.database import Database
 from hubsync_core.store.models import Contact, ContactSegmentRow, RejectedRecord
 from hubsync_core.sync.model import SyncOptions, SyncProgress
 from hubsync_core.sync.records import CORE_PROPERTIES
-
-from .conftest import fast_client
 
 
 def stored_live(db: Database) -> dict[str, dict[str, Any]]:
