@@ -66,6 +66,16 @@ class Secret:
         raise TypeError("Secret values cannot be pickled")
 
 
+def _without_password(url: str) -> str:
+    """A database URL safe to show: the password replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
 def default_data_dir() -> Path:
     """`$XDG_DATA_HOME/hubsync`, or `~/.local/share/hubsync`."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -108,6 +118,33 @@ class Settings:
             return self.database_url_setting
         name = "demo.db" if self.demo else "hubsync.db"
         return f"sqlite:///{self.data_dir / name}"
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(setting, value as shown, where it came from) for every setting, the token masked."""
+        shown: list[tuple[str, str]] = [
+            ("HUBSPOT_ACCESS_TOKEN", self.access_token.masked() if self.access_token else "(none)"),
+            ("HUBSPOT_BASE_URL", self.base_url),
+            ("DATABASE_URL", _without_password(self.database_url)),
+            ("HUBSYNC_DATA_DIR", str(self.data_dir)),
+            ("CHAINGE_LIST_ID", self.chainge_list_id or "(none)"),
+            ("HUBSYNC_ENGAGED_DAYS", str(self.engaged_days)),
+            ("HUBSYNC_COLD_DAYS", str(self.cold_days)),
+            (
+                "HUBSYNC_PROPERTIES",
+                "all" if self.all_properties else (", ".join(self.properties) or "(core only)"),
+            ),
+            ("HUBSYNC_MAX_RETRIES", str(self.max_retries)),
+            ("HUBSYNC_CONNECT_TIMEOUT", f"{self.connect_timeout:g} s"),
+            ("HUBSYNC_READ_TIMEOUT", f"{self.read_timeout:g} s"),
+            ("HUBSYNC_INCREMENTAL_OVERLAP_MINUTES", str(self.incremental_overlap_minutes)),
+            ("HUBSYNC_INCREMENTAL_LAG_MINUTES", str(self.incremental_lag_minutes)),
+            ("HUBSYNC_SEARCH_COUNTS_TOWARD_BURST", str(self.search_counts_toward_burst).lower()),
+            ("HUBSYNC_PARALLEL_FETCHES", str(self.parallel_fetches)),
+            ("HUBSYNC_DEMO_CONTACTS", str(self.demo_contacts)),
+            ("HUBSYNC_DEMO_LATENCY_MS", str(self.demo_latency_ms)),
+            ("HUBSYNC_LOG_LEVEL", self.log_level),
+        ]
+        return [(name, value, self.sources.get(name, "default")) for name, value in shown]
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -114,3 +114,21 @@ def test_the_token_never_shows_in_repr_str_or_pickle():
 
 def test_short_tokens_are_masked_entirely():
     assert Secret("abc123").masked() == "••••"
+
+
+def test_describe_lists_every_setting_with_its_source_and_hides_secrets(tmp_path):
+    settings = load(
+        {
+            "HUBSPOT_ACCESS_TOKEN": TOKEN,
+            "DATABASE_URL": "postgresql+psycopg://hubsync:s3cret@db/hubsync",
+        }
+    )
+
+    rows = {name: (value, source) for name, value, source in settings.describe()}
+
+    assert rows["HUBSPOT_ACCESS_TOKEN"] == ("••••5555", "environment")
+    assert rows["DATABASE_URL"] == ("postgresql+psycopg://hubsync:***@db/hubsync", "environment")
+    assert rows["HUBSYNC_COLD_DAYS"] == ("90", "default")
+    documented = Path(__file__).resolve().parents[1].joinpath(".env.example").read_text()
+    for name in rows:
+        assert f"{name}=" in documented, f"{name} is not documented in .env.example"
