@@ -1,0 +1,147 @@
+"""In Chromium: sync the demo portal, filter Contacts to chainge, export the CSV and check it is
+the filtered set (and the CLI's file for the same filter), open a contact, see Insights' charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from hubsync_core.store import export, queries
+from hubsync_core.store.queries import ContactFilter
+
+
+def query_of(page: Any) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def ensure_synced(page: Any, app_server: Any, ui: Any) -> None:
+    """The demo portal synced through the Sync page (once per session's app)."""
+    db = app_server.database()
+    try:
+        synced = queries.count_contacts(db) > 0
+    finally:
+        db.dispose()
+    if not synced:
+        ui.sync_now(page, app_server, mode="full")
+        ui.assert_no_exception(page)
+
+
+def pick_option(page: Any, widget: Any, pattern: str, *, multi: bool = False) -> None:
+    """Open a selectbox (or multiselect) and click the option whose label matches `pattern`."""
+    widget.locator("input").first.click()
+    page.get_by_role("option").filter(has_text=re.compile(pattern)).first.click()
+    if multi:  # a multiselect's list stays open for more picks
+        page.keyboard.press("Escape")
+
+
+def run_cli(app_server: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """`hubsync ...` with the app's environment, in the app's folder (same database)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hubsync_core.cli", *args],
+        cwd=app_server.data_dir.parent,
+        env=app_server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_filter_to_chainge_export_open_a_contact_and_see_insights(
+    page: Any, app_server: Any, ui: Any, tmp_path: Path
+) -> None:
+    ensure_synced(page, app_server, ui)
+
+    # Filter through the UI: the URL follows.
+    ui.open_page(page, app_server, "contacts")
+    ui.assert_no_exception(page)
+    segments = page.locator(".st-key-c_segments")
+    pick_option(page, segments, r"^chainge · ", multi=True)
+    page.wait_for_url(re.compile(r"segment=chainge"))
+    ui.wait_for_app_idle(page)
+    assert query_of(page) == {"segment": ["chainge"]}
+    flt = ContactFilter(segments=("chainge",))
+    db = app_server.database()
+    try:
+        total = queries.count_contacts(db, flt)
+        assert total > 0
+        page.get_by_text(re.compile(rf"^{total:,} contacts · Segment chainge$")).wait_for()
+
+        # Export: every matching row, not only the first page.
+        with page.expect_download() as download_info:
+            page.locator(".st-key-c_export button").click()
+        download = download_info.value
+        assert download.suggested_filename == export.csv_filename(flt, date.today())
+        exported = Path(download.path()).read_bytes()
+        expected = io.BytesIO()
+        written = export.write_csv(db, flt, expected)
+    finally:
+        db.dispose()
+    assert written == total
+    assert exported == expected.getvalue()
+    rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8"))))
+    assert len(rows) == total
+    assert all("chainge" in row["segments"].split("; ") for row in rows)
+
+    # Open a contact's details.
+    picker = page.locator(".st-key-c_pick")
+    pick_option(page, picker, r"·")
+    page.wait_for_url(re.compile(r"contact=\d+"))
+    ui.wait_for_app_idle(page)
+    contact_id = query_of(page)["contact"][0]
+    page.get_by_role("heading", name=f"Contact {contact_id}").wait_for()
+    link = page.get_by_role("link", name=re.compile("Open in HubSpot"))
+    assert link.get_attribute("href", timeout=ui.APP_TIMEOUT_MS).endswith(
+        f"/record/0-1/{contact_id}"
+    )
+    page.get_by_text("All HubSpot properties").wait_for()
+    ui.assert_no_exception(page)
+
+    # Insights: the charts are drawn.
+    ui.open_page(page, app_server, "insights")
+    page.locator(".js-plotly-plot").nth(3).wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 4
+    ui.assert_no_exception(page)
+    ui.screenshot(page, "insights")
+
+
+def test_exported_csv_equals_the_cli_file_for_the_same_filter(
+    page: Any, app_server: Any, ui: Any, tmp_path: Path
+) -> None:
+    ensure_synced(page, app_server, ui)
+    ui.open_page(page, app_server, "contacts", "segment=chainge")
+    with page.expect_download() as download_info:
+        page.locator(".st-key-c_export button").click()
+    exported = Path(download_info.value.path()).read_bytes()
+    out = tmp_path / "cli.csv"
+    done = run_cli(
+        app_server, "contacts", "--format", "csv", "--segment", "chainge", "-o", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == exported
+    ui.assert_no_exception(page)
+
+
+def test_a_bookmarked_filter_url_opens_the_same_view(page: Any, app_server: Any, ui: Any) -> None:
+    ensure_synced(page, app_server, ui)
+    ui.open_page(page, app_server, "contacts", "segment=chainge&stage=lead&has_email=yes")
+    ui.assert_no_exception(page)
+    flt = ContactFilter(segments=("chainge",), lifecycle_stages=("lead",), has_email=True)
+    db = app_server.database()
+    try:
+        total = queries.count_contacts(db, flt)
+    finally:
+        db.dispose()
+    page.get_by_text(re.compile(rf"^{total:,} contacts · ")).wait_for()
+    # The widgets show the URL's filter (chips titled "option · count").
+    page.locator('.st-key-c_segments span[title^="chainge · "]').first.wait_for()
+    page.locator('.st-key-c_stages span[title^="lead · "]').first.wait_for()
+    assert page.locator(".st-key-c_email input[type=radio]").nth(1).is_checked()
+    ui.assert_no_exception(page)
