@@ -41,15 +41,25 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 #: Separator between segment or list names inside one cell.
 LIST_SEPARATOR = "; "
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
+_FORMULA_START = frozenset("=+-@\t\r")
+_FORMULA_AFTER_SPACE = frozenset("=+-@")
+#: First characters that send a text cell through `neutralise` (formula starts, whitespace).
+_RISKY_START = (
+    _FORMULA_START
+    | frozenset(" \n\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000")
+    | frozenset(chr(c) for c in range(0x2000, 0x200B))
+)
 
 
 def neutralise(value: str) -> str:
     """A cell value safe to open in a spreadsheet: NUL bytes removed, and a leading `'` when
     it starts with `=`, `+`, `-`, `@`, tab or CR, or with whitespace and then `=`, `+`, `-`, `@`."""
-    value = value.replace("\x00", "")
-    if value.startswith(_FORMULA_START) or value.lstrip().startswith(_FORMULA_AFTER_SPACE):
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value:
+        return value
+    first = value[0]
+    if first in _FORMULA_START or (first.isspace() and value.lstrip()[:1] in _FORMULA_AFTER_SPACE):
         return "'" + value
     return value
 
@@ -58,8 +68,10 @@ def format_cell(value: Any) -> str:
     """How one row value is written: times as ISO with Z, lists joined with "; ", booleans as
     true/false, dicts as JSON, None as empty; then neutralised."""
     if value is None:
-        text = ""
-    elif isinstance(value, bool):
+        return ""
+    if type(value) is str:  # the common case first: most cells are text
+        return neutralise(value)
+    if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, datetime):
         text = iso_z(value) or ""
@@ -110,7 +122,22 @@ def _render(wanted: list[str], chunks: Iterator[list[dict[str, Any]]]) -> Iterat
     writer.writerow([neutralise(name) for name in wanted])
     yield take(), 0
     for rows in chunks:
-        writer.writerows([format_cell(row[name]) for name in wanted] for row in rows)
+        # Row dicts hold exactly `wanted`, in order. Text cells (most of them) take a fast
+        # path: only those starting with a risky character or holding a NUL go through
+        # `neutralise`; everything else through `format_cell`.
+        writer.writerows(
+            [
+                (
+                    value
+                    if value[:1] not in _RISKY_START and "\x00" not in value
+                    else neutralise(value)
+                )
+                if value.__class__ is str
+                else format_cell(value)
+                for value in row.values()
+            ]
+            for row in rows
+        )
         yield take(), len(rows)
 
 

@@ -1,11 +1,19 @@
 """The read side of the store: filters, pages, counts, facets, one contact, overview, SDK rows.
 
-Everything here runs in SQL with server-side pagination and returns plain data (dicts,
+Everything runs in SQL with server-side pagination and returns plain data (dicts and frozen
 dataclasses), so the Contacts and Overview pages, the CLI and the SDK share one query builder.
 
-Search is case-insensitive: `ILIKE` on PostgreSQL; on SQLite `LIKE` (which folds ASCII case
-only) for ASCII terms and a registered `casefold` function for terms with other letters, so
-"émile" finds "Émile" on both without slowing the common case.
+- `ContactFilter` is what a view asks for; it round-trips through URL query parameters.
+- `explore` gives a page, its total and facet counts on one connection (what a filter change
+  needs); `query_contacts`, `count_contacts` and `facet_counts` give each part alone, and
+  `iter_contact_chunks` streams every matching row for exports.
+- Search is a case-insensitive substring match (LIKE/ILIKE, `%` and `_` escaped, bound
+  parameters) over email, company, first, last and full name.
+- Segment filters and facets use segment *keys* (`contact_segments.segment`); facet labels
+  carry the display names from `segment_store`.
+
+Plans are chosen to stay fast at 200,000 contacts on SQLite (see `_Plan`; measured by
+`benchmarks/bench_explorer.py`).
 """
 
 from __future__ import annotations
@@ -359,21 +367,21 @@ def _search_clause(term: str, dialect: str) -> ColumnElement[bool]:
     if any(ch.isspace() for ch in term):
         # "Ann Lee" spans both names; only built when needed (the concatenation costs a scan).
         fields.append(sa.func.coalesce(c.firstname, "") + " " + sa.func.coalesce(c.lastname, ""))
-    if dialect != "sqlite":
-        pattern = f"%{_escape_like(term)}%"
-        return sa.or_(*(f.ilike(pattern, escape="\\") for f in fields))
-    # SQLite's LIKE folds ASCII case only. For other letters also try the term's lower,
-    # upper and title-case forms: "émile" finds "Émile", "müller" finds "MÜLLER". (A match
-    # mixing cases of non-ASCII letters, "ÉMile" for "émile", is the one miss.)
+    # SQLite's LIKE folds ASCII case only, and PostgreSQL's ILIKE folds other letters only
+    # under a locale that knows them (not under C). For a term with other letters also try
+    # its lower, upper and title-case forms: "émile" finds "Émile", "müller" finds "MÜLLER"
+    # on both. (A match mixing cases of non-ASCII letters, "ÉMile" for "émile", is the miss.)
     forms = [term]
     if not term.isascii():
         forms += [term.lower(), term.upper(), term.title(), term.capitalize()]
     patterns = [f"%{_escape_like(form)}%" for form in dict.fromkeys(forms)]
-    return sa.or_(*(f.like(p, escape="\\") for p in patterns for f in fields))
+    if dialect == "sqlite":
+        return sa.or_(*(f.like(p, escape="\\") for p in patterns for f in fields))
+    return sa.or_(*(f.ilike(p, escape="\\") for p in patterns for f in fields))
 
 
-#: Whether the timestamp columns hold aware values (SQLModel's UTCDateTime, `timestamptz`)
-#: or naive UTC ones: bound values must match, whichever `models.py` declares.
+#: Whether the timestamp columns hold aware values (`timestamptz`, SQLModel's default for a
+#: bare `datetime`) or naive UTC ones (what `models.py` declares): bound values must match.
 TIMESTAMPS_AWARE = bool(getattr(CONTACTS.c.created_at.type, "timezone", False))
 
 
@@ -533,6 +541,7 @@ class _Plan:
         self._probed = not narrow
         self._counts: dict[ContactFilter, int] = {}
         self._all: int | None = None
+        self._members: dict[str, int] | None = None
 
     def narrow_ids(self) -> list[str] | None:
         """The core's ids when there are at most `NARROW_LIMIT`; None otherwise."""
@@ -593,6 +602,14 @@ class _Plan:
             self._all = self._scalar(sa.select(sa.func.count()).select_from(CONTACTS))
         return self._all
 
+    def all_members(self) -> dict[str, int]:
+        """Rows per segment key in contact_segments, archived contacts included (the primary
+        key alone answers it; also tells which keys are stored)."""
+        if self._members is None:
+            stmt = sa.select(SEGMENTS.c.segment, sa.func.count()).group_by(SEGMENTS.c.segment)
+            self._members = {s: int(n) for s, n in self.conn.execute(stmt).all()}
+        return self._members
+
     def count(self, flt: ContactFilter, cap: int | None = None) -> int:
         """Contacts matching `flt`; with `cap`, at most cap + 1 (Datasette-style)."""
         if flt in self._counts:
@@ -645,10 +662,7 @@ class _Plan:
             )
             return {s: int(n) for s, n in self.conn.execute(stmt)}
 
-        def every_member() -> dict[str, int]:
-            stmt = sa.select(SEGMENTS.c.segment, sa.func.count()).group_by(SEGMENTS.c.segment)
-            return {s: int(n) for s, n in self.conn.execute(stmt)}
-
+        every_member = self.all_members
         # Counting the members of a large set costs a lookup per membership row; when the
         # set is most of the table, count all members and subtract those outside it.
         if self.narrow_ids() is None:
@@ -693,6 +707,31 @@ class _Plan:
         return by_stage(self.where(base, probe=self._dense_members(base)), scanned)
 
 
+def _list_counts(conn: Connection, flt: ContactFilter, dialect: str) -> dict[str, int]:
+    """Contacts per list under `flt` without its list selection (`_Plan`'s carried ids do not
+    apply: its core holds the list selection)."""
+    base = replace(flt, list_ids=())
+
+    def members_of(where: list[ColumnElement[bool]]) -> dict[str, int]:
+        ids = sa.select(CONTACTS.c.hubspot_id).where(*where)
+        stmt = (
+            sa.select(MEMBERS.c.list_id, sa.func.count())
+            .where(MEMBERS.c.hubspot_id.in_(ids))
+            .group_by(MEMBERS.c.list_id)
+        )
+        return {list_id: int(n) for list_id, n in conn.execute(stmt).all()}
+
+    if _is_trivial(base):
+        # As for segments: all members from the primary key, less the (few) archived ones.
+        every = sa.select(MEMBERS.c.list_id, sa.func.count()).group_by(MEMBERS.c.list_id)
+        counts = {list_id: int(n) for list_id, n in conn.execute(every).all()}
+        if base.archived == "include":
+            return counts
+        archived = members_of([_archived_only(dialect)])
+        return archived if base.archived == "only" else _subtract(counts, archived)
+    return members_of(_where(base, dialect))
+
+
 def _subtract(total: dict[Any, int], part: dict[Any, int]) -> dict[Any, int]:
     return {key: total.get(key, 0) - part.get(key, 0) for key in total}
 
@@ -713,8 +752,11 @@ def _order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
         return by_id
     column: ColumnElement[Any] = c[sort]
     if sort in _TEXT_SORTS:
-        # Case-insensitive, and the same order on SQLite and PostgreSQL for ASCII text.
+        # Case-insensitive (the same order on SQLite and PostgreSQL for ASCII text).
         column = sa.func.lower(column)
+    if sort in _TEXT_SORTS or sort == "lifecyclestage":
+        # An empty value sorts with the missing ones: last.
+        column = sa.func.nullif(column, "")
     return [direction(column).nulls_last(), *by_id]
 
 
@@ -751,29 +793,56 @@ def _rows_select(
     return stmt, wanted
 
 
+_STORED, _CONVERTED, _SEGMENTS, _LISTS, _PROPERTY = range(5)
+
+
 def _shape_rows(
     conn: Connection, raw: Sequence[sa.Row[Any]], wanted: list[str]
 ) -> list[dict[str, Any]]:
-    """Rows as dicts holding exactly `wanted`, with memberships fetched for just these ids."""
-    ids = [r.hubspot_id for r in raw]
+    """Rows as dicts holding exactly `wanted`, with memberships fetched for just these ids.
+
+    Rows come from `_rows_select` (hubspot_id first). Hot for exports (200,000 rows), so
+    each column's source is worked out once, not per cell.
+    """
+    if not raw:
+        return []
+    index = {name: i for i, name in enumerate(raw[0]._fields)}
+    ids = [r[0] for r in raw]
     segments = _segments_of(conn, ids) if "segments" in wanted else {}
     lists = _lists_of(conn, ids) if "list_memberships" in wanted else {}
+    list_names = {h: [item["name"] for item in items] for h, items in lists.items()}
+    props_at = index.get("properties", -1)
+    plan: list[tuple[str, int, int]] = []
+    for name in wanted:
+        if name == "segments":
+            plan.append((name, _SEGMENTS, 0))
+        elif name == "list_memberships":
+            plan.append((name, _LISTS, 0))
+        elif name in index:
+            # Only these can need converting (aware times, if the columns ever hold them).
+            needs = name == "properties" or (TIMESTAMPS_AWARE and name in _TIMESTAMP_FIELDS)
+            plan.append((name, _CONVERTED if needs else _STORED, index[name]))
+        else:
+            plan.append((name, _PROPERTY, props_at))
     out: list[dict[str, Any]] = []
     for r in raw:
-        mapping = r._mapping
-        props = mapping.get("properties") or {}
         row: dict[str, Any] = {}
-        for name in wanted:
-            if name == "segments":
-                row[name] = segments.get(r.hubspot_id, [])
-            elif name == "list_memberships":
-                row[name] = [item["name"] for item in lists.get(r.hubspot_id, [])]
-            elif name in mapping:
-                row[name] = _plain(name, mapping[name])
+        for name, kind, at in plan:
+            if kind == _STORED:
+                row[name] = r[at]
+            elif kind == _SEGMENTS:
+                row[name] = list(segments.get(r[0], ()))
+            elif kind == _LISTS:
+                row[name] = list(list_names.get(r[0], ()))
+            elif kind == _CONVERTED:
+                row[name] = _plain(name, r[at])
             else:
-                row[name] = props.get(name)
+                row[name] = (r[at] or {}).get(name)
         out.append(row)
     return out
+
+
+_TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
 def _plain(name: str, value: Any) -> Any:
@@ -795,7 +864,7 @@ def _segments_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[str]]:
         .where(SEGMENTS.c.hubspot_id.in_(ids))
         .order_by(SEGMENTS.c.hubspot_id, SEGMENTS.c.segment)
     )
-    for hubspot_id, segment in conn.execute(stmt):
+    for hubspot_id, segment in conn.execute(stmt).all():
         found.setdefault(hubspot_id, []).append(segment)
     return found
 
@@ -810,7 +879,7 @@ def _lists_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[dict[str, 
         .where(MEMBERS.c.hubspot_id.in_(ids))
     )
     found: dict[str, list[dict[str, str]]] = {}
-    for hubspot_id, list_id, name in conn.execute(stmt):
+    for hubspot_id, list_id, name in conn.execute(stmt).all():
         found.setdefault(hubspot_id, []).append({"list_id": list_id, "name": name or list_id})
     for items in found.values():
         items.sort(key=lambda item: (item["name"].casefold(), item["list_id"]))
@@ -970,9 +1039,29 @@ def _stream(
         if not db.is_sqlite:
             # One snapshot for the streamed rows and the per-chunk membership lookups.
             conn.execution_options(isolation_level="REPEATABLE READ")
-        result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(stmt)
+            yield from _partitions(conn, stmt, wanted, chunk_rows)
+            return
+        # A sort SQLite cannot take from an index (say by email) holds every row in its
+        # sorter; with the connection's temp_store=MEMORY that is RAM growing with the
+        # result. Spill it to temporary files for this statement, then put the setting back
+        # (the connection returns to a pool).
+        before = conn.exec_driver_sql("PRAGMA temp_store").scalar()
+        conn.exec_driver_sql("PRAGMA temp_store=FILE")
+        try:
+            yield from _partitions(conn, stmt, wanted, chunk_rows)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA temp_store={int(before or 0)}")
+
+
+def _partitions(
+    conn: Connection, stmt: sa.Select[Any], wanted: list[str], chunk_rows: int
+) -> Iterator[list[dict[str, Any]]]:
+    result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(stmt)
+    try:
         for partition in result.partitions(chunk_rows):
             yield _shape_rows(conn, partition, wanted)
+    finally:
+        result.close()
 
 
 def count_contacts(db: Database, flt: ContactFilter | None = None, cap: int | None = None) -> int:
@@ -1021,8 +1110,12 @@ def _segment_labels(db: Database) -> list[tuple[str, str]]:
 
 
 def _with_stored_keys(conn: Connection, labels: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    defined = {key for key, _ in labels}
     stored = conn.execute(sa.select(SEGMENTS.c.segment).distinct()).scalars().all()
+    return _add_stored_keys(labels, stored)
+
+
+def _add_stored_keys(labels: list[tuple[str, str]], stored: Iterable[str]) -> list[tuple[str, str]]:
+    defined = {key for key, _ in labels}
     return labels + [(key, key) for key in sorted(set(stored) - defined)]
 
 
@@ -1059,7 +1152,7 @@ def _facet(plan: _Plan, facet: str, labels: list[tuple[str, str]]) -> list[Facet
     flt = plan.flt
     if facet == "segment":
         counts = plan.segment_counts()
-        names = _with_stored_keys(plan.conn, labels)
+        names = _add_stored_keys(labels, plan.all_members())
         known = {key for key, _ in names}
         names += [(key, key) for key in flt.segments if key not in known]
         return [
@@ -1081,17 +1174,12 @@ def _facet(plan: _Plan, facet: str, labels: list[tuple[str, str]]) -> list[Facet
 
 
 def _list_facet(conn: Connection, flt: ContactFilter, dialect: str) -> list[FacetValue]:
-    base = replace(flt, list_ids=())
-    ids = sa.select(CONTACTS.c.hubspot_id).where(*_where(base, dialect))
-    stmt = (
-        sa.select(MEMBERS.c.list_id, sa.func.count())
-        .where(MEMBERS.c.hubspot_id.in_(ids))
-        .group_by(MEMBERS.c.list_id)
-    )
-    counts = {list_id: int(n) for list_id, n in conn.execute(stmt)}
+    counts = {list_id: n for list_id, n in _list_counts(conn, flt, dialect).items() if n}
     for list_id in flt.list_ids:
         counts.setdefault(list_id, 0)
-    names = dict(conn.execute(sa.select(LISTS.c.list_id, LISTS.c.name)).tuples().all())
+    names = {
+        row.list_id: row.name for row in conn.execute(sa.select(LISTS.c.list_id, LISTS.c.name))
+    }
     values = [FacetValue(i, names.get(i) or i, n, i in flt.list_ids) for i, n in counts.items()]
     return sorted(values, key=lambda v: (v.label.casefold(), v.value))
 
