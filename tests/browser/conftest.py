@@ -165,6 +165,9 @@ def launch_app(workdir: Path, *, extra_env: dict[str, str] | None = None) -> App
         HUBSYNC_DEMO_CONTACTS=str(DEMO_CONTACTS),
         HUBSYNC_DEMO_LATENCY_MS=str(DEMO_LATENCY_MS),
         PYTHONUNBUFFERED="1",
+        # The app and `python -m hubsync_core.cli` import this checkout, not whichever
+        # checkout an editable install last pointed at.
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
     env.update(extra_env or {})
     log_path = workdir / "server.log"
