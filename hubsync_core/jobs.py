@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import lock, runs
@@ -106,7 +105,7 @@ class SyncJobs:
             lock.mark_interrupted_runs(self.db)
             current = runs.running_run(self.db)
         if current is not None and (not local or progress is None or progress.run_id != current.id):
-            progress = progress_from_run(current)
+            progress = SyncProgress.from_run(current, utcnow())
         shown = current or (
             runs.get_run(self.db, result.run_id) if result and result.run_id else None
         )
@@ -139,25 +138,3 @@ class SyncJobs:
             self._error = f"The sync stopped unexpectedly: {type(exc).__name__}: {exc}"
             return
         self._result = result
-
-
-def progress_from_run(run: SyncRun, now: datetime | None = None) -> SyncProgress:
-    """A progress snapshot from a `sync_runs` row (a sync running in another process)."""
-    end = run.finished_at or now or utcnow()
-    return SyncProgress(
-        run_id=run.id or 0,
-        mode=run.mode,
-        status=run.status,
-        phase=str((run.checkpoint or {}).get("phase", "")),
-        started_at=run.started_at,
-        pages=run.pages,
-        contacts=run.contacts,
-        api_calls=run.api_calls,
-        retries=run.retries,
-        rate_limited=run.rate_limited,
-        errors=run.errors,
-        rejected=run.rejected,
-        expected_total=run.expected_total,
-        elapsed_seconds=max((end - run.started_at).total_seconds(), 0.0),
-        message=run.error_message or "",
-    )

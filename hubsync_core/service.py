@@ -30,7 +30,6 @@ from hubsync_core.segments import (
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import queries, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
@@ -219,7 +218,7 @@ class HubSyncService:
     def get_stats(self) -> SyncStats:
         """Statistics of the last finished sync (empty stats before the first one)."""
         run = runs.latest_run(self.db, finished=True)
-        return stats_from_run(run) if run else SyncStats(status="never", total_synced=0)
+        return SyncStats.from_run(run) if run else SyncStats(status="never", total_synced=0)
 
     def clear_contacts(self) -> int:
         """Delete every stored contact (sync history stays); returns how many were removed.
@@ -230,28 +229,6 @@ class HubSyncService:
             removed = contact_store.clear_contacts(conn)
             runs.delete_state(conn, HIGH_WATER_MARK)
             return removed
-
-
-def stats_from_run(run: SyncRun) -> SyncStats:
-    """A stored run as the `SyncStats` it returned."""
-    return SyncStats(
-        total_synced=run.contacts,
-        total_pages=run.pages,
-        by_segment=dict(run.by_segment or {}),
-        errors=run.errors,
-        duration_seconds=run.duration_seconds or 0.0,
-        timestamp=run.started_at,
-        run_id=run.id,
-        mode=run.mode,
-        status=run.status,
-        api_calls=run.api_calls,
-        retries=run.retries,
-        rate_limited=run.rate_limited,
-        rejected=run.rejected,
-        message=run.error_message or "",
-        hint=run.error_hint or "",
-        correlation_id=run.correlation_id,
-    )
 
 
 _services: dict[str, HubSyncService] = {}

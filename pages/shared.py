@@ -32,7 +32,7 @@ from hubsync_core.connection import (
 )
 from hubsync_core.hubspot.models import RateLimitStatus
 from hubsync_core.jobs import JobStatus, SyncJobs
-from hubsync_core.service import HubSyncService, stats_from_run
+from hubsync_core.service import HubSyncService
 from hubsync_core.store import queries, runs
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.store.models import SyncRun
@@ -305,7 +305,7 @@ def latest_outcome(app: AppResources, status: JobStatus) -> SyncStats | None:
         )
     ):
         return result
-    return stats_from_run(run) if run is not None else None
+    return SyncStats.from_run(run) if run is not None else None
 
 
 def resume_options(stats: SyncStats) -> SyncOptions:

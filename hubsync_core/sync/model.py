@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from hubsync_core.store.models import SyncRun
 
 SyncMode = Literal["auto", "full", "incremental"]
 MODES: tuple[str, ...] = ("auto", "full", "incremental")
@@ -61,6 +64,28 @@ class SyncProgress:
     rate_limit_max: int | None = None
     message: str = ""
 
+    @classmethod
+    def from_run(cls, run: SyncRun, now: datetime) -> SyncProgress:
+        """The progress a `sync_runs` row records (a sync running in another process)."""
+        end = run.finished_at or now
+        return cls(
+            run_id=run.id or 0,
+            mode=run.mode,
+            status=run.status,
+            phase=str((run.checkpoint or {}).get("phase", "")),
+            started_at=run.started_at,
+            pages=run.pages,
+            contacts=run.contacts,
+            api_calls=run.api_calls,
+            retries=run.retries,
+            rate_limited=run.rate_limited,
+            errors=run.errors,
+            rejected=run.rejected,
+            expected_total=run.expected_total,
+            elapsed_seconds=max((end - run.started_at).total_seconds(), 0.0),
+            message=run.error_message or "",
+        )
+
     @property
     def contacts_per_second(self) -> float:
         return self.contacts / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
@@ -103,6 +128,28 @@ class SyncStats:
     hint: str = ""
     correlation_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_run(cls, run: SyncRun) -> SyncStats:
+        """A stored run as the `SyncStats` it returned."""
+        return cls(
+            total_synced=run.contacts,
+            total_pages=run.pages,
+            by_segment=dict(run.by_segment or {}),
+            errors=run.errors,
+            duration_seconds=run.duration_seconds or 0.0,
+            timestamp=run.started_at,
+            run_id=run.id,
+            mode=run.mode,
+            status=run.status,
+            api_calls=run.api_calls,
+            retries=run.retries,
+            rate_limited=run.rate_limited,
+            rejected=run.rejected,
+            message=run.error_message or "",
+            hint=run.error_hint or "",
+            correlation_id=run.correlation_id,
+        )
 
     @property
     def ok(self) -> bool:
