@@ -272,6 +272,7 @@ class HubSpotClient:
         if after:
             fixed["after"] = str(after)
         chunks = self._property_chunks(endpoints.CONTACTS, fixed, names)
+        page: list[ContactRecord] = []
         merged: dict[str, ContactRecord] = {}
         next_after: str | None = None
         for index, chunk in enumerate(chunks):
@@ -281,7 +282,10 @@ class HubSpotClient:
             data = self._request("GET", endpoints.CONTACTS, params=params)
             records = self._parse_contacts(data.get("results"), count_malformed=index == 0)
             if index == 0:
-                merged = {record.id: record for record in records}
+                # The first chunk's records are the page, as HubSpot listed them (repeats
+                # and unusable ids included: the sync refuses those with a reason).
+                page = records
+                merged = {record.id: record for record in records if record.id}
                 next_after = _next_after(data)
                 continue
             for record in records:
@@ -297,7 +301,7 @@ class HubSpotClient:
                     index + 1,
                     len(chunks),
                 )
-        return ContactPage(contacts=list(merged.values()), next_after=next_after)
+        return ContactPage(contacts=page, next_after=next_after)
 
     def search_contacts(
         self,
@@ -447,17 +451,11 @@ class HubSpotClient:
     def _parse_contacts(self, results: Any, *, count_malformed: bool = True) -> list[ContactRecord]:
         if not isinstance(results, list):
             return []
-        records: list[ContactRecord] = []
-        skipped = 0
-        for item in results:
-            record = _contact(item)
-            if record is None:
-                skipped += 1
-            else:
-                records.append(record)
-        if skipped and count_malformed:
-            self._add("malformed", skipped)
-            log.warning("Skipped %d contact record(s) without a usable id", skipped)
+        records = [_contact(item) for item in results]
+        malformed = sum(1 for record in records if not record.id)
+        if malformed and count_malformed:
+            self._add("malformed", malformed)
+            log.warning("%d contact record(s) without a usable id", malformed)
         return records
 
     def _property_chunks(
@@ -721,16 +719,20 @@ def _clean_properties(properties: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _contact(item: Any) -> ContactRecord | None:
-    """A ContactRecord, or None when the item has no usable id."""
+def _contact(item: Any) -> ContactRecord:
+    """A ContactRecord for every item, usable or not.
+
+    An item without a usable id gets `id=""` (with what was there kept in `properties` under
+    `_raw_id`) rather than vanishing here: the sync refuses it with a recorded reason, so
+    nothing HubSpot sends is ever dropped silently.
+    """
     if not isinstance(item, dict):
-        return None
+        return ContactRecord(id="", properties={"_raw_item": repr(item)[:200]})
     raw_id = item.get("id")
-    if raw_id is None or isinstance(raw_id, (bool, dict, list, float)):
-        return None
-    contact_id = str(raw_id).strip()
+    usable = raw_id is not None and not isinstance(raw_id, (bool, dict, list, float))
+    contact_id = str(raw_id).strip() if usable else ""
     if not contact_id:
-        return None
+        return ContactRecord(id="", properties={"_raw_id": repr(raw_id)[:200]})
     properties = item.get("properties")
     if not isinstance(properties, dict):
         properties = {}

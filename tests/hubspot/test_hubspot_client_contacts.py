@@ -141,9 +141,9 @@ def test_parsing_tolerates_missing_and_unexpected_fields(
         "results": [
             {"id": "1"},  # no properties, no dates
             {"id": 2, "properties": {"n": 5, "b": True, "x": None, "d": {"a": 1}}, "extra": 1},
-            {"properties": {"email": "no-id@x.io"}},  # skipped: no id
-            {"id": "", "properties": {}},  # skipped: blank id
-            "not an object",  # skipped
+            {"properties": {"email": "no-id@x.io"}},  # no id: kept for the sync to refuse
+            {"id": "", "properties": {}},  # blank id: likewise
+            "not an object",  # likewise
             {"id": "3", "properties": None, "archived": True, "archivedAt": "2026-03-01T00:00Z"},
         ],
         "paging": {"next": {}},
@@ -154,14 +154,19 @@ def test_parsing_tolerates_missing_and_unexpected_fields(
     with caplog.at_level(logging.WARNING, logger="hubsync.hubspot"):
         result = client.list_contacts(["email"])
 
+    # Nothing is dropped here: records without a usable id come through with id "" (and
+    # what was there), so the sync refuses each one with a recorded reason.
     assert result.contacts == [
         ContactRecord(id="1", properties={}),
         ContactRecord(id="2", properties={"n": "5", "b": "true", "x": None, "d": '{"a":1}'}),
+        ContactRecord(id="", properties={"_raw_id": "None"}),
+        ContactRecord(id="", properties={"_raw_id": "''"}),
+        ContactRecord(id="", properties={"_raw_item": "'not an object'"}),
         ContactRecord(id="3", properties={}, archived=True, archived_at="2026-03-01T00:00Z"),
     ]
     assert result.next_after is None
     assert client.counters().malformed == 3
-    assert "Skipped 3 contact record(s)" in caplog.text
+    assert "3 contact record(s) without a usable id" in caplog.text
 
 
 def test_a_page_without_results_is_empty_not_an_error(
