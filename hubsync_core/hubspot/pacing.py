@@ -28,11 +28,14 @@ DEFAULT_SEARCH_PER_SECOND = 4
 class _Window:
     """Reserved send times in one rolling window. Not locked: `RateLimiter` holds the lock."""
 
-    __slots__ = ("blocked_until", "interval", "limit", "times")
+    __slots__ = ("blocked_until", "gap", "interval", "limit", "times")
 
-    def __init__(self, limit: int, interval: float) -> None:
+    def __init__(self, limit: int, interval: float, *, spread: bool = False) -> None:
         self.limit = limit
         self.interval = interval
+        #: With `spread`, sends are at least interval/limit apart instead of in bursts: a
+        #: burst whose predecessor arrived a few ms late would otherwise overrun the window.
+        self.gap = interval / limit if spread else 0.0
         self.times: deque[float] = deque()
         self.blocked_until = 0.0
 
@@ -46,7 +49,7 @@ class _Window:
         if times:
             # Reservations are handed out in order, so the deque stays sorted and the
             # condition "fewer than `limit` sends in (t - interval, t]" only gets easier with t.
-            start = max(start, times[-1])
+            start = max(start, times[-1] + self.gap)
             if len(times) >= self.limit:
                 start = max(start, times[len(times) - self.limit] + self.interval)
         return start
@@ -99,7 +102,8 @@ class RateLimiter:
         self._interval_ms = interval_ms
         self._burst = _Window(_with_margin(max_requests, safety_fraction), interval_ms / 1000)
         self._secondly: _Window | None = None
-        self._search = _Window(search_per_second, 1.0) if search_per_second else None
+        # Search's per-second limit is small and strict: spread the sends evenly.
+        self._search = _Window(search_per_second, 1.0, spread=True) if search_per_second else None
         self.search_counts_toward_burst = search_counts_toward_burst
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 
@@ -137,7 +138,7 @@ def test_search_can_be_counted_toward_the_burst(clock: FakeClock) -> None:
     start = clock.now
     for _ in range(9):
         limiter.acquire(search=True)
-    assert clock.now == start
+    assert clock.now - start < 0.1  # only search's even spacing (10 ms apart), no window wait
 
     limiter.acquire()  # the tenth request of any kind must wait for the window
 
@@ -249,3 +250,16 @@ def test_search_requests_use_the_search_limit(make_client, mocked, clock: FakeCl
 
     assert max_in_window(sent, 1.0) <= 3
     assert client.counters().waited_seconds > 0
+
+
+def test_searches_are_spread_evenly_instead_of_bursting(clock: FakeClock) -> None:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, search_per_second=4)
+
+    sends = []
+    for _ in range(12):
+        limiter.acquire(search=True)
+        sends.append(clock.now)
+
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    assert min(gaps) >= 0.25 - 1e-9
+    assert max_in_window(sends, 1.0) <= 4
