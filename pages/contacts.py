@@ -204,9 +204,10 @@ def _clear_filters() -> None:
 
 def _data_version(db: Database, settings: Any) -> tuple[Any, ...]:
     """A cheap token that changes whenever a sync writes, contacts are cleared or a segment is
-    saved (also from the CLI): part of every cache key below."""
+    saved (also from the CLI): part of every cache key below. Outside runs contacts are only
+    ever cleared, so "is any contact stored" (a capped count, one row read) says enough."""
     run = queries.last_run(db)
-    stored = queries.count_contacts(db, ContactFilter(archived="include"))
+    stored = queries.count_contacts(db, ContactFilter(archived="include"), cap=0)
     rules = tuple(
         (d.key, d.name, d.colour, json.dumps(d.rule.to_dict(), sort_keys=True))
         for d in segment_store.list_definitions(db, settings)
@@ -223,13 +224,28 @@ def _segment_options(
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _facets(
-    _db: Database, db_url: str, version: tuple[Any, ...], flt: ContactFilter
-) -> dict[str, list[FacetValue]]:
-    return {
-        name: queries.facet_counts(_db, flt, name)  # type: ignore[arg-type]
-        for name in ("segment", "lifecycle", "list")
-    }
+def _explore(
+    _db: Database,
+    db_url: str,
+    version: tuple[Any, ...],
+    flt: ContactFilter,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+    columns: tuple[str, ...],
+) -> queries.Exploration:
+    """A filter change: the page, its total and every facet in one `explore`."""
+    return queries.explore(
+        _db,
+        flt,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        columns=("hubspot_id", *columns),
+        facets=queries.FACETS,
+    )
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
@@ -244,6 +260,7 @@ def _page(
     offset: int,
     columns: tuple[str, ...],
 ) -> ContactPage:
+    """Another page, sort or column set of a filter whose facets are already known."""
     return queries.query_contacts(
         _db,
         flt,
@@ -253,6 +270,42 @@ def _page(
         offset=offset,
         columns=("hubspot_id", *columns),
     )
+
+
+def _chosen_columns() -> list[str]:
+    """The Columns widget's choice (read before it is drawn: the facets come first)."""
+    return list(st.session_state.get("c_columns") or DEFAULT_COLUMNS)
+
+
+def _view_data(
+    db: Database,
+    version: tuple[Any, ...],
+    flt: ContactFilter,
+    view: dict[str, Any],
+    columns: list[str],
+) -> tuple[ContactPage, dict[str, list[FacetValue]]]:
+    """The page and the facet counts of the view. A filter change runs one `explore`; paging,
+    sorting or choosing columns under the same filter reuses its facets (kept in the
+    session, keyed by the data version) and reads the page alone. May raise ValueError
+    (a typed column that is not a property name). Moves `view["page"]` back to the last
+    page when a stale URL points past it."""
+    key = (db.url, version, flt)
+
+    def fetch(number: int) -> tuple[ContactPage, dict[str, list[FacetValue]]]:
+        args = (db, db.url, version, flt, view["sort"], view["descending"], view["size"])
+        offset = (number - 1) * view["size"]
+        known = st.session_state.get("_c_facets")
+        if known is not None and known[0] == key:
+            return _page(*args, offset, tuple(columns)), known[1]
+        found = _explore(*args, offset, tuple(columns))
+        st.session_state["_c_facets"] = (key, found.facets)
+        return found.page, found.facets
+
+    page, facets = fetch(view["page"])
+    if not page.rows and page.total and view["page"] > 1:
+        view["page"] = page.page_count  # a stale URL past the last page: show the last one
+        page, facets = fetch(view["page"])
+    return page, facets
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -557,7 +610,12 @@ def main() -> None:
     _seed_widgets(flt, view)
 
     definitions = _segment_options(db, db.url, version, service.settings)
-    facets = _facets(db, db.url, version, flt)
+    column_error: ValueError | None = None
+    try:
+        page, facets = _view_data(db, version, flt, view, _chosen_columns())
+    except ValueError as exc:  # e.g. a typed column that is not a property name
+        column_error = exc
+        page, facets = _view_data(db, version, flt, view, list(DEFAULT_COLUMNS))
     _filters(flt, facets)
 
     columns: list[str] = st.multiselect(
@@ -576,21 +634,8 @@ def main() -> None:
     )
     bar[1].toggle("Descending", key="c_desc", on_change=_on_view_change)
     bar[2].selectbox("Rows per page", PAGE_SIZES, key="c_size", on_change=_on_view_change)
-
-    size = view["size"]
-    try:
-        page = _page(
-            db, db.url, version, flt, view["sort"], view["descending"], size,
-            (view["page"] - 1) * size, tuple(columns),
-        )  # fmt: skip
-        if not page.rows and page.total and view["page"] > 1:
-            view["page"] = page.page_count  # a stale URL past the last page: show the last one
-            page = _page(
-                db, db.url, version, flt, view["sort"], view["descending"], size,
-                (view["page"] - 1) * size, tuple(columns),
-            )  # fmt: skip
-    except ValueError as exc:  # e.g. a typed column that is not a property name
-        st.error(_plain(str(exc)))
+    if column_error is not None:
+        st.error(_plain(str(column_error)))
         return
 
     st.markdown(f"**{page.total:,}** contacts · {_plain(flt.describe())}")
@@ -602,7 +647,7 @@ def main() -> None:
     if not flt.is_default:
         st.button("Clear all filters", on_click=_clear_filters, key="c_clear")
 
-    token = abs(hash((flt, view["sort"], view["descending"], size, view["page"])))
+    token = abs(hash((flt, view["sort"], view["descending"], view["size"], view["page"])))
     _table(page, columns, f"c_table_{token}")
     if st.session_state.get("c_page", 1) != view["page"]:
         st.session_state["c_page"] = view["page"]

@@ -133,6 +133,8 @@ def _render(wanted: list[str], chunks: Iterator[list[dict[str, Any]]]) -> Iterat
                     else neutralise(value)
                 )
                 if value.__class__ is str
+                else ""
+                if value is None
                 else format_cell(value)
                 for value in row.values()
             ]

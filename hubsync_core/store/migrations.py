@@ -13,13 +13,18 @@ the work done.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from hubsync_core.store import models  # noqa: F401  (registers every table)
+from hubsync_core.store import models
 from hubsync_core.store.database import begin_immediate
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION_KEY = "schema_version"
 
@@ -35,8 +40,70 @@ def _v1(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
+#: Version-1 indexes that version 2 replaces with wider ones (see `models`).
+_V1_INDEXES = (
+    "ix_contacts_email",
+    "ix_contacts_company",
+    "ix_contacts_lifecyclestage",
+    "ix_contacts_live_updated",
+    "ix_contacts_live_created",
+    "ix_contact_segments_contact",
+    "ix_list_memberships_contact",
+)
+
+
+def _v2(conn: Connection) -> None:
+    """Explorer indexes (see `models`): wider date, email, company, stage and membership
+    indexes, the id-to-facets index, and the search index (SQLite: a B-tree over the search
+    document; PostgreSQL: a pg_trgm GIN index when the extension can be had, else none, and
+    search scans)."""
+    for name in _V1_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    for table in (models.Contact, models.ContactSegmentRow, models.ListMembership):
+        for index in table.__table__.indexes:  # type: ignore[attr-defined]
+            # Honours each index's dialect condition (the date indexes differ by dialect).
+            index.create(conn, checkfirst=True)
+    dialect = conn.dialect.name
+    columns = {name: sa.column(name) for name in ("email", "company", "firstname", "lastname")}
+    document = models.search_document(columns, dialect).compile(
+        dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+    )
+    if dialect == "sqlite":
+        # The scan reads the document, archived and the id from the index alone.
+        conn.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS {models.SEARCH_INDEX} "
+                f"ON contacts (({document}), archived, hubspot_id)"
+            )
+        )
+    elif dialect == "postgresql" and _pg_trgm(conn):
+        conn.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS {models.SEARCH_INDEX} "
+                f"ON contacts USING gin (({document}) gin_trgm_ops)"
+            )
+        )
+
+
+#: How the trigram extension is made available (a constant so tests can make it fail).
+PG_TRGM_SQL = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
+
+
+def _pg_trgm(conn: Connection) -> bool:
+    """Whether pg_trgm is (or could be made) available. It ships with PostgreSQL's contrib
+    and is a trusted extension (PostgreSQL 13+: a database owner may create it); where it
+    is missing or refused, search works without its index, only slower."""
+    try:
+        with conn.begin_nested():  # a refusal must not abort the upgrade's transaction
+            conn.execute(text(PG_TRGM_SQL))
+        return True
+    except DBAPIError as exc:
+        log.warning("pg_trgm is not available, search will scan: %s", exc.orig)
+        return False
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
 CURRENT_VERSION = len(STEPS)
 
 

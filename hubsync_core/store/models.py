@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 #: Run statuses. `running` is the only one that holds the single-flight lock.
@@ -18,22 +21,38 @@ NAIVE_UTC = DateTime(timezone=False)
 
 
 class Contact(SQLModel, table=True):
-    """One HubSpot contact. Segment and list membership live in their own tables."""
+    """One HubSpot contact. Segment and list membership live in their own tables.
+
+    Indexes (schema version 2, see `migrations`) carry what the Contacts explorer filters,
+    counts and sorts by, so a filter change reads narrow indexes instead of the wide rows
+    (`properties` is most of a row): see also the date indexes after the class.
+    """
 
     __tablename__ = "contacts"
     __table_args__ = (
-        Index("ix_contacts_live_updated", "archived", "updated_at"),
-        Index("ix_contacts_live_created", "archived", "created_at"),
+        # Lookups by email, company or stage, and pages sorted by them (read from the index).
+        Index("ix_contacts_email_live", "email", "archived", "hubspot_id"),
+        Index("ix_contacts_company_live", "company", "archived", "hubspot_id"),
+        Index("ix_contacts_stage_live", "lifecyclestage", "archived", "hubspot_id"),
+        # From a member id (segment, list, search hit) to what the filter and facets test.
+        Index(
+            "ix_contacts_id_facets",
+            "hubspot_id",
+            "archived",
+            "lifecyclestage",
+            "created_at",
+            "updated_at",
+        ),
     )
 
     hubspot_id: str = Field(primary_key=True, max_length=40)
-    email: str | None = Field(default=None, sa_column=Column(Text, index=True))
+    email: str | None = Field(default=None, sa_column=Column(Text))
     firstname: str | None = Field(default=None, sa_column=Column(Text))
     lastname: str | None = Field(default=None, sa_column=Column(Text))
-    company: str | None = Field(default=None, sa_column=Column(Text, index=True))
+    company: str | None = Field(default=None, sa_column=Column(Text))
     phone: str | None = Field(default=None, sa_column=Column(Text))
     jobtitle: str | None = Field(default=None, sa_column=Column(Text))
-    lifecyclestage: str | None = Field(default=None, sa_column=Column(Text, index=True))
+    lifecyclestage: str | None = Field(default=None, sa_column=Column(Text))
     #: Every synced HubSpot property, values as strings or null (as HubSpot sends them).
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: HubSpot `createdate` (falls back to the record's createdAt).
@@ -49,11 +68,33 @@ class Contact(SQLModel, table=True):
     seen_generation: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
+def _date_indexes() -> None:
+    """Pages sorted by a date walk these (newest first by default); counts and facets under
+    a date range read them alone. SQLite walks an ascending index backwards for `DESC NULLS
+    LAST` (NULL sorts first); PostgreSQL needs the index in that order (a backward scan
+    would give `NULLS FIRST`)."""
+    c = Contact.__table__.c  # type: ignore[attr-defined]
+    for name, date, other in (
+        ("updated", c.updated_at, c.created_at),
+        ("created", c.created_at, c.updated_at),
+    ):
+        rest = (other, c.lifecyclestage, c.hubspot_id)
+        Index(f"ix_contacts_archived_{name}", c.archived, date, *rest).ddl_if(dialect="sqlite")
+        newest_first = date.desc().nulls_last()
+        Index(f"ix_contacts_{name}_desc", c.archived, newest_first, *rest).ddl_if(
+            dialect="postgresql"
+        )
+
+
+_date_indexes()
+
+
 class ContactSegmentRow(SQLModel, table=True):
     """Segment membership: filtering by segment is an index lookup."""
 
     __tablename__ = "contact_segments"
-    __table_args__ = (Index("ix_contact_segments_contact", "hubspot_id"),)
+    # (hubspot_id, segment): a contact's segments from the index alone (facet counts).
+    __table_args__ = (Index("ix_contact_segments_member", "hubspot_id", "segment"),)
 
     segment: str = Field(primary_key=True, max_length=80)
     hubspot_id: str = Field(primary_key=True, max_length=40)
@@ -86,7 +127,8 @@ class HubSpotList(SQLModel, table=True):
 
 class ListMembership(SQLModel, table=True):
     __tablename__ = "list_memberships"
-    __table_args__ = (Index("ix_list_memberships_contact", "hubspot_id"),)
+    # (hubspot_id, list_id): a contact's lists from the index alone (facet counts).
+    __table_args__ = (Index("ix_list_memberships_member", "hubspot_id", "list_id"),)
 
     list_id: str = Field(primary_key=True, max_length=40)
     hubspot_id: str = Field(primary_key=True, max_length=40)
@@ -157,3 +199,34 @@ class RejectedRecord(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     sample: str | None = Field(default=None, sa_column=Column(Text))
     recorded_at: datetime = Field(sa_type=NAIVE_UTC)
+
+
+#: Joins the fields of the search document; no search term contains it (see `queries`).
+SEARCH_SEPARATOR = "\x1f"
+#: The search document's index (SQLite: a B-tree over the document; PostgreSQL: pg_trgm GIN).
+SEARCH_INDEX = "ix_contacts_search"
+
+
+def search_document(
+    columns: Mapping[str, ColumnElement[str | None]], dialect: str
+) -> ColumnElement[str]:
+    """email ␟ company ␟ firstname lastname: the one text a search scans, instead of four
+    columns of the wide row. `columns` maps those names to columns (table-qualified in
+    queries, bare in index DDL); constants are literals, not parameters, so the database
+    recognises the indexed expression in a query."""
+    empty = sa.literal_column("''", Text)
+    separator = sa.literal_column("chr(31)" if dialect == "postgresql" else "char(31)", Text)
+    space = sa.literal_column("' '", Text)
+
+    def text(name: str) -> ColumnElement[str]:
+        return sa.func.coalesce(columns[name], empty, type_=Text)
+
+    return (
+        text("email")
+        + separator
+        + text("company")
+        + separator
+        + text("firstname")
+        + space
+        + text("lastname")
+    )

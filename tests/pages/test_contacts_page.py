@@ -214,6 +214,49 @@ def test_bad_url_values_are_ignored_with_a_warning(seeded: Any) -> None:
     assert total_line(at).startswith(f"**{CONTACTS - len(ARCHIVED)}** contacts")
 
 
+def test_a_filter_change_reads_page_and_facets_in_one_explore_and_paging_reuses_the_facets(
+    seeded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, tuple[str, ...]]] = []
+    explore, query = queries.explore, queries.query_contacts
+
+    def counting_explore(db: Database, flt: ContactFilter, **kwargs: Any) -> Any:
+        if kwargs.get("facets"):  # (query_contacts runs explore without facets)
+            calls.append(("explore", tuple(kwargs["facets"])))
+        return explore(db, flt, **kwargs)
+
+    def counting_query(db: Database, flt: ContactFilter, **kwargs: Any) -> Any:
+        calls.append(("query", ()))
+        return query(db, flt, **kwargs)
+
+    monkeypatch.setattr(queries, "explore", counting_explore)
+    monkeypatch.setattr(queries, "query_contacts", counting_query)
+    at = open_contacts(seeded, size="25")
+    assert calls == [("explore", queries.FACETS)]
+    calls.clear()
+    at.get("pagination")[0].set_value(2).run()
+    at.selectbox(key="c_sort").set_value("created_at").run()
+    assert calls == [("query", ()), ("query", ())]  # the facets of this filter are known
+    calls.clear()
+    at.multiselect(key="c_stages").select("lead").run()
+    assert calls == [("explore", queries.FACETS)]
+    flt = ContactFilter(lifecycle_stages=("lead",))
+    expected = {f.value: f.count for f in queries.facet_counts(seeded.db, flt, "segment")}
+    label = next(o for o in at.multiselect(key="c_segments").options if o.startswith("cold"))
+    assert label == f"cold · {expected['cold']:,}"
+
+
+def test_a_typed_column_that_is_no_property_name_is_refused_and_filters_stay(
+    seeded: Any,
+) -> None:
+    at = open_contacts(seeded)
+    at.multiselect(key="c_columns").select("not a name!").run()
+    assert not at.exception
+    assert any("Unknown column" in e.value and "not a name" in e.value for e in at.error)
+    assert at.multiselect(key="c_segments").options  # the filters still render
+    assert not at.dataframe
+
+
 # --- sorting and pagination ---------------------------------------------------------------
 
 

@@ -130,6 +130,30 @@ def test_export_equals_the_query_row_for_row(
     assert read_csv(text) == [columns, *expected]
 
 
+def test_exported_segments_and_lists_are_those_of_the_contact_page(db: Database) -> None:
+    from .test_queries import add_list
+
+    add_list(db, "3", "zeta")
+    add_list(db, "1", "Alpha")
+    add_list(db, "2", "alpha")  # same name but case: ordered by id
+    add_contact(db, "7", email="a@b.c", segments=["vip", "chainge", "cold"], lists=["3", "1", "9"])
+    add_contact(db, "8", email="d@e.f", lists=["2", "1"])
+    add_contact(db, "9", email="g@h.i")
+    columns = ["hubspot_id", "segments", "list_memberships"]
+    rows = query_contacts(db, sort="hubspot_id", descending=False, columns=columns).rows
+    assert [(r["segments"], r["list_memberships"]) for r in rows] == [
+        (["chainge", "cold", "vip"], ["9", "Alpha", "zeta"]),  # by name; unnamed: the id
+        ([], ["Alpha", "alpha"]),
+        ([], []),
+    ]
+    text = "".join(iter_csv(db, None, columns, sort="hubspot_id", descending=False))
+    assert read_csv(text)[1:] == [
+        ["7", "chainge; cold; vip", "9; Alpha; zeta"],
+        ["8", "", "Alpha; alpha"],
+        ["9", "", ""],
+    ]
+
+
 def test_rows_stream_in_chunks(people: Database) -> None:
     pieces = list(iter_csv(people, ContactFilter(), chunk_rows=3))
     assert len(pieces) == 1 + 3  # the header, then 8 rows in chunks of 3, 3, 2

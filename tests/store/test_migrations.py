@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlmodel import SQLModel
 
-from hubsync_core.store import contacts, migrations, runs
+from hubsync_core.store import contacts, migrations, queries, runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import SyncRun
 
@@ -98,28 +98,120 @@ def test_version_1_database_opens_with_every_contact_and_run_intact(
         db.dispose()
 
 
+def _index_names(conn: Connection, table: str) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        found = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
+            {"t": table},
+        )
+    else:
+        found = conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE tablename = :t"), {"t": table}
+        )
+    return set(found.scalars())
+
+
+def test_version_1_database_gets_the_explorer_indexes_and_search_works(
+    empty_database_url: str,
+) -> None:
+    load_v1(empty_database_url)
+    db = Database(empty_database_url)
+    try:
+        with db.connect() as conn:
+            contact_indexes = _index_names(conn, "contacts")
+            segment_indexes = _index_names(conn, "contact_segments")
+            list_indexes = _index_names(conn, "list_memberships")
+        # The version-1 indexes are replaced by wider ones under new names.
+        assert not contact_indexes & {"ix_contacts_live_updated", "ix_contacts_email"}
+        date_indexes = (
+            {"ix_contacts_archived_updated", "ix_contacts_archived_created"}
+            if db.is_sqlite
+            else {"ix_contacts_updated_desc", "ix_contacts_created_desc"}
+        )
+        assert contact_indexes >= date_indexes | {
+            "ix_contacts_id_facets",
+            "ix_contacts_email_live",
+            "ix_contacts_search",  # the test server has pg_trgm (contrib)
+        }
+        assert "ix_contact_segments_member" in segment_indexes
+        assert "ix_list_memberships_member" in list_indexes
+
+        # Search, pages and facets work on the upgraded data.
+        def found(**kwargs: Any) -> list[str]:
+            flt = queries.ContactFilter(**kwargs)
+            return [r["hubspot_id"] for r in queries.query_contacts(db, flt).rows]
+
+        assert found(search="LOVELACE") == ["101"]
+        assert found(search="ωMEGA 🦄") == ["103"]
+        assert found(search="zoë ω") == ["103"]
+        assert found(search="ived", archived="include") == ["105"]
+        explored = queries.explore(db, queries.ContactFilter(search="e"), facets=queries.FACETS)
+        assert explored.page.total == 3
+        segments = {f.value: f.count for f in explored.facets["segment"]}
+        assert (segments["engaged"], segments["cold"], segments["high_value"]) == (2, 1, 2)
+        assert [(f.value, f.count) for f in explored.facets["list"]] == [("7", 2)]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_without_pg_trgm_the_upgrade_completes_and_search_still_works(
+    postgres_server: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = postgres_server.create_database(migrated=False)
+    try:
+        load_v1(url)
+        monkeypatch.setattr(
+            migrations, "PG_TRGM_SQL", "CREATE EXTENSION IF NOT EXISTS hubsync_no_such_extension"
+        )
+        db = Database(url)
+        try:
+            with db.connect() as conn:
+                assert migrations.current_version(conn) == migrations.CURRENT_VERSION
+                indexes = _index_names(conn, "contacts")
+            assert "ix_contacts_search" not in indexes
+            assert "ix_contacts_id_facets" in indexes
+            assert "pg_trgm is not available" in caplog.text
+            page = queries.query_contacts(db, queries.ContactFilter(search="lovelace"))
+            assert [r["hubspot_id"] for r in page.rows] == ["101"]
+        finally:
+            db.dispose()
+    finally:
+        postgres_server.drop_database(url)
+
+
 def test_upgrade_runs_each_new_step_once_in_order(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_v1(empty_database_url)
-    applied: list[int] = []
+    applied: list[str] = []
+    real = list(migrations.STEPS[1:])
 
-    def v2(conn: Connection) -> None:
-        applied.append(2)
+    def record(name: str, step: Any) -> Any:
+        def run(conn: Connection) -> None:
+            applied.append(name)
+            step(conn)
+
+        return run
+
+    def later(conn: Connection) -> None:
         conn.execute(text("UPDATE sync_state SET value = value || '!' WHERE key = 'generation'"))
 
-    def v3(conn: Connection) -> None:
-        applied.append(3)
-
-    monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, v2, v3])
-    monkeypatch.setattr(migrations, "CURRENT_VERSION", 3)
+    steps = [
+        migrations.STEPS[0],
+        *(record(f"v{i + 2}", step) for i, step in enumerate(real)),
+        record("later", later),
+        record("last", lambda conn: None),
+    ]
+    monkeypatch.setattr(migrations, "STEPS", steps)
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", len(steps))
 
     first = Database(empty_database_url)
     second = Database(empty_database_url)
     try:
-        assert applied == [2, 3]
+        assert applied == [*(f"v{i + 2}" for i in range(len(real))), "later", "last"]
         with first.connect() as conn:
-            assert migrations.current_version(conn) == 3
+            assert migrations.current_version(conn) == len(steps)
         assert runs.get_state(second, "generation") == "2!"
     finally:
         first.dispose()

@@ -266,12 +266,28 @@ def people(db: Database) -> Database:
     return db
 
 
-@pytest.fixture(params=["default", "no-narrowing"])
+@pytest.fixture(params=["default", "no-narrowing", "no-cubes", "short-windows"])
 def plans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the default plans and with id carrying ("narrow" plans) disabled, so
-    both ways of computing pages, totals and facets are held to the same answers."""
+    """Run a test with the default plans and with each alternative forced, so every way of
+    computing pages, totals and facets is held to the same answers: without carried search
+    ids ("narrow" plans), without grouped passes (one statement per count), and with page
+    windows so small that most come up short and fall back to the whole filter."""
     if request.param == "no-narrowing":
         monkeypatch.setattr(queries._Plan, "NARROW_LIMIT", 0)
+    elif request.param == "no-cubes":
+        monkeypatch.setattr(queries._Plan, "CUBES", False)
+    elif request.param == "short-windows":
+        monkeypatch.setattr(queries._Plan, "WINDOW_MIN", 1)
+    return str(request.param)
+
+
+@pytest.fixture(params=["default", "no-narrowing", "no-cubes"])
+def count_plans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`plans` for tests of counts alone (page windows do not change a count)."""
+    if request.param == "no-narrowing":
+        monkeypatch.setattr(queries._Plan, "NARROW_LIMIT", 0)
+    elif request.param == "no-cubes":
+        monkeypatch.setattr(queries._Plan, "CUBES", False)
     return str(request.param)
 
 
@@ -400,6 +416,46 @@ def test_like_wildcards_in_search_are_literal(people: Database) -> None:
     assert ids(people, ContactFilter(search="_")) == ["3"]
     assert ids(people, ContactFilter(search="0% n")) == ["3"]
     assert ids(people, ContactFilter(search="l_f")) == ["3"]  # "l_F" in "Natural_Foods"
+
+
+def test_search_never_matches_across_two_fields(people: Database, plans: str) -> None:
+    # Bob: email "bob@chainge.io", company "Chainge Labs", name "Bob Stone".
+    assert ids(people, ContactFilter(search="io chainge")) == []
+    assert ids(people, ContactFilter(search="chainge.iochainge")) == []
+    assert ids(people, ContactFilter(search="labsbob")) == []
+    assert ids(people, ContactFilter(search="bob stone")) == ["2"]  # the full name is a field
+    # The character joining the fields in the search index, typed in a search.
+    add_contact(people, "501", email="x@ab", company="cd", firstname="E")
+    assert ids(people, ContactFilter(search="ab\x1fcd")) == []
+    add_contact(people, "502", company="ab\x1fcd")
+    assert ids(people, ContactFilter(search="ab\x1fcd")) == ["502"]
+
+
+def test_non_ascii_search_finds_either_case(people: Database) -> None:
+    add_contact(people, "503", lastname="MÜLLER")
+    add_contact(people, "504", company="Müller GmbH")
+    add_contact(people, "505", email="x@müller.de")
+    for term in ("müller", "MÜLLER", "Müller", "mÜller"):
+        assert ids(people, ContactFilter(search=term)) == ["503", "504", "505"], term
+
+
+def test_sqlite_search_reads_the_search_index(sqlite_db: Database) -> None:
+    add_people(sqlite_db)
+    stmts: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        stmts.append((statement, parameters))
+
+    sa.event.listen(sqlite_db.engine, "before_cursor_execute", record)
+    try:
+        explore(sqlite_db, ContactFilter(search="acme"), facets=FACETS)
+    finally:
+        sa.event.remove(sqlite_db.engine, "before_cursor_execute", record)
+    scans = [(sql, params) for sql, params in stmts if "INDEXED BY ix_contacts_search" in sql]
+    assert len(scans) == 1  # one scan, its hits carried to every other statement
+    with sqlite_db.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + scans[0][0], scans[0][1]).all()
+    assert "ix_contacts_search" in " ".join(str(row) for row in plan)
 
 
 def test_search_is_trimmed_and_blank_search_filters_nothing(people: Database) -> None:
@@ -599,7 +655,7 @@ def test_segment_facet_ignores_the_segment_selection_and_marks_it(people: Databa
     assert [f.value for f in found if f.selected] == ["chainge", "cold"]
 
 
-def test_segment_facet_follows_the_rest_of_the_filter(people: Database, plans: str) -> None:
+def test_segment_facet_follows_the_rest_of_the_filter(people: Database, count_plans: str) -> None:
     assert facet(people, ContactFilter(search="lee"), "segment") == {
         "chainge": 1,
         "engaged": 2,
@@ -674,12 +730,23 @@ FACET_FILTERS = [
     ContactFilter(lifecycle_stages=(NO_STAGE,), archived="include"),
     ContactFilter(list_ids=("101", "102"), archived="include"),
     ContactFilter(created_from=date(2025, 1, 1), modified_to=date(2026, 11, 21)),
+    # Combinations: each facet ignores its own selection and keeps every other one.
+    ContactFilter(segments=("chainge", "cold"), list_ids=("101",)),
+    ContactFilter(segments=("cold", "high_value"), segment_match="all", list_ids=("102",)),
+    ContactFilter(segments=("engaged", "cold"), lifecycle_stages=("lead", NO_STAGE)),
+    ContactFilter(list_ids=("101",), lifecycle_stages=("customer",), archived="include"),
+    ContactFilter(search="a", segments=("high_value",), list_ids=("101", "102")),
+    ContactFilter(search="a", lifecycle_stages=("lead", "opportunity"), has_email=True),
+    ContactFilter(created_from=date(2025, 1, 1), lifecycle_stages=("lead",)),
+    ContactFilter(has_email=False, lifecycle_stages=(NO_STAGE, "partner")),
+    ContactFilter(modified_from=date(2026, 1, 1), segments=("engaged",), list_ids=("101",)),
+    ContactFilter(segments=("high_value",), archived="only", list_ids=("102",)),
 ]
 
 
 @pytest.mark.parametrize("flt", FACET_FILTERS, ids=[f.describe() for f in FACET_FILTERS])
 def test_each_facet_count_equals_the_total_of_picking_that_option(
-    people: Database, plans: str, flt: ContactFilter
+    people: Database, count_plans: str, flt: ContactFilter
 ) -> None:
     for f in facet_counts(people, flt, "segment"):
         picked = replace(flt, segments=(f.value,), segment_match="any")
@@ -698,6 +765,133 @@ def test_explore_gives_the_page_total_and_facets_of_the_separate_calls(
     assert found.page == query_contacts(people, flt, sort="email", limit=3, offset=1)
     for name in FACETS:
         assert found.facets[name] == facet_counts(people, flt, name)  # type: ignore[arg-type]
+
+
+def _brute_force(flt: ContactFilter, people: list[dict[str, Any]]) -> list[str]:
+    """The ids `flt` keeps among `people` (rows with segments and lists), worked out in Python."""
+
+    def keep(p: dict[str, Any]) -> bool:
+        if p["archived"] and flt.archived == "hide":
+            return False
+        if not p["archived"] and flt.archived == "only":
+            return False
+        if flt.search:
+            fields = [p.get(k) or "" for k in ("email", "company", "firstname", "lastname")]
+            fields.append(f"{p.get('firstname') or ''} {p.get('lastname') or ''}")
+            if not any(flt.search.casefold() in f.casefold() for f in fields):
+                return False
+        if flt.lifecycle_stages:
+            stage = p.get("lifecyclestage") or NO_STAGE
+            if stage not in flt.lifecycle_stages:
+                return False
+        if flt.has_email is not None and bool(p.get("email")) != flt.has_email:
+            return False
+        for column, start, end in (
+            ("created_at", flt.created_from, flt.created_to),
+            ("updated_at", flt.modified_from, flt.modified_to),
+        ):
+            when = p.get(column)
+            if (start or end) and when is None:
+                return False
+            if (start and when.date() < start) or (end and when.date() > end):
+                return False
+        if flt.list_ids and not set(flt.list_ids) & set(p["lists"]):
+            return False
+        if flt.segments:
+            held = set(p["segments"])
+            wanted = set(flt.segments)
+            if not (wanted <= held if flt.segment_match == "all" else wanted & held):
+                return False
+        return True
+
+    return sorted((p["hubspot_id"] for p in people if keep(p)), key=lambda i: (len(i), i))
+
+
+def _crowd(db: Database, count: int = 300) -> list[dict[str, Any]]:
+    """`count` contacts with varied fields, segments and lists (seeded, deterministic)."""
+    import random
+
+    rng = random.Random(11)
+    add_list(db, "201", "Alpha")
+    add_list(db, "202", "Beta")
+    stages = ["lead", "customer", "", None, "subscriber", "partner"]
+    names = ["Ann", "Émile", "MÜLLER", "Müller", "Zoë", "bob", "O'Hara", "Lee"]
+    people: list[dict[str, Any]] = []
+    for i in range(1, count + 1):
+        created = datetime(2024, 1, 1) + timedelta(days=rng.randint(0, 900))
+        person: dict[str, Any] = {
+            "hubspot_id": str(i * 7),
+            "email": rng.choice([None, "", f"p{i}@ex{i % 5}.io", f"x{i}@müller.de"]),
+            "firstname": rng.choice(names),
+            "lastname": rng.choice([*names, None]),
+            "company": rng.choice(["Acme", "Chainge", None, "müller & Co", "A_B%C"]),
+            "lifecyclestage": rng.choice(stages),
+            "created_at": created,
+            "updated_at": rng.choice([None, created + timedelta(days=rng.randint(0, 300))]),
+            "archived": rng.random() < 0.1,
+            "segments": [k for k in ("chainge", "engaged", "cold", "vip") if rng.random() < 0.3],
+            "lists": [k for k in ("201", "202") if rng.random() < 0.25],
+        }
+        people.append(person)
+    with db.transaction() as conn:
+        conn.execute(
+            sa.insert(CONTACTS),
+            [
+                {
+                    **{k: v for k, v in p.items() if k not in ("segments", "lists")},
+                    "phone": None,
+                    "jobtitle": None,
+                    "properties": {},
+                    "synced_at": SYNCED,
+                    "archived_at": None,
+                    "archived_reason": None,
+                }
+                for p in people
+            ],
+        )
+        members = [(s, p["hubspot_id"]) for p in people for s in p["segments"]]
+        conn.execute(sa.insert(SEGMENTS), [{"segment": s, "hubspot_id": i} for s, i in members])
+        lists = [(k, p["hubspot_id"]) for p in people for k in p["lists"]]
+        conn.execute(sa.insert(MEMBERS), [{"list_id": k, "hubspot_id": i} for k, i in lists])
+    return people
+
+
+CROWD_FILTERS = [
+    ContactFilter(),
+    ContactFilter(archived="only"),
+    ContactFilter(segments=("cold",)),
+    ContactFilter(segments=("cold", "vip"), segment_match="all", archived="include"),
+    ContactFilter(segments=("engaged", "chainge"), list_ids=("201",)),
+    ContactFilter(list_ids=("202",), lifecycle_stages=(NO_STAGE, "lead")),
+    ContactFilter(search="müller"),
+    ContactFilter(search="MÜLLER", segments=("vip",), lifecycle_stages=("customer",)),
+    ContactFilter(search="a_b%"),
+    ContactFilter(search="ex1.io", list_ids=("201", "202")),
+    ContactFilter(has_email=False, segments=("engaged",)),
+    ContactFilter(created_from=date(2024, 6, 1), created_to=date(2025, 1, 31)),
+    ContactFilter(modified_from=date(2024, 3, 1), lifecycle_stages=("partner", "subscriber")),
+]
+
+
+@pytest.mark.parametrize("flt", CROWD_FILTERS, ids=[f.describe() for f in CROWD_FILTERS])
+def test_pages_totals_and_facets_match_a_brute_force_count(
+    db: Database, plans: str, flt: ContactFilter
+) -> None:
+    people = _crowd(db)
+    expected = _brute_force(flt, people)
+    found = explore(db, flt, sort="hubspot_id", descending=False, limit=40, offset=5, facets=FACETS)
+    assert found.page.total == len(expected)
+    assert [r["hubspot_id"] for r in found.page.rows] == expected[5:45]
+    by_date = explore(db, flt, sort="updated_at", limit=30, offset=2, facets=())
+    assert by_date.page.total == len(expected)
+    assert by_date.page.rows == query_contacts(db, flt, sort="updated_at", limit=30, offset=2).rows
+    for f in found.facets["segment"]:
+        picked = replace(flt, segments=(f.value,), segment_match="any")
+        assert f.count == len(_brute_force(picked, people)), f.value
+    for f in found.facets["lifecycle"]:
+        assert f.count == len(_brute_force(replace(flt, lifecycle_stages=(f.value,)), people))
+    for f in found.facets["list"]:
+        assert f.count == len(_brute_force(replace(flt, list_ids=(f.value,)), people)), f.value
 
 
 def test_facets_on_an_empty_database_show_the_built_ins_with_zero(db: Database) -> None:
