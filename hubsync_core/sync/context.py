@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -85,15 +85,17 @@ class RunContext:
     # -- writing ----------------------------------------------------------------------------
     def store_page(
         self,
-        rows: list[dict[str, Any]],
+        rows: Sequence[Mapping[str, Any]] | contact_store.PreparedContacts,
         rejections: Sequence[Rejection],
         *,
         generation: int | None = None,
         merges: Sequence[tuple[str, list[str]]] = (),
         archived: Sequence[tuple[str, datetime | None]] = (),
         checkpoint: dict[str, Any] | None = None,
+        pages: int = 1,
     ) -> None:
-        """Write one page and the checkpoint that follows it in a single transaction."""
+        """Write one page (or `pages` whole pages) and the checkpoint that follows it in a
+        single transaction. `rows` may be contact rows or `contact_store.prepare_contacts`'s."""
         if checkpoint is not None:
             self.checkpoint = checkpoint
         with self.db.transaction() as conn:
@@ -105,7 +107,7 @@ class RunContext:
                 self.archived += contact_store.mark_archived(conn, archived, reason="archived")
             if rejections:
                 contact_store.record_rejections(conn, self.run_id, rejections)
-            self.pages += 1
+            self.pages += pages
             self.contacts += len(rows)
             self.rejected += len(rejections)
             self._save(conn)

@@ -29,7 +29,7 @@ from hubsync_core.hubspot.errors import (
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import lock, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import chainge, deletions, full, incremental, lists
+from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
 from hubsync_core.sync.context import Cancelled, RunContext, utcnow
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -141,7 +141,7 @@ def _run_locked(
         run_id=run.id,
         mode=mode,
         started_at=started,
-        properties=properties_to_sync(settings, client),
+        properties=(),
         checkpoint=checkpoint,
         on_progress=on_progress,
         cancel=cancel,
@@ -154,6 +154,8 @@ def _run_locked(
     heartbeat = _Heartbeat(db, owner, run.id, ctx)
     with heartbeat:
         try:
+            # Inside the run, so the properties API call counts and its errors are reported.
+            ctx.properties = properties_to_sync(settings, client)
             complete = _run_phases(ctx)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
@@ -233,17 +235,14 @@ def _run_phases(ctx: RunContext) -> bool:
     complete = bool(ctx.checkpoint.get("complete", True))
     for phase in phases[phases.index(current) :]:
         if phase != current:
-            extra: dict[str, Any] = {}
-            if phase == "sweep" and complete and ctx.options.sweep:
-                # Allocated on entering the phase and kept in its checkpoint, so a sweep
-                # resumed half-way stamps the remaining ids with the same generation.
-                extra["generation"] = _next_generation(ctx.db)
-            ctx.save_checkpoint(ctx.with_phase(phase, complete=complete, **extra))
+            ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
             current = phase
         if phase == "contacts":
             if ctx.expected_total is None:
                 ctx.expected_total = _expected_total(ctx)
-            complete = full.scan_contacts(ctx)
+            # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
+            scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
+            complete = scan(ctx)
             if not complete:
                 log.info("Stopped at max_contacts=%s", ctx.options.max_contacts)
         elif phase == "changes":
@@ -257,6 +256,10 @@ def _run_phases(ctx: RunContext) -> bool:
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:
+            if "generation" not in ctx.checkpoint:
+                # Allocated once and kept in the checkpoint, so a sweep resumed half-way
+                # stamps the remaining ids with the same generation.
+                ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
             deletions.id_sweep(ctx)
         elif phase == "lists" and complete:
             lists.sync_lists(ctx)

@@ -52,6 +52,20 @@ class Rejection:
 
 def parse_time(value: Any) -> datetime | None:
     """HubSpot time (ISO 8601 with `Z`, or epoch milliseconds) as naive UTC; None if unreadable."""
+    # Fast path for the shape HubSpot sends ("2024-10-30T05:04:42.315Z"): already UTC, so
+    # the naive datetime of the text before the `Z` is the answer (4 per contact; hot).
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[10] == "T":
+        try:
+            parsed = datetime.fromisoformat(value[:23])
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None and parsed.year >= 1970:
+                return parsed
+    return _parse_time_slow(value)
+
+
+def _parse_time_slow(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
@@ -93,8 +107,11 @@ def to_rows(
     for record in records:
         hubspot_id = (record.id or "").strip()
         if not hubspot_id.isdigit() or len(hubspot_id) > MAX_ID_LENGTH:
+            raw = (
+                record.id or record.properties.get("_raw_id") or record.properties.get("_raw_item")
+            )
             rejections.append(
-                Rejection(None, "refused: id is not a HubSpot numeric id", repr(record.id)[:200])
+                Rejection(None, "refused: id is not a HubSpot numeric id", repr(raw)[:200])
             )
             continue
         if hubspot_id in seen:  # the same page listing an id twice: keep the first
@@ -102,36 +119,46 @@ def to_rows(
             continue
         seen.add(hubspot_id)
         properties = record.properties
-        if any(v is not None and "\x00" in v for v in properties.values()) or any(
-            "\x00" in k for k in properties
+        # One C-level scan of the joined values instead of a generator per value.
+        if "\x00" in "".join([v for v in properties.values() if v]) or "\x00" in "".join(
+            properties
         ):
             properties = {_clean(k) or "": _clean(v) for k, v in properties.items()}
             rejections.append(Rejection(hubspot_id, "altered: NUL bytes removed from values"))
-        created_raw = properties.get("createdate")
-        created_at = parse_time(created_raw) or parse_time(record.created_at)
-        if created_raw and parse_time(created_raw) is None:
-            rejections.append(
-                Rejection(hubspot_id, "altered: unreadable createdate ignored", created_raw[:200])
-            )
-        modified_raw = properties.get("lastmodifieddate")
-        updated_at = parse_time(modified_raw) or parse_time(record.updated_at)
-        if modified_raw and parse_time(modified_raw) is None:
-            rejections.append(
-                Rejection(
-                    hubspot_id, "altered: unreadable lastmodifieddate ignored", modified_raw[:200]
+        get = properties.get
+        created_raw = get("createdate")
+        created_at = parse_time(created_raw) if created_raw else None
+        if created_at is None:
+            if created_raw:
+                rejections.append(
+                    Rejection(
+                        hubspot_id, "altered: unreadable createdate ignored", created_raw[:200]
+                    )
                 )
-            )
-        email = properties.get("email")
+            created_at = parse_time(record.created_at)
+        modified_raw = get("lastmodifieddate")
+        updated_at = parse_time(modified_raw) if modified_raw else None
+        if updated_at is None:
+            if modified_raw:
+                rejections.append(
+                    Rejection(
+                        hubspot_id,
+                        "altered: unreadable lastmodifieddate ignored",
+                        modified_raw[:200],
+                    )
+                )
+            updated_at = parse_time(record.updated_at)
+        email = get("email")
         rows.append(
             {
                 "hubspot_id": hubspot_id,
                 "email": email.strip() or None if email else None,
-                "firstname": properties.get("firstname"),
-                "lastname": properties.get("lastname"),
-                "company": properties.get("company"),
-                "phone": properties.get("phone"),
-                "jobtitle": properties.get("jobtitle"),
-                "lifecyclestage": properties.get("lifecyclestage"),
+                "firstname": get("firstname"),
+                "lastname": get("lastname"),
+                "company": get("company"),
+                "phone": get("phone"),
+                "jobtitle": get("jobtitle"),
+                "lifecyclestage": get("lifecyclestage"),
                 "properties": properties,
                 "created_at": created_at,
                 "updated_at": updated_at,

@@ -86,7 +86,9 @@ def _harness(
     kinds: tuple[str, ...] = (),
     timeouts: tuple[float, float] = QUICK_TIMEOUTS,
 ) -> Harness:
-    env = {"HUBSYNC_MAX_RETRIES": str(retries)}
+    # One fetch at a time: the sandbox's seeded faults follow the order of requests, so
+    # sequential fetching keeps every drill's fault sequence the same from run to run.
+    env = {"HUBSYNC_MAX_RETRIES": str(retries), "HUBSYNC_PARALLEL_FETCHES": "1"}
     config: dict[str, float] = {}
     if "slow" in kinds:
         env["HUBSYNC_READ_TIMEOUT"] = str(timeouts[0])

@@ -1,0 +1,1 @@
+"""HubSync's benchmark suite: `python -m benchmarks --help` (see benchmarks/README.md)."""

@@ -1,0 +1,561 @@
+"""HubSync's benchmark suite: every scenario against the sandbox on loopback, on SQLite and
+PostgreSQL, printed as a table and written as JSON.
+
+    python -m benchmarks [--quick] [--backend sqlite|postgresql|both] [--only a,b] [--repeats N]
+    python benchmarks/run.py ...            (the same)
+
+See benchmarks/README.md for the scenarios and what each column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.infra import (
+    TOKEN,
+    BenchError,
+    Databases,
+    SandboxProcess,
+    machine,
+    run_child,
+    scratch_dir,
+)
+
+SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million")
+BACKENDS = ("sqlite", "postgresql")
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
+CEILING = 1_000.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is (full run, or `QUICK` for CI)."""
+
+    ingest: int = 100_000
+    rate: int = 20_000
+    rate_latency_ms: int = 50
+    latency: int = 10_000
+    latency_ms: int = 250
+    incremental_stored: int = 200_000
+    incremental_changed: int = 500
+    explorer: tuple[int, ...] = (200_000, 1_000_000)
+    explorer_repeats: int = 5
+    peer: int = 10_000
+    million: int = 1_000_000
+    repeats: int = 3
+
+
+QUICK = Sizes(
+    ingest=1_500,
+    rate=1_000,
+    latency=600,
+    latency_ms=50,
+    incremental_stored=1_500,
+    incremental_changed=20,
+    explorer=(2_000,),
+    explorer_repeats=1,
+    peer=300,
+    million=0,
+    repeats=1,
+)
+
+
+@dataclass
+class Row:
+    """One line of the table (and of the JSON)."""
+
+    scenario: str
+    backend: str
+    contacts: int
+    seconds: float | None = None
+    contacts_per_s: float | None = None
+    api_calls: int | None = None
+    rate_limited: int | None = None
+    cpu_s_per_10k: float | None = None
+    peak_rss_mb: float | None = None
+    query_p50_ms: float | None = None
+    query_p95_ms: float | None = None
+    note: str = ""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Suite:
+    def __init__(self, sizes: Sizes, backends: tuple[str, ...], log: Callable[[str], None]):
+        self.sizes = sizes
+        self.backends = backends
+        self.log = log
+        self.rows: list[Row] = []
+
+    # -- helpers ----------------------------------------------------------------------------
+    def sync(
+        self,
+        sandbox: SandboxProcess,
+        url: str,
+        mode: str = "full",
+        env: dict[str, str] | None = None,
+        profile: str | None = None,
+    ) -> dict[str, Any]:
+        """One `hubsync sync` in a child process; its stats with the sandbox's own counts."""
+        before = sandbox.stats()
+        args = ["sync", "--mode", mode]
+        if profile:
+            args += ["--profile", profile]
+        result = run_child(
+            args,
+            {
+                **sandbox.env(),
+                "DATABASE_URL": url,
+                "HUBSYNC_INCREMENTAL_LAG_MINUTES": "0",
+                **(env or {}),
+            },
+        )
+        after = sandbox.stats()
+        result["sandbox_requests"] = after["requests"] - before["requests"]
+        result["sandbox_search_requests"] = after["searchRequests"] - before["searchRequests"]
+        result["sandbox_429"] = after["rateLimited"] - before["rateLimited"]
+        if result.get("status") != "succeeded":
+            raise BenchError(f"sync ended {result.get('status')}: {result.get('message')}")
+        return result
+
+    def sync_row(
+        self, scenario: str, backend: str, runs: list[dict[str, Any]], note: str, live: int
+    ) -> Row:
+        """A table row from repeated syncs (each checked to have stored exactly the portal's
+        `live` contacts): the median run by contacts/s."""
+        _check(runs, live)
+        for run in runs:
+            run["contacts_per_s"] = run["total_synced"] / max(run["duration_seconds"], 1e-9)
+            phase = run.get("contacts_phase_seconds")
+            run["phase_contacts_per_s"] = run["total_synced"] / phase if phase else None
+        ordered = sorted(runs, key=lambda r: r["contacts_per_s"])
+        median = ordered[len(ordered) // 2]
+        synced = median["total_synced"]
+        row = Row(
+            scenario,
+            backend,
+            synced,
+            seconds=median["duration_seconds"],
+            contacts_per_s=statistics.median(r["contacts_per_s"] for r in runs),
+            api_calls=median["sandbox_requests"],
+            rate_limited=median["sandbox_429"],
+            cpu_s_per_10k=median["cpu_seconds"] / max(synced, 1) * 10_000,
+            peak_rss_mb=median["peak_rss_mb"],
+            note=note,
+            runs=[_brief(r) for r in runs],
+            extra={
+                "portal_live": live,
+                "phase_contacts_per_s": statistics.median(
+                    r["phase_contacts_per_s"] or 0 for r in runs
+                ),
+            },
+        )
+        return row
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        self.log(format_row(row))
+
+    def repeated_syncs(
+        self, sandbox: SandboxProcess, databases: Databases, backend: str, label: str, **kw: Any
+    ) -> list[dict[str, Any]]:
+        runs = []
+        for _ in range(self.sizes.repeats):
+            url = databases.new(backend, label)
+            try:
+                runs.append(self.sync(sandbox, url, **kw))
+            finally:
+                databases.drop(url)
+        return runs
+
+    # -- scenarios --------------------------------------------------------------------------
+    def ingest(self, databases: Databases) -> None:
+        """Zero latency, no rate limit: how fast the local side goes."""
+        sandbox = SandboxProcess.start(self.sizes.ingest)
+        try:
+            live = sandbox.live_contacts()
+            for backend in self.backends:
+                runs = self.repeated_syncs(sandbox, databases, backend, "ingest")
+                row = self.sync_row("ingest", backend, runs, "", live)
+                row.note = f"{_phase(row)}; median of {len(runs)}"
+                self.add(row)
+        finally:
+            sandbox.stop()
+
+    def rate(self, databases: Databases) -> None:
+        """HubSpot Starter's burst limit (100 requests per 10 s) with 50 ms latency; then the
+        same with search drawing on the burst budget too (HubSpot's documents are unclear)."""
+        for in_burst in (False, True):
+            sandbox = SandboxProcess.start(
+                self.sizes.rate,
+                latency_ms=self.sizes.rate_latency_ms,
+                rate_limit=100,
+                search_rate_limit=5,
+                search_counts_toward_burst=in_burst,
+            )
+            env = {"HUBSYNC_SEARCH_COUNTS_TOWARD_BURST": "true"} if in_burst else {}
+            label = "rate-bound, search in burst" if in_burst else "rate-bound"
+            try:
+                live = sandbox.live_contacts()
+                for backend in self.backends:
+                    runs = self.repeated_syncs(sandbox, databases, backend, "rate", env=env)
+                    row = self.sync_row(label, backend, runs, "", live)
+                    share = (row.contacts_per_s or 0) / CEILING
+                    share_429 = (row.rate_limited or 0) / max(row.api_calls or 0, 1)
+                    row.extra.update(share_of_ceiling=share, share_429=share_429)
+                    row.note = (
+                        f"{share:.0%} of the 1,000/s ceiling, {share_429:.1%} 429s; {_phase(row)}"
+                    )
+                    self.add(row)
+            finally:
+                sandbox.stop()
+
+    def latency(self, databases: Databases) -> None:
+        """250 ms per request and the burst limit: sequential paging caps at 400/s."""
+        sandbox = SandboxProcess.start(
+            self.sizes.latency,
+            latency_ms=self.sizes.latency_ms,
+            rate_limit=100,
+            search_rate_limit=5,
+        )
+        try:
+            live = sandbox.live_contacts()
+            cap = 100 / (self.sizes.latency_ms / 1000)
+            for backend in self.backends:
+                runs = self.repeated_syncs(sandbox, databases, backend, "latency")
+                row = self.sync_row("latency-bound", backend, runs, "", live)
+                row.note = f"{_phase(row)} (sequential paging caps at {cap:,.0f}/s)"
+                self.add(row)
+        finally:
+            sandbox.stop()
+
+    def incremental(self, databases: Databases) -> None:
+        """A full sync of N contacts, then M changed in HubSpot, then an incremental sync."""
+        sizes = self.sizes
+        sandbox = SandboxProcess.start(sizes.incremental_stored)
+        try:
+            for backend in self.backends:
+                url = databases.new(backend, "incremental")
+                try:
+                    full = self.sync(sandbox, url)
+                    changed = _change_contacts(sandbox, url, sizes.incremental_changed)
+                    result = self.sync(sandbox, url, mode="incremental")
+                finally:
+                    databases.drop(url)
+                if result["total_synced"] < changed:
+                    raise BenchError(
+                        f"incremental synced {result['total_synced']} of {changed} changed"
+                    )
+                row = Row(
+                    "incremental",
+                    backend,
+                    result["total_synced"],
+                    seconds=result["duration_seconds"],
+                    contacts_per_s=None,
+                    api_calls=result["sandbox_requests"],
+                    rate_limited=result["sandbox_429"],
+                    cpu_s_per_10k=None,
+                    peak_rss_mb=result["peak_rss_mb"],
+                    note=(
+                        f"{full['total_synced']:,} stored, {changed} changed; "
+                        f"{result['sandbox_search_requests']} searches, "
+                        f"{result['duration_seconds']:.1f} s"
+                    ),
+                    runs=[_brief(full), _brief(result)],
+                    extra={"changed": changed, "stored": full["total_synced"]},
+                )
+                self.add(row)
+        finally:
+            sandbox.stop()
+
+    def explorer(self, databases: Databases) -> None:
+        """Filter and facet latency, and the full CSV export, at size."""
+        from benchmarks import explorer
+        from hubsync_core.store.database import Database
+
+        for count in self.sizes.explorer:
+            for backend in self.backends:
+                url = databases.new(backend, f"explorer{count}")
+                try:
+                    db = Database(url)
+                    started = time.perf_counter()
+                    explorer.fill(db, count)
+                    filled = time.perf_counter() - started
+                    measured = explorer.measure(db, self.sizes.explorer_repeats)
+                    db.dispose()
+                    export = run_child(["export", "--database-url", url])
+                finally:
+                    databases.drop(url)
+                if export["rows"] != count:
+                    raise BenchError(f"export wrote {export['rows']} of {count} rows")
+                row = Row(
+                    f"explorer {_short(count)}",
+                    backend,
+                    count,
+                    seconds=export["wall_seconds"],
+                    peak_rss_mb=export["peak_rss_mb"],
+                    query_p50_ms=measured["filter_p50_ms"],
+                    query_p95_ms=measured["filter_p95_ms"],
+                    note=(
+                        f"facets p50/p95 {measured['facet_p50_ms']:.0f}/"
+                        f"{measured['facet_p95_ms']:.0f} ms; CSV export "
+                        f"{export['wall_seconds']:.1f} s ({export['bytes'] / 1e6:.0f} MB)"
+                    ),
+                    extra={"fill_seconds": filled, "export": export, "queries": measured},
+                )
+                self.add(row)
+
+    def peer(self, databases: Databases) -> None:
+        """HubSpot's official client + SQLModel, row by row, against HubSync on one sandbox."""
+        from hubsync_core.sync.records import CORE_PROPERTIES
+
+        sandbox = SandboxProcess.start(self.sizes.peer)
+        try:
+            live = sandbox.live_contacts()
+            for backend in self.backends:
+                url = databases.new(backend, "peer-hubsync")
+                try:
+                    ours = self.sync(sandbox, url)
+                finally:
+                    databases.drop(url)
+                _check([ours], live)
+                url = databases.new(backend, "peer")
+                before = sandbox.stats()
+                try:
+                    theirs = run_child(
+                        [
+                            "peer",
+                            *("--base-url", sandbox.base_url, "--token", TOKEN),
+                            *("--database-url", url, "--properties", ",".join(CORE_PROPERTIES)),
+                        ]
+                    )
+                finally:
+                    databases.drop(url)
+                after = sandbox.stats()
+                if theirs["total_synced"] != live:
+                    raise BenchError(f"the peer stored {theirs['total_synced']} of {live}")
+                ours_rate = ours["total_synced"] / ours["duration_seconds"]
+                theirs_rate = theirs["total_synced"] / theirs["wall_seconds"]
+                ratio = ours_rate / theirs_rate
+                self.add(
+                    Row(
+                        "peer: official client + SQLModel",
+                        backend,
+                        theirs["total_synced"],
+                        seconds=theirs["wall_seconds"],
+                        contacts_per_s=theirs_rate,
+                        api_calls=after["requests"] - before["requests"],
+                        rate_limited=after["rateLimited"] - before["rateLimited"],
+                        cpu_s_per_10k=theirs["cpu_seconds"] / max(live, 1) * 10_000,
+                        peak_rss_mb=theirs["peak_rss_mb"],
+                        note=f"HubSync {ours_rate:,.0f}/s on the same portal: {ratio:.1f}x",
+                        runs=[theirs],
+                        extra={"hubsync": _brief(ours), "ratio": ratio},
+                    )
+                )
+        finally:
+            sandbox.stop()
+
+    def million(self, databases: Databases) -> None:
+        """One 1,000,000-contact full sync (SQLite): flat memory."""
+        if not self.sizes.million:
+            return
+        sandbox = SandboxProcess.start(self.sizes.million)
+        try:
+            live = sandbox.live_contacts()
+            url = databases.new("sqlite", "million")
+            try:
+                result = self.sync(sandbox, url)
+            finally:
+                databases.drop(url)
+            _check([result], live)
+            result["contacts_per_s"] = result["total_synced"] / result["duration_seconds"]
+            self.add(
+                Row(
+                    "1M full sync",
+                    "sqlite",
+                    result["total_synced"],
+                    seconds=result["duration_seconds"],
+                    contacts_per_s=result["contacts_per_s"],
+                    api_calls=result["sandbox_requests"],
+                    rate_limited=result["sandbox_429"],
+                    cpu_s_per_10k=result["cpu_seconds"] / result["total_synced"] * 10_000,
+                    peak_rss_mb=result["peak_rss_mb"],
+                    note=f"sandbox peak RSS {sandbox.peak_rss_mb() or 0:.0f} MB",
+                    runs=[_brief(result)],
+                )
+            )
+        finally:
+            sandbox.stop()
+
+
+def _brief(run: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "status",
+        "mode",
+        "total_synced",
+        "total_pages",
+        "duration_seconds",
+        "contacts_phase_seconds",
+        "wall_seconds",
+        "cpu_seconds",
+        "peak_rss_mb",
+        "api_calls",
+        "rate_limited",
+        "retries",
+        "sandbox_requests",
+        "sandbox_search_requests",
+        "sandbox_429",
+        "contacts_per_s",
+        "phase_contacts_per_s",
+    )
+    return {k: run[k] for k in keys if k in run}
+
+
+def _check(runs: list[dict[str, Any]], live: int) -> None:
+    """Every full sync stored exactly the portal's live contacts."""
+    for run in runs:
+        if run["total_synced"] != live:
+            raise BenchError(f"a full sync stored {run['total_synced']} of {live} live contacts")
+
+
+def _change_contacts(sandbox: SandboxProcess, url: str, count: int) -> int:
+    """Edit `count` stored contacts (spread over the id range) in the portal."""
+    import sqlalchemy as sa
+
+    from hubsync_core.store.database import Database
+
+    db = Database(url)
+    with db.connect() as conn:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                sa.text("SELECT hubspot_id FROM contacts WHERE archived = :no ORDER BY hubspot_id"),
+                {"no": False},
+            )
+        ]
+    db.dispose()
+    step = max(len(ids) // max(count, 1), 1)
+    chosen = ids[::step][:count]
+    for n, hubspot_id in enumerate(chosen):
+        sandbox.admin("PATCH", f"contacts/{hubspot_id}", {"properties": {"jobtitle": f"Bench {n}"}})
+    return len(chosen)
+
+
+def _phase(row: Row) -> str:
+    """The contacts phase's own rate (the run also reads archived contacts and lists)."""
+    return f"contacts phase {row.extra.get('phase_contacts_per_s') or 0:,.0f}/s"
+
+
+def _short(count: int) -> str:
+    return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+HEADER = (
+    f"{'scenario':34} {'backend':10} {'contacts':>9} {'contacts/s':>10} {'API calls':>9} "
+    f"{'429s':>5} {'CPU s/10k':>9} {'peak RSS MB':>11} {'query p50/p95 ms':>16}  note"
+)
+
+
+def format_row(row: Row) -> str:
+    query = (
+        "-"
+        if row.query_p50_ms is None
+        else f"{row.query_p50_ms:.0f}/{_fmt(row.query_p95_ms, '.0f')}"
+    )
+    return (
+        f"{row.scenario:34} {row.backend:10} {row.contacts:>9,} "
+        f"{_fmt(row.contacts_per_s, ',.0f'):>10} {_fmt(row.api_calls, ',d'):>9} "
+        f"{_fmt(row.rate_limited, 'd'):>5} {_fmt(row.cpu_s_per_10k, '.2f'):>9} "
+        f"{_fmt(row.peak_rss_mb, '.0f'):>11} {query:>16}  {row.note}"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    return "\n".join([HEADER, "-" * len(HEADER), *(format_row(r) for r in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes (CI: seconds, not minutes)"
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--only", help=f"comma-separated scenarios to run (default all: {', '.join(SCENARIOS)})"
+    )
+    parser.add_argument("--repeats", type=int, help="runs per headline scenario (median)")
+    parser.add_argument("--output", type=Path, help="JSON file to write (default results/...)")
+    args = parser.parse_args(argv)
+
+    sizes = QUICK if args.quick else Sizes()
+    if args.repeats:
+        sizes = replace(sizes, repeats=args.repeats)
+    chosen = tuple(args.only.split(",")) if args.only else SCENARIOS
+    unknown = [s for s in chosen if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
+    backends = BACKENDS if args.backend == "both" else (args.backend,)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    started = time.perf_counter()
+    info = machine()
+    log(
+        f"HubSync benchmarks ({'quick' if args.quick else 'full'}) on {info['cpu']}, "
+        f"{info['nproc']} cores, load {info['load_average'][0]:.2f}"
+    )
+    log(HEADER)
+    suite = Suite(sizes, backends, log)
+    with scratch_dir() as workdir:
+        databases = Databases(workdir)
+        try:
+            for name in SCENARIOS:
+                if name in chosen:
+                    getattr(suite, name)(databases)
+            versions = databases.versions()
+            postgres = databases.postgres_settings
+        finally:
+            databases.close()
+    info["load_average_end"] = __import__("os").getloadavg()
+    report = {
+        "machine": {**info, "sqlite": versions["sqlite"], "postgresql": versions["postgresql"]},
+        "postgresql_server": postgres,
+        "mode": "quick" if args.quick else "full",
+        "sizes": asdict(sizes),
+        "backends": list(backends),
+        "scenarios": list(chosen),
+        "seconds": time.perf_counter() - started,
+        "rows": [asdict(r) for r in suite.rows],
+    }
+    output = args.output
+    if output is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        output = RESULTS_DIR / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    log("")
+    log(table(suite.rows))
+    log(f"\n{len(suite.rows)} rows in {report['seconds']:.0f} s; JSON: {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,514 @@
+"""Parallel backfill: a large full sync fetched over disjoint `hs_object_id` ranges at once.
+
+Sequential cursor paging cannot go faster than one page per round trip (100 contacts per
+250 ms = 400 contacts/s), and HubSpot's list endpoint has no filter to split it. Search does:
+it filters on `hs_object_id`, sorts by it, and has its own rate limit (about 4 requests/s,
+200 contacts each). So a large full sync runs
+
+- the **list cursor** from the lowest id upwards (range 0: `[0, B)`), and
+- **search workers** on ranges claimed from the top of the id space downwards
+  (`hs_object_id GTE lo AND LT hi`, sorted ascending, limit 200, paged with
+  `hs_object_id GT <last id>`: never `after`, so never HubSpot's 10,000-result cap),
+
+all through the one client and its shared pacing budget. `B` (the list range's end) is the
+lowest claimed id: a search range is only claimed above every id the list has received, and
+the list drops ids at or above `B`, so the ranges stay disjoint and cover `[0, top)`. Search
+workers claim a range only where the list cursor, at its measured rate, would arrive later
+than the search worker would finish, so neither waits for the other at the end.
+
+One writer (the calling thread) stores what the fetchers hand it: every page already waiting
+(up to `GROUP_CONTACTS`) goes into one transaction together with the checkpoint that covers
+it, `{"ranges": [[lo, hi, last_id, done], ...], "list_after": cursor}`. A page is never split
+across transactions, so a run cut anywhere resumes every range after its last stored id (and
+the list at its stored cursor) without losing or storing a contact twice. Contacts are
+stamped with the full sync's generation, as in the sequential scan.
+
+Exactness as in the sequential path, with two properties of search to know about:
+- search never returns archived contacts: a full sync wants only live ones;
+- search lags behind writes (seconds to minutes): a contact edited while the backfill runs
+  may be stored with its previous values. The full sync's high-water mark is the time it
+  *started*, and the next incremental window begins at mark − overlap, so such contacts are
+  read again by the next incremental sync (as contacts edited during a sequential scan are).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hubsync_core.hubspot.errors import BadRequestError, RateLimitedError, TransientError
+from hubsync_core.hubspot.models import ContactPage, ContactRecord
+from hubsync_core.hubspot.pacing import DEFAULT_SEARCH_PER_SECOND
+from hubsync_core.store.contacts import PreparedContacts, prepare_contacts
+from hubsync_core.sync import full
+from hubsync_core.sync.context import RunContext
+from hubsync_core.sync.records import Rejection, merged_ids, to_rows
+
+log = logging.getLogger("hubsync.sync")
+
+#: Below this many expected contacts a sequential scan finishes in seconds: the parallel
+#: set-up (one more search, threads) is not worth it.
+MIN_CONTACTS = 8_000
+#: HubSpot's largest search page.
+SEARCH_LIMIT = 200
+#: Contacts per claimed search range (three search pages): small, so that where the list
+#: cursor arrives at a range still being searched, it waits for little.
+RANGE_CONTACTS = 600
+#: A search range is claimed only if the list cursor would need this many times longer to
+#: reach it than a search worker needs to finish it.
+CLAIM_MARGIN = 1.0
+#: Smaller ranges are not worth a search request (half a search page).
+MIN_RANGE_CONTACTS = SEARCH_LIMIT // 2
+#: Most contacts one write transaction takes from the fetchers' queue.
+GROUP_CONTACTS = 1_000
+#: Pages the fetchers may hold ready beyond what the writer takes (memory stays flat).
+QUEUE_PAGES = 12
+_PROPERTY = "hs_object_id"
+
+
+def should_run(ctx: RunContext) -> bool:
+    """Does this run's contacts phase use the parallel backfill?
+
+    A checkpoint decides for a resumed run (its ranges must be finished as they were cut);
+    otherwise: a full sync without `max_contacts`, `parallel_fetches` > 1, and at least
+    `MIN_CONTACTS` contacts expected.
+    """
+    if "ranges" in ctx.checkpoint:
+        return True
+    if "after" in ctx.checkpoint:  # a sequential scan under way: resume it as it was
+        return False
+    if ctx.options.max_contacts is not None or ctx.settings.parallel_fetches < 2:
+        return False
+    return ctx.expected_total is not None and ctx.expected_total >= MIN_CONTACTS
+
+
+def scan_contacts(ctx: RunContext) -> bool:
+    """Store every live contact through the list cursor and parallel id-range searches.
+
+    Returns True (a parallel backfill is never capped). Falls back to the sequential scan
+    when the highest id cannot be read.
+    """
+    if "ranges" not in ctx.checkpoint:
+        plan = _initial_plan(ctx)
+        if plan is None:
+            log.info("Could not read the highest contact id through search; scanning sequentially")
+            return full.scan_contacts(ctx)
+        ctx.checkpoint = {**ctx.checkpoint, **plan}
+    backfill = _Backfill(ctx)
+    backfill.run()
+    return True
+
+
+def _initial_plan(ctx: RunContext) -> dict[str, Any] | None:
+    """The first checkpoint of a parallel backfill: one list range covering every id up to
+    the highest one (the lowest comes with the list's first page)."""
+    try:
+        highest = _edge_id(ctx, "DESCENDING")
+    except (BadRequestError, TransientError, RateLimitedError):
+        return None
+    top = 1 if highest is None else highest + 1
+    return {"ranges": [[0, top, None, False]], "list_after": None}
+
+
+def _edge_id(ctx: RunContext, direction: str) -> int | None:
+    page = ctx.client.search_contacts(
+        [], [_PROPERTY], sorts=[{"propertyName": _PROPERTY, "direction": direction}], limit=1
+    )
+    for record in page.contacts:
+        if record.id.isdigit():
+            return int(record.id)
+    return None
+
+
+@dataclass
+class _Range:
+    lo: int
+    hi: int
+    last: int | None = None
+    done: bool = False
+    #: Handed to a search worker (in memory only; a resumed run hands them out again).
+    taken: bool = False
+
+    def row(self) -> list[Any]:
+        return [self.lo, self.hi, self.last, self.done]
+
+
+@dataclass
+class _Page:
+    """One fetched page, converted, on its way to the writer."""
+
+    index: int
+    rows: PreparedContacts
+    rejections: list[Rejection]
+    merges: list[tuple[str, list[str]]]
+    last: int | None
+    done: bool
+    describe: str
+    list_after: str | None = None
+
+
+@dataclass
+class _Finished:
+    """A fetcher ended (`error` set when it failed)."""
+
+    error: BaseException | None = None
+
+
+@dataclass
+class _Rates:
+    """Measured speeds (contacts/s) that decide where search ranges are worth claiming."""
+
+    list_rate: float | None = None
+    search_rate: float | None = None
+
+    def observe(self, kind: str, contacts: int, seconds: float) -> None:
+        """Fold one page (`contacts` in `seconds`) into the `kind` rate (a moving average)."""
+        if seconds <= 0:
+            return
+        rate = contacts / seconds
+        old = getattr(self, kind)
+        setattr(self, kind, rate if old is None else 0.7 * old + 0.3 * rate)
+
+
+class _Backfill:
+    """The fetchers, their coordination (ranges, claims) and the writer loop."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        checkpoint = ctx.checkpoint
+        self.generation: int = checkpoint["generation"]
+        self.ranges = [_Range(*row[:4]) for row in checkpoint["ranges"]]
+        self.list_after: str | None = checkpoint.get("list_after")
+        # The highest id the list cursor has received (stored or not): claims stay above it.
+        lead = self.ranges[0]
+        self.list_seen = lead.last if lead.last is not None else lead.lo - 1
+        self.top = max(r.hi for r in self.ranges)
+        self.expected = max(ctx.expected_total or 0, 1)
+        # The lowest id (the list's first), for the id density; until known, the list's lead.
+        self.floor: int | None = checkpoint.get("id_floor")
+        self.density = self._density(self.floor if self.floor is not None else self.list_seen)
+        self.rates = _Rates()
+        self.lock = threading.Condition()
+        self.stop = threading.Event()
+        self.queue: queue.Queue[_Page | _Finished] = queue.Queue(maxsize=QUEUE_PAGES)
+        self.workers = max(1, ctx.settings.parallel_fetches - 1)
+        # What the database holds (the writer's view): per range [last id, done].
+        self.committed: dict[int, list[Any]] = {
+            i: [r.last, r.done] for i, r in enumerate(self.ranges)
+        }
+        self.committed_after = self.list_after
+
+    def _density(self, floor: int) -> float:
+        """Live contacts per id above `floor` (ids are dense; merges and deletes leave gaps)."""
+        return min(1.0, self.expected / max(self.top - max(floor, 0), 1))
+
+    # -- the writer (calling thread) ------------------------------------------------------
+    def run(self) -> None:
+        ctx = self.ctx
+        threads = [threading.Thread(target=self._guard, args=(self._list_worker,), daemon=True)]
+        threads += [
+            threading.Thread(target=self._guard, args=(self._search_worker,), daemon=True)
+            for _ in range(self.workers)
+        ]
+        for n, thread in enumerate(threads):
+            thread.name = f"hubsync-backfill-{n}"
+        log.info(
+            "Parallel backfill: list cursor plus %d search worker(s) over ids below %d",
+            self.workers,
+            self.top,
+        )
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        try:
+            while running:
+                ctx.check_cancel()
+                batch, finished = self._take()
+                running -= len(finished)
+                pages = [item for item in batch if isinstance(item, _Page)]
+                if pages:
+                    self._write(pages)
+                failure = next((f.error for f in finished if f.error is not None), None)
+                if failure is not None:
+                    raise failure
+        finally:
+            self.stop.set()
+            with self.lock:
+                self.lock.notify_all()
+            for thread in threads:
+                while thread.is_alive():
+                    # Unblock a fetcher waiting for room in the queue.
+                    with contextlib.suppress(queue.Empty):
+                        self.queue.get(timeout=0.05)
+                thread.join()
+
+    def _take(self) -> tuple[list[_Page | _Finished], list[_Finished]]:
+        """The next item, plus every page already waiting (up to GROUP_CONTACTS)."""
+        while True:
+            self.ctx.check_cancel()
+            try:
+                first = self.queue.get(timeout=0.5)
+                break
+            except queue.Empty:
+                continue
+        batch: list[_Page | _Finished] = [first]
+        contacts = len(first.rows) if isinstance(first, _Page) else 0
+        while contacts < GROUP_CONTACTS and not isinstance(batch[-1], _Finished):
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            batch.append(item)
+            if isinstance(item, _Page):
+                contacts += len(item.rows)
+        # Stop at the first failure: what came before it is stored, nothing after it.
+        cut = next(
+            (i for i, item in enumerate(batch) if isinstance(item, _Finished) and item.error),
+            None,
+        )
+        if cut is not None:
+            batch = batch[: cut + 1]
+        finished = [item for item in batch if isinstance(item, _Finished)]
+        return batch, finished
+
+    def _write(self, pages: Sequence[_Page]) -> None:
+        """Store `pages` and the checkpoint that covers them in one transaction."""
+        ctx = self.ctx
+        rows = PreparedContacts.join([page.rows for page in pages])
+        rejections = [item for page in pages for item in page.rejections]
+        merges = [item for page in pages for item in page.merges]
+        for page in pages:
+            progress = self.committed.setdefault(page.index, [None, False])
+            if page.last is not None:
+                progress[0] = page.last
+            progress[1] = progress[1] or page.done
+            if page.index == 0 and page.list_after is not None:
+                self.committed_after = page.list_after
+        with self.lock:  # claims change the layout; take it as it is now (see _claim)
+            layout = [r.row() for r in self.ranges]
+        for index, (last, done) in self.committed.items():
+            layout[index][2], layout[index][3] = last, done
+        for page in pages:
+            log.info("Fetching page %d (%s)...", ctx.pages + 1, page.describe)
+        checkpoint = {
+            **ctx.checkpoint,
+            "ranges": layout,
+            "list_after": self.committed_after,
+            "id_floor": self.floor,
+        }
+        ctx.store_page(
+            rows,
+            rejections,
+            generation=self.generation,
+            merges=merges,
+            checkpoint=checkpoint,
+            pages=len(pages),
+        )
+        log.info(
+            "Pages %d-%d: Synced %d contacts (total: %d)",
+            ctx.pages - len(pages) + 1,
+            ctx.pages,
+            len(rows),
+            ctx.contacts,
+        )
+
+    # -- fetchers -------------------------------------------------------------------------
+    def _guard(self, target: Any) -> None:
+        try:
+            target()
+        except BaseException as exc:  # handed to the writer, re-raised there
+            self.stop.set()
+            with self.lock:
+                self.lock.notify_all()
+            self._put(_Finished(exc))
+            return
+        self._put(_Finished())
+
+    def _put(self, item: _Page | _Finished) -> bool:
+        while True:
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if self.stop.is_set() and isinstance(item, _Page):
+                    return False
+
+    def _convert(
+        self, records: Sequence[ContactRecord]
+    ) -> tuple[PreparedContacts, list[Rejection], list[tuple[str, list[str]]]]:
+        """A page as the writer stores it, converted here in the fetch thread: the writer's
+        database work then runs (without the GIL) while the next pages are converted."""
+        rows, rejections = to_rows(records, self.ctx.clock())
+        merges = [(row["hubspot_id"], merged_ids(row["properties"])) for row in rows]
+        prepared = prepare_contacts(self.ctx.db.dialect, rows, generation=self.generation)
+        return prepared, rejections, [m for m in merges if m[1]]
+
+    def _list_worker(self) -> None:
+        ctx = self.ctx
+        lead = self.ranges[0]
+        if lead.done:
+            self._list_finished()
+            return
+        batch = ctx.options.batch_size
+
+        def pages() -> Iterator[tuple[str | None, ContactPage]]:
+            cursor, arrived = self.list_after, time.monotonic()
+            while True:
+                page = ctx.client.list_contacts(ctx.properties, after=cursor, limit=batch)
+                # Arrival to arrival: how fast the list really advances, the writer included.
+                started, arrived = arrived, time.monotonic()
+                ids = [int(r.id) for r in page.contacts if r.id.isdigit()]
+                with self.lock:
+                    if ids and self.floor is None:
+                        self.floor = min(ids)
+                        self.density = self._density(self.floor)
+                    if ids:  # received: no range above it may be claimed for search any more
+                        self.list_seen = max(self.list_seen, max(ids))
+                    self.rates.observe("list_rate", len(page.contacts), arrived - started)
+                    self.lock.notify_all()
+                yield cursor, page
+                if page.next_after is None:
+                    return
+                cursor = page.next_after
+
+        for cursor, page in pages():
+            if self.stop.is_set():
+                return
+            with self.lock:
+                boundary = lead.hi
+                keep = [r for r in page.contacts if not (r.id.isdigit() and int(r.id) >= boundary)]
+                reached = len(keep) < len(page.contacts) or page.next_after is None
+                if reached:
+                    self.list_seen = max(self.list_seen, boundary)
+                    self.lock.notify_all()
+            kept_ids = [int(r.id) for r in keep if r.id.isdigit()]
+            rows, rejections, merges = self._convert(keep)
+            item = _Page(
+                0,
+                rows,
+                rejections,
+                merges,
+                max(kept_ids) if kept_ids else None,
+                reached,
+                f"list after={cursor}",
+                list_after=page.next_after,
+            )
+            if not self._put(item):
+                return
+            if reached:
+                self._list_finished()
+                return
+
+    def _list_finished(self) -> None:
+        with self.lock:
+            self.list_seen = max(self.list_seen, self.ranges[0].hi)
+            self.lock.notify_all()
+
+    def _search_worker(self) -> None:
+        while not self.stop.is_set():
+            index = self._claim()
+            if index is None:
+                return
+            self._search_range(index)
+
+    def _search_range(self, index: int) -> None:
+        ctx = self.ctx
+        span = self.ranges[index]
+        last = span.last
+        while not self.stop.is_set():
+            low = (
+                {"propertyName": _PROPERTY, "operator": "GT", "value": str(last)}
+                if last is not None
+                else {"propertyName": _PROPERTY, "operator": "GTE", "value": str(span.lo)}
+            )
+            high = {"propertyName": _PROPERTY, "operator": "LT", "value": str(span.hi)}
+            started = time.monotonic()
+            page = ctx.client.search_contacts(
+                [{"filters": [low, high]}],
+                ctx.properties,
+                sorts=[{"propertyName": _PROPERTY, "direction": "ASCENDING"}],
+                limit=SEARCH_LIMIT,
+            )
+            floor = span.lo if last is None else last + 1
+            # Only what the filter asked for: nothing another range (or the list) stores.
+            records = [r for r in page.contacts if r.id.isdigit() and floor <= int(r.id) < span.hi]
+            ids = [int(r.id) for r in records]
+            got = len(page.contacts)
+            done = got < SEARCH_LIMIT or page.total <= got or not ids
+            with self.lock:
+                self.rates.observe("search_rate", got, time.monotonic() - started)
+            rows, rejections, merges = self._convert(records)
+            new_last = max(ids) if ids else last
+            describe = f"search ids {span.lo}-{span.hi - 1} after {last}"
+            if not self._put(_Page(index, rows, rejections, merges, new_last, done, describe)):
+                return
+            if done:
+                return
+            last = new_last
+
+    def _claim(self) -> int | None:
+        """A range for a search worker: an unfinished one of a resumed run, or a new one cut
+        from the top of the list range when search would finish it before the list gets
+        there. None when there is nothing left worth claiming."""
+        with self.lock:
+            while not self.stop.is_set():
+                for index, span in enumerate(self.ranges[1:], start=1):
+                    if not span.done and not span.taken:
+                        span.taken = True
+                        return index
+                lead = self.ranges[0]
+                if lead.done or self.list_seen + 1 >= lead.hi:
+                    return None
+                if self.rates.list_rate is None:
+                    self.lock.wait(0.5)  # the list's first page tells how fast it goes
+                    continue
+                claimed = self._cut(lead)
+                if claimed is not None:
+                    return claimed
+                # Not worth it now; the list's pace may change (pacing, the writer).
+                self.lock.wait(0.25)
+            return None
+
+    def _cut(self, lead: _Range) -> int | None:
+        """Cut a new search range off the top of the list range, if it is worth it.
+
+        The range ends where the list's range ends (`hi`) and starts at the lowest `lo` where
+        the list cursor, at its measured rate, arrives no sooner than the search worker would
+        finish (times `CLAIM_MARGIN`): (lo - seen) / list >= margin * (hi - lo) / search, in
+        contacts. It holds at most `RANGE_CONTACTS`, and at least half a search page.
+        """
+        hi, seen, density = lead.hi, self.list_seen, self.density
+        if seen + 1 >= hi:
+            return None
+        list_rate = max(self.rates.list_rate or 1.0, 1e-6)
+        search_rate = max(self.rates.search_rate or self._search_rate_guess(), 1.0)
+        # Solve for lo: (lo - seen) / l >= m (hi - lo) / s.
+        inverse_list, margin_search = 1 / list_rate, CLAIM_MARGIN / search_rate
+        balanced = (seen * inverse_list + hi * margin_search) / (inverse_list + margin_search)
+        width = max(1, math.ceil(RANGE_CONTACTS / density))
+        lo = max(hi - width, math.ceil(balanced), seen + 1)
+        if (hi - lo) * density < MIN_RANGE_CONTACTS:
+            return None
+        log.debug(
+            "Search claims ids %d-%d (list at %d, %.0f/s; search %.0f/s a worker)",
+            lo,
+            hi - 1,
+            seen,
+            list_rate,
+            search_rate,
+        )
+        self.ranges.append(_Range(lo, hi, None, False, taken=True))
+        lead.hi = lo
+        return len(self.ranges) - 1
+
+    def _search_rate_guess(self) -> float:
+        """Contacts/s one search worker may reach before any search was measured."""
+        # The client paces searches to DEFAULT_SEARCH_PER_SECOND, shared by the workers.
+        return SEARCH_LIMIT * DEFAULT_SEARCH_PER_SECOND / self.workers
