@@ -10,13 +10,16 @@ it filters on `hs_object_id`, sorts by it, and has its own rate limit (about 4 r
   (`hs_object_id GTE lo AND LT hi`, sorted ascending, limit 200, paged with
   `hs_object_id GT <last id>`: never `after`, so never HubSpot's 10,000-result cap),
 
-all through the one client and its shared pacing budget. `B` (the list range's end) is the
+all through the one client and its shared pacing budget. `top` is the highest id when the
+run starts (one search sorted descending) plus one; contacts created later are the next
+incremental sync's (they were created after the mark). `B` (the list range's end) is the
 lowest claimed id: a search range is only claimed above every id the list has received, and
 the list drops ids at or above `B`, so the ranges stay disjoint and cover `[0, top)`. Search
 workers claim a range only where the list cursor, at its measured rate, would arrive later
 than the search worker would finish, so neither waits for the other at the end.
 
-One writer (the calling thread) stores what the fetchers hand it: every page already waiting
+The fetch threads also convert their pages (records to rows to upsert parameters), so the
+one writer (the calling thread) only writes: every page already waiting
 (up to `GROUP_CONTACTS`) goes into one transaction together with the checkpoint that covers
 it, `{"ranges": [[lo, hi, last_id, done], ...], "list_after": cursor}`. A page is never split
 across transactions, so a run cut anywhere resumes every range after its last stored id (and
@@ -29,6 +32,9 @@ Exactness as in the sequential path, with two properties of search to know about
   may be stored with its previous values. The full sync's high-water mark is the time it
   *started*, and the next incremental window begins at mark − overlap, so such contacts are
   read again by the next incremental sync (as contacts edited during a sequential scan are).
+  A contact created or merged away in the seconds before the run may be missing from, or
+  still in, the search results; the next incremental sync (and the next full sync's
+  vanished sweep) settle it.
 """
 
 from __future__ import annotations

@@ -67,6 +67,35 @@ class Writes:
         monkeypatch.setattr(RunContext, "store_page", store_page)
 
 
+def hold_list_until_claims(h: Any, monkeypatch: pytest.MonkeyPatch, claims: int) -> None:
+    """Let the list cursor fetch its first page, then wait until search workers claimed
+    `claims` ranges: a fast list cannot finish alone before any search range is cut, however
+    busy the machine."""
+    claimed = threading.Event()
+    count = [0]
+    original_cut = parallel._Backfill._cut
+
+    def cut(backfill: Any, lead: Any) -> int | None:
+        index = original_cut(backfill, lead)
+        if index is not None:
+            count[0] += 1
+            if count[0] >= claims:
+                claimed.set()
+        return index
+
+    monkeypatch.setattr(parallel._Backfill, "_cut", cut)
+    original_list = h.client.list_contacts
+    calls = [0]
+
+    def list_contacts(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 2 and not kwargs.get("archived"):
+            assert claimed.wait(30), "no search range was claimed"
+        return original_list(*args, **kwargs)
+
+    monkeypatch.setattr(h.client, "list_contacts", list_contacts)
+
+
 def assert_disjoint_and_covering(layout: list[list[Any]]) -> None:
     spans = sorted((lo, hi) for lo, hi, _last, _done in layout)
     assert spans[0][0] == 0
@@ -81,6 +110,7 @@ def test_parallel_backfill_stores_exactly_the_live_contacts(
     make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = make_harness(3000, seed=41)
+    hold_list_until_claims(h, monkeypatch, claims=3)
     writes = Writes(monkeypatch)
     before = h.sandbox.stats
 
@@ -123,6 +153,7 @@ def test_run_cut_inside_several_ranges_resumes_each_where_it_stopped(
     # Search at 20 requests/s keeps the ranges open long enough to be cut inside them.
     slow_search = RateLimiter(max_requests=1_000_000, interval_ms=1000, search_per_second=20)
     h = make_sqlite_harness(3000, seed=43, client_options={"rate_limiter": slow_search})
+    hold_list_until_claims(h, monkeypatch, claims=3)
     writes = Writes(monkeypatch)
     cancel = threading.Event()
     cut_at: list[list[list[Any]]] = []
