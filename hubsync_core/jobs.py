@@ -148,6 +148,16 @@ class SyncJobs:
         run = run or runs.get_run(self.db, run_id)
         return SyncProgress.from_run(run, utcnow()) if run is not None else None
 
+    def running_elsewhere(self) -> SyncAlreadyRunning | None:
+        """The sync running on this database now (any process), as the refusal to start
+        another would name it; None when none runs."""
+        holder = lock.live_holder(self.db)
+        if holder is not None:
+            return SyncAlreadyRunning.from_holder(holder)
+        with self._guard:
+            local = self._thread is not None and self._thread.is_alive()
+        return self._holder_error(SyncOptions(owner=self.service._owner)) if local else None
+
     def _holder_error(self, options: SyncOptions) -> SyncAlreadyRunning:
         holder = lock.live_holder(self.db)
         if holder is not None:

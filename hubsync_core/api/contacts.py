@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from hubsync_core.api.context import PREFIX, Jobs, Service
 from hubsync_core.api.errors import ApiError, bad_parameter, error_responses
 from hubsync_core.api.schemas import ContactDetail, ContactsPage, Deleted
-from hubsync_core.api.sync import running_elsewhere
+from hubsync_core.api.sync import busy
 from hubsync_core.service import SORTABLE_COLUMNS, ContactFilter
 
 router = APIRouter(prefix=PREFIX, tags=["contacts"])
@@ -226,7 +226,6 @@ def clear_contacts(
             f"Send DELETE {PREFIX}/contacts?confirm=true.",
             status=400,
         )
-    status = jobs.status()
-    if status.running:
-        raise running_elsewhere(status.run)
+    if (running := jobs.running_elsewhere()) is not None:
+        raise busy(running)
     return Deleted(deleted=service.clear_contacts())

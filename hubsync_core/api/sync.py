@@ -18,7 +18,6 @@ from hubsync_core.api.schemas import (
 )
 from hubsync_core.service import iso_z
 from hubsync_core.store.lock import SyncAlreadyRunning, describe_owner
-from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.model import SyncOptions, SyncStats
 
 router = APIRouter(prefix=PREFIX, tags=["sync"])
@@ -36,13 +35,6 @@ def busy(exc: SyncAlreadyRunning) -> ApiError:
         run_id=exc.run_id,
         started_at=iso_z(exc.started_at),
     )
-
-
-def running_elsewhere(run: SyncRun | None) -> ApiError:
-    """409 for "a sync is running" when only its run row is known."""
-    if run is None:
-        return ApiError(409, "A sync is starting", "Retry in a moment.")
-    return busy(SyncAlreadyRunning(run.owner, run.started_at, run.id))
 
 
 def stats_response(stats: SyncStats) -> JSONResponse:
