@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
@@ -28,12 +29,66 @@ from hubsync_core.segments import (
     load_definitions,
 )
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import queries, runs, segment_store
+from hubsync_core.store import explorer, runs, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
+
+SDK_FIELDS: tuple[str, ...] = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "hubspot_id",
+    "list_memberships",
+    "segments",
+    "properties",
+    "created_at",
+    "updated_at",
+    "synced_at",
+    "lifecyclestage",
+    "archived",
+)
+
+
+def sdk_contacts(
+    db: Database,
+    segment: Any = None,
+    limit: int = 100,
+    offset: int = 0,
+    search: str | None = None,
+) -> dict[str, Any]:
+    """The original spec's `get_contacts`: `{"contacts", "total", "limit", "offset", "segment"}`.
+
+    Live contacts only, ordered by id (numerically) so pages stay put while syncs change
+    `updated_at`. `segment` may be a name or an enum whose `.value` is one. Times are ISO
+    strings with a Z.
+    """
+    explorer.check_paging(limit, offset)
+    name = getattr(segment, "value", segment)
+    name = str(name) if name not in (None, "") else None
+    flt = explorer.ContactFilter(segments=(name,) if name else (), search=search)
+    page = explorer.query_contacts(
+        db, flt, sort="hubspot_id", descending=False, limit=limit, offset=offset, columns=SDK_FIELDS
+    )
+    contacts = [
+        {
+            key: iso_z(value) if key in ("created_at", "updated_at", "synced_at") else value
+            for key, value in row.items()
+        }
+        for row in page.rows
+    ]
+    return {
+        "contacts": contacts,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "segment": name,
+    }
 
 
 class HubSyncService:
@@ -198,17 +253,15 @@ class HubSyncService:
     ) -> dict[str, Any]:
         """`{"contacts", "total", "limit", "offset", "segment"}`, live contacts only."""
         name = segment.value if isinstance(segment, ContactSegment) else segment
-        return queries.sdk_contacts(
-            self.db, segment=name, limit=limit, offset=offset, search=search
-        )
+        return sdk_contacts(self.db, segment=name, limit=limit, offset=offset, search=search)
 
     def get_contact(self, contact_id: str) -> dict[str, Any] | None:
         """One contact with all its properties, segments and list memberships."""
-        return queries.get_contact(self.db, str(contact_id))
+        return explorer.get_contact(self.db, str(contact_id))
 
     def get_list_memberships(self, contact_id: str) -> list[str]:
         """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
-        contact = queries.get_contact(self.db, str(contact_id))
+        contact = explorer.get_contact(self.db, str(contact_id))
         return list(contact["list_memberships"]) if contact else []
 
     def portal_id(self) -> str | None:
