@@ -122,9 +122,8 @@ def joined_cube(
     need_segments: ColumnElement[bool] | bool,
     need_lists: ColumnElement[bool] | bool,
 ) -> sa.Select[Any]:
-    """`Cube`'s statement for PostgreSQL: the driving rows once (a CTE), each membership
-    table aggregated per contact over a hash join with them, then grouped. (PostgreSQL runs
-    a correlated subquery per row as a separate subplan, ten times slower than SQLite.)"""
+    """`Cube`'s statement for PostgreSQL: the driving rows as a CTE, each membership table
+    aggregated over a hash join with them, then grouped."""
     c = CONTACTS.c
 
     def flag(need: ColumnElement[bool] | bool) -> ColumnElement[bool]:

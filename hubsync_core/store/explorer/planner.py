@@ -64,18 +64,9 @@ def stored_keys(conn: Connection) -> list[str]:
 class Plan:
     """The SQL for one filter on one connection, picking plans that stay fast at size.
 
-    - A search reads the narrow search index once; the matching ids (up to `NARROW_LIMIT`)
-      are carried to every later statement instead of repeating the scan.
-    - Facets and the total come from one `Cube` where a driving set smaller than the table
-      exists: the search hits, the members of the selected segments or lists (the smaller),
-      or the rows of a date range, email or stage filter. The driver's own facet (say the
-      segment facet while segments are selected) comes from a second cube or, when nothing
-      else narrows, from the membership index directly.
-    - Otherwise (most of the table matches) counts are computed from the indexes, segment
-      and list counts as "all members minus those outside the filter".
-    - On SQLite, a page sorted by a date walks the (archived, date, ..., id) index and tests
-      each id against dense member lists (or the carried ids), rather than looking every
-      member up and sorting.
+    It carries a search's hits between statements (`narrow_ids`), counts the total and
+    facets from a `Cube` where a driving set smaller than the table exists, and otherwise
+    from the indexes. The reasons and measurements: PERFORMANCE.md.
     """
 
     #: At most this many search hits are carried between statements as ids.
@@ -109,8 +100,7 @@ class Plan:
 
     def narrow_ids(self) -> list[str] | None:
         """The ids matching the filter's row terms, for a search with at most `NARROW_LIMIT`
-        hits; None otherwise. (PostgreSQL with the trigram index finds the hits again in
-        each statement faster than it joins a long list of ids.)"""
+        hits (not on PostgreSQL with the trigram index); None otherwise."""
         if not self._probed:
             self._probed = True
             # Only a search is worth carrying ids for: other row terms are index ranges
@@ -166,11 +156,8 @@ class Plan:
         return int(self.conn.execute(stmt).scalar_one())
 
     def all_count(self) -> int:
-        """Every stored contact, archived included: the size plans are weighed against.
-
-        SQLite counts the smallest index. PostgreSQL's own row estimate is enough for
-        weighing plans and free (counting reads every row); it only counts when the table
-        was never analyzed."""
+        """Every stored contact, archived included (PostgreSQL: its row estimate): the size
+        plans are weighed against."""
         if self._all is None:
             estimate = -1
             if self.dialect == "postgresql":

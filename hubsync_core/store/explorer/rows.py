@@ -120,9 +120,7 @@ def rows_select(
 ) -> tuple[sa.Select[Any], list[str]]:
     """The ordered SELECT behind pages and exports, and the row keys `shape_rows` fills.
 
-    `page` (limit, offset): the page's ids are chosen first, reading only what the filter
-    and the sort need (often an index alone), then just those rows are read whole; a
-    single SELECT would read every candidate's wide row (its `properties`) before sorting.
+    `page` (limit, offset): the page's ids are chosen first, then only those rows read whole.
     """
     wanted = list(dict.fromkeys(columns if columns is not None else DEFAULT_COLUMNS))
     stored, _, props = _split_columns(wanted)
@@ -145,10 +143,8 @@ _JOINED_SEGMENTS, _JOINED_LISTS = "_hubsync_segments", "_hubsync_lists"
 
 
 def with_memberships(stmt: sa.Select[Any], wanted: list[str]) -> sa.Select[Any]:
-    """SQLite: `stmt` with each row's segment keys and list ids as joined columns, one
-    index lookup per row in the (hubspot_id, key) indexes. Cheaper for an export than a
-    query per chunk of ids (4x per row at 1,000,000 rows); `shape_rows` splits them.
-    (PostgreSQL runs a correlated subquery per row as a subplan: chunks are cheaper there.)"""
+    """SQLite: `stmt` with each row's segment keys and list ids as joined columns (for
+    exports; `shape_rows` splits them)."""
     for wanted_name, label, table, key in (
         ("segments", _JOINED_SEGMENTS, SEGMENTS, SEGMENTS.c.segment),
         ("list_memberships", _JOINED_LISTS, MEMBERS, MEMBERS.c.list_id),

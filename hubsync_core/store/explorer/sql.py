@@ -42,14 +42,8 @@ def reading(db: Database) -> Iterator[Connection]:
 
 @contextmanager
 def exploring(db: Database) -> Iterator[Connection]:
-    """A read connection for the explorer's counting statements.
-
-    PostgreSQL, for this transaction: no JIT compilation (its cost model misjudges the
-    grouped joins here by orders of magnitude and then spends 200+ ms compiling statements
-    that run in 20 ms), room to hash and sort member ids in memory (the default 4 MB spills
-    200,000 ids to disk), and no parallel workers (starting them costs more than they save
-    on statements of 10-200 ms; measured 20-40% slower with them on 2 cores).
-    """
+    """A read connection for the explorer's counting statements (PostgreSQL settings for
+    this transaction: see PERFORMANCE.md)."""
     with reading(db) as conn:
         if not db.is_sqlite:
             conn.exec_driver_sql("SET LOCAL jit = off")
@@ -59,12 +53,8 @@ def exploring(db: Database) -> Iterator[Connection]:
 
 
 class IndexedSelect(Executable, ClauseElement):
-    """A SELECT from `contacts` that SQLite must read through `index` (`INDEXED BY`).
-
-    For the search scan: SQLite's planner does not count an index on an expression as
-    holding that expression's value, so it would scan the wide table instead of the narrow
-    search index (4x slower). Other databases run the SELECT as it is.
-    """
+    """A SELECT from `contacts` that SQLite must read through `index` (`INDEXED BY`); other
+    databases run it as it is. Why: PERFORMANCE.md, "Search"."""
 
     inherit_cache = False
 
@@ -93,8 +83,7 @@ def _compile_indexed_sqlite(element: IndexedSelect, compiler: Any, **kw: Any) ->
 
 def no_index(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     """On SQLite `+column`: the same value, but the planner will not reach it through an
-    index. Used where walking another index (the sort order) or a plain scan is cheaper
-    than one random row lookup per id, which SQLite's planner tends to prefer."""
+    index (see PERFORMANCE.md, "Steering SQLite's planner")."""
     if dialect != "sqlite":
         return column
     return UnaryExpression(column, operator=custom_op("+"), type_=column.type)

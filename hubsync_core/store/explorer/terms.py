@@ -92,13 +92,8 @@ def day_start(day: date) -> datetime:
 
 
 def archived_term(mode: str, dialect: str, *, indexed: bool = False) -> ColumnElement[bool] | None:
-    """`indexed`: let SQLite reach live contacts through the (archived, date, ...) indexes.
-
-    Only worth it for a date range or a walk in date order: almost every contact is live,
-    and without statistics (HubSync never runs ANALYZE) SQLite's planner takes any index
-    equality for a narrow one, so it would walk that index with a row read per contact
-    rather than use the index that narrows (email, members) or scan (up to 30x slower).
-    """
+    """The archived mode's term; `indexed`: let SQLite reach live contacts through the
+    (archived, date, ...) indexes (see PERFORMANCE.md)."""
     c = CONTACTS.c
     if mode == "include":
         return None
@@ -147,10 +142,8 @@ def segment_terms(
 
 
 def segment_ids(flt: ContactFilter, dialect: str) -> sa.Select[Any] | sa.CompoundSelect[Any]:
-    """The ids in the segment selection, to look each one up: one segment's index range, or
-    for several (SQLite) their UNION ("any") or INTERSECT ("all") in id order, which SQLite
-    merges from the sorted ranges instead of building and probing a temporary index.
-    PostgreSQL hashes them."""
+    """The ids in the segment selection, to look each one up (combined in id order on
+    SQLite, hashed on PostgreSQL)."""
     cs = SEGMENTS.c
     if len(flt.segments) == 1 or (dialect != "sqlite" and flt.segment_match == "any"):
         return sa.select(cs.hubspot_id).where(cs.segment.in_(list(flt.segments)))
@@ -170,9 +163,8 @@ def segment_ids(flt: ContactFilter, dialect: str) -> sa.Select[Any] | sa.Compoun
 
 
 def membership_tests(flt: ContactFilter) -> list[ColumnElement[bool]]:
-    """Segment and list conditions as one index probe per row (correlated EXISTS): for a
-    page walked in sort order, which stops after a page of matches, instead of building
-    every member list first (tens of thousands of ids each)."""
+    """Segment and list conditions as one index probe per row (correlated EXISTS), for a
+    page walked in sort order."""
     c = CONTACTS.c
 
     def member(table: sa.Table, key: sa.Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
