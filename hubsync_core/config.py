@@ -17,6 +17,8 @@ from typing import Any
 from dotenv import dotenv_values
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+#: HubSpot API versions HubSync speaks (see `hubspot.endpoints`); the first is the default.
+HUBSPOT_API_VERSIONS: tuple[str, ...] = ("2026-03", "2026-09", "v3")
 HUBSPOT_APP_URL = "https://app.hubspot.com"
 
 
@@ -88,6 +90,7 @@ class Settings:
 
     access_token: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
+    api_version: str = HUBSPOT_API_VERSIONS[0]
     data_dir: Path = field(default_factory=default_data_dir)
     database_url_setting: str | None = None
     chainge_list_id: str | None = None
@@ -126,6 +129,7 @@ class Settings:
         shown: list[tuple[str, str]] = [
             ("HUBSPOT_ACCESS_TOKEN", self.access_token.masked() if self.access_token else "(none)"),
             ("HUBSPOT_BASE_URL", self.base_url),
+            ("HUBSPOT_API_VERSION", self.api_version),
             ("DATABASE_URL", _without_password(self.database_url)),
             ("HUBSYNC_DATA_DIR", str(self.data_dir)),
             ("CHAINGE_LIST_ID", self.chainge_list_id or "(none)"),
@@ -239,6 +243,13 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             "HUBSPOT_BASE_URL", f"must start with http:// or https://, got {base_url!r}"
         )
 
+    api_version = (get("HUBSPOT_API_VERSION") or HUBSPOT_API_VERSIONS[0]).strip().lower()
+    if api_version not in HUBSPOT_API_VERSIONS:
+        raise SettingsError(
+            "HUBSPOT_API_VERSION",
+            f"must be one of {', '.join(HUBSPOT_API_VERSIONS)}, got {api_version!r}",
+        )
+
     database_url = get("DATABASE_URL")
     if database_url is not None:
         if database_url.startswith("postgres://"):
@@ -290,6 +301,7 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
+        api_version=api_version,
         data_dir=data_dir,
         database_url_setting=database_url,
         chainge_list_id=list_id,

@@ -2,6 +2,7 @@
 
 from .client import ClientCounters, HubSpotClient
 from .errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -26,6 +27,7 @@ from .pacing import RateLimiter
 
 __all__ = [
     "AccountDetails",
+    "ApiVersionError",
     "AuthenticationError",
     "BadRequestError",
     "ClientCounters",

@@ -37,6 +37,7 @@ class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints):
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
             "search_counts_toward_burst": settings.search_counts_toward_burst,
+            "api_version": settings.api_version,
         }
         options.update(overrides)
         return cls(settings.access_token, settings.base_url, **options)

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
-from . import endpoints
 from .errors import BadRequestError, SearchCapError
 from .models import ContactPage, ContactRecord, PropertyDefinition, SearchPage
 from .parsing import (
@@ -46,7 +45,7 @@ class ContactsEndpoints(Transport):
         fixed: dict[str, str] = {"limit": str(limit), "archived": "true" if archived else "false"}
         if after:
             fixed["after"] = str(after)
-        chunks = self._property_chunks(endpoints.CONTACTS, fixed, names)
+        chunks = self._property_chunks(self.paths.contacts, fixed, names)
         page: list[ContactRecord] = []
         merged: dict[str, ContactRecord] = {}
         next_after: str | None = None
@@ -54,7 +53,7 @@ class ContactsEndpoints(Transport):
             params = dict(fixed)
             if chunk:
                 params["properties"] = ",".join(chunk)
-            data = self._request("GET", endpoints.CONTACTS, params=params)
+            data = self._request("GET", self.paths.contacts, params=params)
             records = self._parse_contacts(data.get("results"), count_malformed=index == 0)
             if index == 0:
                 # The first chunk's records are the page, as HubSpot listed them (repeats
@@ -102,7 +101,7 @@ class ContactsEndpoints(Transport):
         if after:
             body["after"] = str(after)
         try:
-            data = self._request("POST", endpoints.CONTACTS_SEARCH, body=body)
+            data = self._request("POST", self.paths.contacts_search, body=body)
         except BadRequestError as exc:
             if exc.status == 400 and beyond_search_cap(exc.message, after, limit):
                 raise SearchCapError(
@@ -121,7 +120,7 @@ class ContactsEndpoints(Transport):
 
     def get_properties(self) -> list[PropertyDefinition]:
         """Every contact property definition (`GET /crm/v3/properties/contacts`)."""
-        data = self._request("GET", endpoints.CONTACT_PROPERTIES)
+        data = self._request("GET", self.paths.contact_properties)
         found: list[PropertyDefinition] = []
         for item in dicts(data.get("results")):
             name = item.get("name")

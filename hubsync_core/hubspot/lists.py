@@ -20,7 +20,7 @@ class ListsEndpoints(Transport):
         if offset < 0:
             raise ValueError(f"offset must not be negative, got {offset}")
         body = {"query": query, "count": count, "offset": offset}
-        data = self._request("POST", endpoints.LISTS_SEARCH, body=body)
+        data = self._request("POST", self.paths.lists_search, body=body)
         lists = [info for item in dicts(data.get("lists")) if (info := list_info(item))]
         return ListsPage(
             lists=lists,
@@ -31,7 +31,7 @@ class ListsEndpoints(Transport):
 
     def get_list(self, list_id: str) -> ListInfo:
         """One list's definition (`GET /crm/v3/lists/{listId}`)."""
-        data = self._request("GET", endpoints.list_by_id(list_id))
+        data = self._request("GET", self.paths.list_by_id(list_id))
         item = data.get("list") if isinstance(data.get("list"), dict) else data
         info = list_info(item)
         if info is None:
@@ -47,7 +47,7 @@ class ListsEndpoints(Transport):
         params = {"limit": str(limit)}
         if after:
             params["after"] = str(after)
-        data = self._request("GET", endpoints.list_memberships(list_id), params=params)
+        data = self._request("GET", self.paths.list_memberships(list_id), params=params)
         ids: list[str] = []
         for item in data.get("results") or ():
             value = item.get("recordId") if isinstance(item, dict) else item
@@ -57,7 +57,7 @@ class ListsEndpoints(Transport):
 
     def contact_list_ids(self, contact_id: str) -> list[str]:
         """The ids of every list one contact is in (all pages)."""
-        path = endpoints.contact_list_memberships(contact_id)
+        path = self.paths.contact_list_memberships(contact_id)
 
         def fetch(after: str | None, _limit: int) -> tuple[list[str], str | None]:
             data = self._request("GET", path, params={"after": after} if after else None)

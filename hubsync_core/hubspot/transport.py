@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from ..config import DEFAULT_BASE_URL, Secret
 from . import endpoints
 from .errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -142,6 +143,7 @@ class Transport:
         rate_limiter: RateLimiter | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         max_url_chars: int = MAX_URL_CHARS,
+        api_version: str = endpoints.DEFAULT_API_VERSION,
     ) -> None:
         if not isinstance(token, Secret):
             raise TypeError("token must be a config.Secret")
@@ -150,6 +152,7 @@ class Transport:
         if max_retries < 0 or max_rate_limit_retries < 0:
             raise ValueError("retry bounds must be 0 or more")
         self._token = token
+        self._paths = endpoints.for_version(api_version)
         self._base_url = base_url.rstrip("/")
         self._max_retries = max_retries
         self._max_rate_limit_retries = max_rate_limit_retries
@@ -209,6 +212,11 @@ class Transport:
             return self._rate_limit
 
     @property
+    def paths(self) -> endpoints.ApiPaths:
+        """The paths of the API version this client speaks (`HUBSPOT_API_VERSION`)."""
+        return self._paths
+
+    @property
     def limiter(self) -> RateLimiter:
         return self._limiter
 
@@ -245,7 +253,7 @@ class Transport:
         body: Any = None,
     ) -> dict[str, Any]:
         """Send one API call with pacing and bounded retries; return the JSON object."""
-        search = endpoints.is_search(path)
+        search = self._paths.is_search(path)
         failures = 0
         throttled = 0
         while True:
@@ -415,6 +423,16 @@ class Transport:
             text = f"HubSpot found nothing at {path} (404)"
             if message:
                 text += f": {message}"
+            if self._paths.is_collection(path):
+                # These paths exist in every portal: the API version itself is gone.
+                return ApiVersionError(
+                    f"{text}. HubSpot no longer answers the {self._paths.version!r} API "
+                    f"version here: set HUBSPOT_API_VERSION to one it serves "
+                    f"({', '.join(v for v in endpoints.API_VERSIONS if v != self._paths.version)})",
+                    status=404,
+                    correlation_id=correlation_id,
+                    category=category,
+                )
         else:
             text = f"HubSpot rejected {method} {path} ({status})"
             if message:

@@ -18,6 +18,7 @@ from typing import Any
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -166,7 +167,7 @@ def _run_locked(
             message = (
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
-        except (AuthenticationError, MissingScopesError, DailyLimitError) as exc:
+        except (AuthenticationError, MissingScopesError, DailyLimitError, ApiVersionError) as exc:
             status, message, hint, correlation_id = (
                 "failed",
                 exc.message,
