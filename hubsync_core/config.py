@@ -107,6 +107,7 @@ class Settings:
     parallel_fetches: int = 4
     demo_contacts: int = 3000
     demo_latency_ms: int = 0
+    daily_budget_share: float = 0.5
     log_level: str = "INFO"
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
@@ -148,6 +149,7 @@ class Settings:
             ("HUBSYNC_PARALLEL_FETCHES", str(self.parallel_fetches)),
             ("HUBSYNC_DEMO_CONTACTS", str(self.demo_contacts)),
             ("HUBSYNC_DEMO_LATENCY_MS", str(self.demo_latency_ms)),
+            ("HUBSYNC_DAILY_BUDGET_SHARE", f"{self.daily_budget_share:g}"),
             ("HUBSYNC_LOG_LEVEL", self.log_level),
             (
                 "HUBSYNC_API_TOKEN",
@@ -298,6 +300,17 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
     if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
         raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
 
+    share_raw = get("HUBSYNC_DAILY_BUDGET_SHARE")
+    try:
+        share = 0.5 if share_raw is None else float(share_raw)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise SettingsError(
+            "HUBSYNC_DAILY_BUDGET_SHARE",
+            f"must be a share of the daily API budget above 0 and at most 1, got {share_raw!r}",
+        )
+
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
@@ -320,6 +333,7 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         parallel_fetches=integer("HUBSYNC_PARALLEL_FETCHES", 4, minimum=1, maximum=8),
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
         demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
+        daily_budget_share=share,
         log_level=log_level,
         api_token=Secret(api_token) if api_token else None,
         sources=sources,

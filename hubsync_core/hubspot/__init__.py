@@ -14,6 +14,7 @@ from .errors import (
 )
 from .models import (
     AccountDetails,
+    ApiUsage,
     ContactPage,
     ContactRecord,
     ListInfo,
@@ -22,11 +23,13 @@ from .models import (
     PropertyDefinition,
     RateLimitStatus,
     SearchPage,
+    TokenInfo,
 )
 from .pacing import RateLimiter
 
 __all__ = [
     "AccountDetails",
+    "ApiUsage",
     "ApiVersionError",
     "AuthenticationError",
     "BadRequestError",
@@ -46,5 +49,6 @@ __all__ = [
     "RateLimiter",
     "SearchCapError",
     "SearchPage",
+    "TokenInfo",
     "TransientError",
 ]

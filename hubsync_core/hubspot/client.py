@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..config import SettingsError
+from .account import AccountEndpoints
 from .contacts import ContactsEndpoints
-from .lists import AccountEndpoints, ListsEndpoints
+from .lists import ListsEndpoints
 from .transport import DEFAULT_USER_AGENT, ClientCounters
 
 if TYPE_CHECKING:

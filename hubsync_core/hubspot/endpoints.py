@@ -30,8 +30,15 @@ ACCOUNT_DETAILS = "/account-info/v3/details"
 TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
 #: GET + token: what an OAuth access token may do.
 OAUTH_TOKEN_INFO_PREFIX = "/oauth/v1/access-tokens/"
+#: GET: today's API calls and limit for the portal's private apps / service keys.
+API_USAGE_DAILY = "/account-info/v3/api-usage/daily/private-apps"
 #: The release used for families a date version did not ship (properties, lists in 2026-09).
 _FALLBACK = {"2026-09": "2026-03"}
+
+
+def quote_segment(value: str) -> str:
+    """`value` quoted as one path segment (never empty)."""
+    return _segment(value)
 
 
 def _segment(value: str) -> str:

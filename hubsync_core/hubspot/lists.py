@@ -1,10 +1,9 @@
-"""Lists v3 endpoints: lists search, one list, a list's members, one contact's lists."""
+"""Lists endpoints: lists search, one list, a list's members, one contact's lists."""
 
 from __future__ import annotations
 
-from . import endpoints
-from .errors import BadRequestError, HubSpotError
-from .models import AccountDetails, ListInfo, ListsPage, MembershipPage
+from .errors import BadRequestError
+from .models import ListInfo, ListsPage, MembershipPage
 from .paging import walk_cursor
 from .parsing import as_int, as_str, dicts, list_info, next_after_of
 from .transport import Transport
@@ -66,21 +65,3 @@ class ListsEndpoints(Transport):
 
         pages = walk_cursor(fetch, what=f"the lists of contact {contact_id}")
         return list(dict.fromkeys(list_id for page in pages for list_id in page.items))
-
-
-class AccountEndpoints(Transport):
-    """`account_details`: the portal behind the token."""
-
-    def account_details(self) -> AccountDetails:
-        """Portal id, time zone, hosting location and the current rate-limit status."""
-        data = self._request("GET", endpoints.ACCOUNT_DETAILS)
-        portal = data.get("portalId")
-        if portal is None or isinstance(portal, (dict, list, bool)):
-            raise HubSpotError("HubSpot's account details carried no portalId")
-        return AccountDetails(
-            portal_id=str(portal),
-            time_zone=as_str(data.get("timeZone")),
-            data_hosting_location=as_str(data.get("dataHostingLocation")),
-            account_type=as_str(data.get("accountType")),
-            rate_limit=self.rate_limit,
-        )

@@ -254,6 +254,7 @@ class Transport:
     ) -> dict[str, Any]:
         """Send one API call with pacing and bounded retries; return the JSON object."""
         search = self._paths.is_search(path)
+        shown = self._redact(path)  # a token-info path carries the token itself
         failures = 0
         throttled = 0
         while True:
@@ -270,7 +271,7 @@ class Transport:
                 if throttled > self._max_rate_limit_retries:
                     self._add("errors")
                     raise RateLimitedError(
-                        f"HubSpot kept answering 429 (rate limited) to {method} {path} after "
+                        f"HubSpot kept answering 429 (rate limited) to {method} {shown} after "
                         f"{self._max_rate_limit_retries} retries",
                         status=429,
                         correlation_id=outcome.correlation_id,
@@ -284,7 +285,7 @@ class Transport:
                 if failures > self._max_retries:
                     self._add("errors")
                     raise TransientError(
-                        f"{method} {path} failed after {self._max_retries} retries: "
+                        f"{method} {shown} failed after {self._max_retries} retries: "
                         f"{outcome.reason}",
                         status=outcome.status,
                         correlation_id=outcome.correlation_id,
@@ -296,7 +297,7 @@ class Transport:
             log.warning(
                 "%s %s: %s; retry %d/%d in %.2f s%s",
                 method,
-                path,
+                shown,
                 outcome.reason,
                 attempt,
                 bound,
@@ -315,6 +316,7 @@ class Transport:
         search: bool,
     ) -> dict[str, Any] | _Retry | HubSpotError:
         """One HTTP exchange, classified: a JSON object, a retryable failure, or a final error."""
+        shown = self._redact(path)
         self._add("api_calls")
         started = time.perf_counter()
         try:
@@ -331,9 +333,9 @@ class Transport:
             return self._transport_failure(method, path, started, exc)
         except requests.RequestException as exc:
             # Invalid URL, too many redirects...: a retry will not help.
-            log.debug("%s %s -> %s", method, path, type(exc).__name__)
+            log.debug("%s %s -> %s", method, shown, type(exc).__name__)
             return HubSpotError(
-                f"Could not send {method} {path} to HubSpot ({type(exc).__name__}): "
+                f"Could not send {method} {shown} to HubSpot ({type(exc).__name__}): "
                 f"{self._redact(str(exc))[:300]}"
             )
         except OSError as exc:
@@ -341,7 +343,7 @@ class Transport:
 
         status = response.status_code
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug("%s %s -> %d in %.0f ms", method, path, status, elapsed_ms)
+        log.debug("%s %s -> %d in %.0f ms", method, shown, status, elapsed_ms)
         headers = response.headers
         limits = rate_limit_status(headers)
         if limits is not None:
@@ -407,7 +409,7 @@ class Transport:
             if scopes:
                 text = "The access token is missing the scope(s): " + ", ".join(scopes)
             else:
-                text = f"HubSpot refused access to {path} (403)"
+                text = f"HubSpot refused access to {shown} (403)"
                 if message:
                     text += f": {message}"
             return MissingScopesError(
@@ -418,9 +420,9 @@ class Transport:
                 category=category,
             )
         if status == 414:
-            text = f"HubSpot refused {method} {path}: the request URL is too long (414)"
+            text = f"HubSpot refused {method} {shown}: the request URL is too long (414)"
         elif status == 404:
-            text = f"HubSpot found nothing at {path} (404)"
+            text = f"HubSpot found nothing at {shown} (404)"
             if message:
                 text += f": {message}"
             if self._paths.is_collection(path):
@@ -434,7 +436,7 @@ class Transport:
                     category=category,
                 )
         else:
-            text = f"HubSpot rejected {method} {path} ({status})"
+            text = f"HubSpot rejected {method} {shown} ({status})"
             if message:
                 text += f": {message}"
         return BadRequestError(
@@ -445,7 +447,8 @@ class Transport:
         self, method: str, path: str, started: float, exc: BaseException
     ) -> _Retry:
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed_ms)
+        shown = self._redact(path)
+        log.debug("%s %s -> %s after %.0f ms", method, shown, type(exc).__name__, elapsed_ms)
         # Only the class name: requests' messages can be long and carry the full URL.
         return _Retry(type(exc).__name__)
 

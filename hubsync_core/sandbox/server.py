@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import account, versions
 from .config import (
     ALL_KINDS,
     FAULT_KINDS,
@@ -110,6 +111,12 @@ class _Limiter:
                 self._burst.append(now)
             return None, None
 
+    def daily_usage(self) -> tuple[int, int]:
+        """(daily limit, calls counted today)."""
+        with self._lock:
+            limit = self.config.daily_limit
+            return (limit if limit is not None else DEFAULT_DAILY), self._daily_used
+
     def headers(self) -> list[tuple[str, str]]:
         cfg = self.config
         now = time.monotonic()
@@ -173,10 +180,11 @@ class _Faults:
         with self._lock:
             self._forced.clear()
 
-    def pick(self, path: str) -> str | None:
+    def pick(self, *paths: str) -> str | None:
+        """The fault for a request to any of `paths` (as sent, and as routed), if any."""
         with self._lock:
             for entry in self._forced:
-                if entry[2] is None or path.startswith(entry[2]):
+                if entry[2] is None or any(p.startswith(entry[2]) for p in paths):
                     entry[1] -= 1
                     if entry[1] <= 0:
                         self._forced.remove(entry)
@@ -248,6 +256,8 @@ _ROUTES: tuple[_Route, ...] = (
     _Route("GET", re.compile(rf"/crm/v3/lists/{_ID}/memberships/?"), "memberships", (SCOPE_LISTS,)),
     _Route("GET", re.compile(rf"/crm/v3/lists/{_ID}/?"), "get_list", (SCOPE_LISTS,)),
     _Route("GET", re.compile(r"/account-info/v3/details/?"), "account", ()),
+    _Route("GET", re.compile(r"/account-info/v3/api-usage/daily/private-apps/?"), "usage", ()),
+    _Route("POST", re.compile(r"/oauth/v2/private-apps/get/access-token-info/?"), "token", ()),
 )
 
 
@@ -411,7 +421,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:
         sb = self.server.sandbox
         cfg = sb.config
-        route = next((r for r in _ROUTES if r.method == method and r.pattern.fullmatch(path)), None)
+        # Every API version's paths map to one routing table; a retired version's to none.
+        routed = versions.route_path(path, v3_retired=cfg.retire_v3) or ""
+        route = next(
+            (r for r in _ROUTES if r.method == method and r.pattern.fullmatch(routed)), None
+        )
         is_search = route is not None and route.search
         sb._count_request(is_search)
         if cfg.latency_ms:
@@ -424,7 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
         if sb._revoked or scheme.lower() != "bearer" or token.strip() != cfg.token:
             raise ApiError(401, _AUTH_MESSAGE, "INVALID_AUTHENTICATION")
         if route is None:
-            if any(r.pattern.fullmatch(path) for r in _ROUTES):
+            if any(r.pattern.fullmatch(routed) for r in _ROUTES):
                 raise ApiError(
                     405, f"HTTP {method} is not supported by {path}", "METHOD_NOT_ALLOWED"
                 )
@@ -458,7 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         limit_headers = [] if is_search else sb._limiter.headers()
 
-        fault = sb._faults.pick(path)
+        fault = sb._faults.pick(path, routed)
         truncate = False
         if fault is not None:
             sb._count_fault(fault)
@@ -483,7 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
         query = parse_qs(query_s, keep_blank_values=True)
-        match = route.pattern.fullmatch(path)
+        match = route.pattern.fullmatch(routed)
         assert match is not None
         try:
             body = getattr(self, "_h_" + route.handler)(query, raw, match)
@@ -548,6 +562,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _h_account(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
         return self.server.sandbox.account_details()
+
+    def _h_usage(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
+        return account.api_usage(*self.server.sandbox._limiter.daily_usage())
+
+    def _h_token(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
+        return account.token_info(self.server.sandbox.config, self._parse_json(raw))
 
     # ---- admin path ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:

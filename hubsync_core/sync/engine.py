@@ -30,7 +30,7 @@ from hubsync_core.hubspot.errors import (
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import lock, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
 from hubsync_core.sync.context import Cancelled, RunContext, utcnow
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -158,6 +158,9 @@ def _run_locked(
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
             ctx.properties = properties_to_sync(settings, client)
+            if ctx.checkpoint.get("phase") == "contacts" and ctx.expected_total is None:
+                ctx.expected_total = _expected_total(ctx)
+            budget.check_before_start(ctx)
             complete = _run_phases(ctx)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
@@ -167,7 +170,13 @@ def _run_locked(
             message = (
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
-        except (AuthenticationError, MissingScopesError, DailyLimitError, ApiVersionError) as exc:
+        except (
+            AuthenticationError,
+            MissingScopesError,
+            DailyLimitError,
+            ApiVersionError,
+            budget.BudgetRefused,
+        ) as exc:
             status, message, hint, correlation_id = (
                 "failed",
                 exc.message,
@@ -227,6 +236,8 @@ def _run_locked(
         hint=hint,
         correlation_id=correlation_id,
         warnings=list(ctx.warnings),
+        daily_limit=client.rate_limit.daily,
+        daily_remaining=client.rate_limit.daily_remaining,
     )
 
 
