@@ -72,27 +72,49 @@ def sdk_contacts(
     `updated_at`. `segment` may be a name or an enum whose `.value` is one. Times are ISO
     strings with a Z.
     """
-    explorer.check_paging(limit, offset)
     name = getattr(segment, "value", segment)
     name = str(name) if name not in (None, "") else None
     flt = explorer.ContactFilter(segments=(name,) if name else (), search=search)
+    return {**contacts_page(db, flt, limit=limit, offset=offset), "segment": name}
+
+
+def contacts_page(
+    db: Database,
+    flt: ContactFilter | None = None,
+    *,
+    sort: str = "hubspot_id",
+    descending: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
+    contact with the spec's fields (`SDK_FIELDS`), times as ISO strings with a Z."""
+    explorer.check_paging(limit, offset)
+    if sort not in SORTABLE_COLUMNS:
+        raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
     page = explorer.query_contacts(
-        db, flt, sort="hubspot_id", descending=False, limit=limit, offset=offset, columns=SDK_FIELDS
+        db,
+        flt,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        columns=SDK_FIELDS,
     )
-    contacts = [
-        {
-            key: iso_z(value) if key in ("created_at", "updated_at", "synced_at") else value
-            for key, value in row.items()
-        }
-        for row in page.rows
-    ]
     return {
-        "contacts": contacts,
+        "contacts": [_spec_contact(row) for row in page.rows],
         "total": page.total,
         "limit": limit,
         "offset": offset,
-        "segment": name,
     }
+
+
+def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
+    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
+
+
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
 class HubSyncService:
@@ -306,23 +328,9 @@ class HubSyncService:
     ) -> dict[str, Any]:
         """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
         contact shaped as `get_contacts` shapes it (the spec's fields, times ISO with a Z)."""
-        if sort not in SORTABLE_COLUMNS:
-            raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
-        page = explorer.query_contacts(
-            self.db,
-            flt,
-            sort=sort,
-            descending=descending,
-            limit=limit,
-            offset=offset,
-            columns=SDK_FIELDS,
+        return contacts_page(
+            self.db, flt, sort=sort, descending=descending, limit=limit, offset=offset
         )
-        return {
-            "contacts": [_spec_contact(row) for row in page.rows],
-            "total": page.total,
-            "limit": limit,
-            "offset": offset,
-        }
 
     def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
         """One contact (archived or not) with every stored field, times ISO with a Z."""
@@ -367,13 +375,6 @@ class HubSyncService:
         with self.db.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
-
-def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
-    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
-
-
-_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 _services: dict[str, HubSyncService] = {}
 _services_lock = threading.Lock()
