@@ -42,6 +42,13 @@ class JobStatus:
     error: str | None
 
 
+def running_message(run: SyncRun | None) -> str:
+    """The "A sync is already running (started … by …)" line for the running run."""
+    if run is None:
+        return "A sync is already running in this app."
+    return str(SyncAlreadyRunning(run.owner, run.started_at, run.id))
+
+
 class SyncJobs:
     """Starts, cancels and reports background syncs for one service (one database)."""
 
