@@ -20,7 +20,10 @@ from typing import IO, Any
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
+    LIST_FIELD,
+    PROPERTY_PREFIX,
     ContactSegment,
     Group,
     SegmentDef,
@@ -193,6 +196,19 @@ class HubSyncService:
         names.update(CORE_PROPERTIES)
         names.update(self.settings.properties)
         return names
+
+    def rule_fields(self) -> list[str]:
+        """The fields a segment rule may name, as a rule writes them: the contact columns,
+        then `properties.<name>` for every known property, then the list pseudo-field."""
+        known = self.known_properties()
+        names = {
+            name.removeprefix(PROPERTY_PREFIX)
+            for name in known
+            if name.startswith(PROPERTY_PREFIX) or name not in RULE_COLUMNS
+        }
+        names.update(CORE_PROPERTIES)
+        properties = sorted(PROPERTY_PREFIX + name for name in names)
+        return [*(c for c in RULE_COLUMNS if c in known), *properties, LIST_FIELD]
 
     def save_segment(self, segment: SegmentDef, *, original_name: str | None = None) -> SegmentDef:
         """Validate and store a segment (new, or edited/renamed from `original_name`), then

@@ -158,7 +158,7 @@ def _actions(service: HubSyncService, problem: str | None) -> None:
             )
 
 
-def _editor(service: HubSyncService, known: set[str]) -> None:
+def _editor(service: HubSyncService, fields: list[str]) -> None:
     state = st.session_state
     builtin = bool(state.get("sg_builtin"))
     top = st.columns([4, 1])
@@ -173,7 +173,7 @@ def _editor(service: HubSyncService, known: set[str]) -> None:
     )
     top[1].color_picker("Colour", key="sg_colour")
     st.text_input("Description", key="sg_desc")
-    render_rule_editor(known)
+    render_rule_editor(fields)
 
     seg, problem = draft()
     if seg is not None:
@@ -225,7 +225,7 @@ def main() -> None:
         kind, text = message
         getattr(st, kind)(plain(text))
     with st.container(border=True):
-        _editor(service, service.known_properties())
+        _editor(service, service.rule_fields())
     render_segment_files(service)
 
 

@@ -274,10 +274,8 @@ def _group_editor(node: dict[str, Any], fields: list[str], depth: int) -> None:
         )
 
 
-def render_rule_editor(known: set[str]) -> None:
-    """The rule as rows (fields to choose from: `known`, then list membership) or as JSON."""
-    fields = sorted(known, key=lambda f: (f.startswith(rules.PROPERTY_PREFIX), f))
-    fields.append(rules.LIST_FIELD)
+def render_rule_editor(fields: list[str]) -> None:
+    """The rule as rows (each row's field one of `fields`) or as JSON."""
     st.toggle("Edit the rule as JSON (any nesting)", key="sg_json_mode", on_change=_toggle_json)
     if st.session_state["sg_json_mode"]:
         st.text_area(
