@@ -42,13 +42,13 @@ class JobStatus:
     error: str | None
 
 
-<<<<<<< HEAD
 def running_message(run: SyncRun | None) -> str:
     """The "A sync is already running (started … by …)" line for the running run."""
     if run is None:
         return "A sync is already running in this app."
     return str(SyncAlreadyRunning(run.owner, run.started_at, run.id))
-=======
+
+
 @dataclass(frozen=True)
 class SyncStart:
     """What `SyncJobs.start_run` saw: the run's id once it exists, or how the sync ended."""
@@ -59,7 +59,6 @@ class SyncStart:
     result: SyncStats | None
     #: Why the worker crashed, if it did.
     error: str | None
->>>>>>> main
 
 
 class SyncJobs:

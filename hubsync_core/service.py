@@ -13,15 +13,9 @@ so results survive restarts and are shared with the dashboard and the CLI.
 from __future__ import annotations
 
 import threading
-<<<<<<< HEAD
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import IO, Any
-=======
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime
 from typing import Any
->>>>>>> main
 
 import sqlalchemy as sa
 
@@ -40,7 +34,6 @@ from hubsync_core.segments import (
     validate_definition,
 )
 from hubsync_core.store import contacts as contact_store
-<<<<<<< HEAD
 from hubsync_core.store import data_version as versions
 from hubsync_core.store import export, insights, queries, runs, segment_store
 from hubsync_core.store.data_version import DataVersion
@@ -57,14 +50,9 @@ from hubsync_core.store.queries import (
     FacetValue,
     Overview,
     RunSummary,
+    iso_z,
 )
 from hubsync_core.store.segment_store import ImportResult
-=======
-from hubsync_core.store import export, queries, runs, segment_store
-from hubsync_core.store.database import Database
-from hubsync_core.store.models import SyncRun
-from hubsync_core.store.queries import SORTABLE_COLUMNS, ContactFilter, iso_z
->>>>>>> main
 from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
@@ -276,10 +264,6 @@ class HubSyncService:
             segment_store.recompute(self.db, [default], utcnow())
         return default
 
-    def segment_member_counts(self) -> dict[str, int]:
-        """Members per segment key, as last computed."""
-        return {f.value: f.count for f in queries.facet_counts(self.db, None, "segment")}
-
     def import_segment_definitions(
         self, definitions: Sequence[SegmentDef], *, replace_existing: bool = False
     ) -> ImportResult:
@@ -335,41 +319,6 @@ class HubSyncService:
             versions.bump(conn)
             return removed
 
-<<<<<<< HEAD
-    # -- what the dashboard reads ------------------------------------------------------------
-    def data_version(self) -> DataVersion:
-        """A cheap key that changes whenever stored data changes (a sync, a clear, a segment
-        edit, from any face): cache reads under it."""
-        return versions.data_version(self.db)
-
-    def has_contacts(self) -> bool:
-        """Whether any contact (archived ones too) is stored (reads one row at most)."""
-        return queries.count_contacts(self.db, ContactFilter(archived="include"), cap=0) > 0
-
-    def count_contacts(self, flt: ContactFilter | None = None) -> int:
-        """How many contacts match (by default: every live contact)."""
-        return queries.count_contacts(self.db, flt)
-
-    def parse_contact_filter(
-        self, params: Mapping[str, str | list[str]]
-    ) -> tuple[ContactFilter, list[str]]:
-        """A filter from URL query parameters, and a line per parameter that was ignored."""
-        return queries.parse_query_params(params)
-
-    def explore(
-        self,
-        flt: ContactFilter,
-        *,
-        sort: str,
-        descending: bool,
-        limit: int,
-        offset: int,
-        columns: Sequence[str],
-    ) -> Exploration:
-        """A page of contacts, its total and every facet's counts, in one read.
-        Raises ValueError for an unknown sort or a column that is not a property name."""
-        return queries.explore(
-=======
     # -- explorer filters, pages, export and run history (the HTTP API, CLI, pages) --------
     def parse_filter(
         self, params: Mapping[str, str | list[str]]
@@ -392,14 +341,97 @@ class HubSyncService:
         if sort not in SORTABLE_COLUMNS:
             raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
         page = queries.query_contacts(
->>>>>>> main
             self.db,
             flt,
             sort=sort,
             descending=descending,
             limit=limit,
             offset=offset,
-<<<<<<< HEAD
+            columns=queries.SDK_FIELDS,
+        )
+        return {
+            "contacts": [_spec_contact(row) for row in page.rows],
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+        }
+
+    def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
+        """One contact (archived or not) with every stored field, times ISO with a Z."""
+        contact = queries.get_contact(self.db, str(hubspot_id))
+        return _spec_contact(contact) if contact is not None else None
+
+    def iter_contacts_csv(
+        self,
+        flt: ContactFilter | None = None,
+        *,
+        columns: list[str] | None = None,
+        sort: str = "updated_at",
+        descending: bool = True,
+    ) -> Iterator[str]:
+        """The CSV export of a filter as text pieces, header first: the same bytes as the
+        dashboard's Export CSV and `hubsync contacts --format csv`. Raises `ValueError` at
+        once for an unknown sort or column."""
+        return export.iter_csv(self.db, flt, columns, sort=sort, descending=descending)
+
+    def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
+        """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""
+        return export.csv_filename(flt, today)
+
+    def segment_sizes(self) -> dict[str, int]:
+        """Live contacts per segment key, every defined segment included (zeros too)."""
+        return {f.value: f.count for f in queries.facet_counts(self.db, None, "segment")}
+
+    def sync_runs(self, limit: int = 20, offset: int = 0) -> tuple[list[SyncRun], int]:
+        """A page of the sync history, newest first, and how many runs there are."""
+        return runs.history(self.db, limit, offset), runs.count_runs(self.db)
+
+    def sync_run(self, run_id: int) -> SyncRun | None:
+        """One sync run (its counters, status and checkpoint), or None."""
+        return runs.get_run(self.db, run_id)
+
+    def last_finished_run(self) -> SyncRun | None:
+        """The newest run that is no longer running, or None before the first sync."""
+        return runs.latest_run(self.db, finished=True)
+
+    def check_database(self) -> None:
+        """Run a trivial query; raises if the database cannot be reached."""
+        with self.db.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- what the dashboard reads ------------------------------------------------------------
+    def data_version(self) -> DataVersion:
+        """A cheap key that changes whenever stored data changes (a sync, a clear, a segment
+        edit, from any face): cache reads under it."""
+        return versions.data_version(self.db)
+
+    def has_contacts(self) -> bool:
+        """Whether any contact (archived ones too) is stored (reads one row at most)."""
+        return queries.count_contacts(self.db, ContactFilter(archived="include"), cap=0) > 0
+
+    def count_contacts(self, flt: ContactFilter | None = None) -> int:
+        """How many contacts match (by default: every live contact)."""
+        return queries.count_contacts(self.db, flt)
+
+    def explore(
+        self,
+        flt: ContactFilter,
+        *,
+        sort: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+        columns: Sequence[str],
+    ) -> Exploration:
+        """A page of contacts, its total and every facet's counts, in one read.
+        Raises ValueError for an unknown sort or a column that is not a property name."""
+        return queries.explore(
+            self.db,
+            flt,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
             columns=columns,
             facets=FACETS,  # type: ignore[arg-type]
         )
@@ -430,22 +462,6 @@ class HubSyncService:
         portal_id = self.portal_id()
         return queries.hubspot_record_url(portal_id, contact_id) if portal_id else None
 
-    def export_filename(self, flt: ContactFilter | None, today: date) -> str:
-        """The CSV file name for an export of this filter."""
-        return export.csv_filename(flt, today)
-
-    def export_contacts(
-        self,
-        flt: ContactFilter,
-        out: IO[bytes],
-        columns: Sequence[str],
-        *,
-        sort: str,
-        descending: bool,
-    ) -> int:
-        """Write every contact matching `flt` as CSV to `out` (streamed); returns the rows."""
-        return export.write_csv(self.db, flt, out, list(columns), sort=sort, descending=descending)
-
     def overview(self) -> Overview:
         """Totals, segment sizes and the last sync, for the Overview page."""
         return queries.overview(self.db)
@@ -453,10 +469,6 @@ class HubSyncService:
     def last_run(self) -> RunSummary | None:
         """The most recently started sync run, None before the first."""
         return queries.last_run(self.db)
-
-    def run_history(self, limit: int = 50) -> list[SyncRun]:
-        """The newest `limit` runs, newest first."""
-        return runs.history(self.db, limit=limit)
 
     def latest_outcome(self, local_result: SyncStats | None = None) -> SyncStats | None:
         """The newest finished sync's result: `local_result` (this process's own, richer
@@ -510,59 +522,6 @@ class HubSyncService:
         """The database's size in bytes, when the backend can tell."""
         return self.db.size_bytes()
 
-=======
-            columns=queries.SDK_FIELDS,
-        )
-        return {
-            "contacts": [_spec_contact(row) for row in page.rows],
-            "total": page.total,
-            "limit": limit,
-            "offset": offset,
-        }
-
-    def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
-        """One contact (archived or not) with every stored field, times ISO with a Z."""
-        contact = queries.get_contact(self.db, str(hubspot_id))
-        return _spec_contact(contact) if contact is not None else None
-
-    def iter_contacts_csv(
-        self,
-        flt: ContactFilter | None = None,
-        *,
-        columns: list[str] | None = None,
-        sort: str = "updated_at",
-        descending: bool = True,
-    ) -> Iterator[str]:
-        """The CSV export of a filter as text pieces, header first: the same bytes as the
-        dashboard's Export CSV and `hubsync contacts --format csv`. Raises `ValueError` at
-        once for an unknown sort or column."""
-        return export.iter_csv(self.db, flt, columns, sort=sort, descending=descending)
-
-    def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
-        """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""
-        return export.csv_filename(flt, today)
-
-    def segment_sizes(self) -> dict[str, int]:
-        """Live contacts per segment key, every defined segment included (zeros too)."""
-        return {f.value: f.count for f in queries.facet_counts(self.db, None, "segment")}
-
-    def sync_runs(self, limit: int = 20, offset: int = 0) -> tuple[list[SyncRun], int]:
-        """A page of the sync history, newest first, and how many runs there are."""
-        return runs.history(self.db, limit, offset), runs.count_runs(self.db)
-
-    def sync_run(self, run_id: int) -> SyncRun | None:
-        """One sync run (its counters, status and checkpoint), or None."""
-        return runs.get_run(self.db, run_id)
-
-    def last_finished_run(self) -> SyncRun | None:
-        """The newest run that is no longer running, or None before the first sync."""
-        return runs.latest_run(self.db, finished=True)
-
-    def check_database(self) -> None:
-        """Run a trivial query; raises if the database cannot be reached."""
-        with self.db.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-
 
 def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
     """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
@@ -570,7 +529,7 @@ def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
->>>>>>> main
+
 
 _services: dict[str, HubSyncService] = {}
 _services_lock = threading.Lock()

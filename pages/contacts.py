@@ -144,7 +144,7 @@ def main() -> None:
         return
 
     version = service.data_version()
-    flt, problems = service.parse_contact_filter(st.query_params)  # type: ignore[arg-type]
+    flt, problems = service.parse_filter(st.query_params)  # type: ignore[arg-type]
     for problem in problems:
         st.warning(plain(problem))
     view = bar.url_view()

@@ -203,7 +203,7 @@ def main() -> None:
         "Segments tag contacts by rules over their fields and HubSpot properties. Membership is "
         "recomputed after every sync and whenever a segment is saved."
     )
-    _overview(defs, service.segment_member_counts())
+    _overview(defs, service.segment_sizes())
 
     names = [d.name for d in defs]
     if state.get("sg_choice") not in (NEW, *names):

@@ -123,7 +123,7 @@ if not status.running:
             )
 
 st.subheader("Sync history")
-history = service.run_history(limit=50)
+history, _ = service.sync_runs(limit=50)
 if history:
     st.dataframe(history_rows(history), hide_index=True)
 else:

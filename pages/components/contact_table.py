@@ -101,7 +101,7 @@ def render_export(
 ) -> None:
     """Export options and the download button (the CSV is written only when clicked)."""
     chosen = columns
-    file_name = service.export_filename(flt, date.today())
+    file_name = service.csv_filename(flt, date.today())
     with st.expander("Export options"):
         mode = st.radio(
             "Columns in the CSV",
@@ -128,7 +128,11 @@ def render_export(
     def build() -> bytes:
         # Streamed to a temporary file by the core, so only the finished file is held in memory.
         with tempfile.TemporaryFile() as out:
-            service.export_contacts(flt, out, chosen or columns, sort=sort, descending=descending)
+            pieces = service.iter_contacts_csv(
+                flt, columns=chosen or columns, sort=sort, descending=descending
+            )
+            for piece in pieces:
+                out.write(piece.encode("utf-8"))
             out.seek(0)
             return out.read()
 
