@@ -19,9 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.hubspot.endpoints import hubspot_record_url
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
     LIST_FIELD,
@@ -35,12 +37,11 @@ from hubsync_core.segments import (
 )
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import data_version as versions
-from hubsync_core.store import export, insights, queries, runs, segment_store
+from hubsync_core.store import explorer, export, insights, runs, segment_store
+from hubsync_core.store import overview as overview_store
 from hubsync_core.store.data_version import DataVersion
 from hubsync_core.store.database import Database
-from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare, StageCount
-from hubsync_core.store.models import SyncRun
-from hubsync_core.store.queries import (
+from hubsync_core.store.explorer import (
     CONTACT_FIELDS,
     FACETS,
     SORTABLE_COLUMNS,
@@ -48,10 +49,10 @@ from hubsync_core.store.queries import (
     ContactPage,
     Exploration,
     FacetValue,
-    Overview,
-    RunSummary,
-    iso_z,
 )
+from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare, StageCount
+from hubsync_core.store.models import SyncRun
+from hubsync_core.store.overview import Overview
 from hubsync_core.store.segment_store import ImportResult
 from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
@@ -75,7 +76,6 @@ __all__ = [
     "ImportResult",
     "Overview",
     "RunPoint",
-    "RunSummary",
     "SegmentShare",
     "StageCount",
     "SyncRun",
@@ -84,6 +84,61 @@ __all__ = [
 
 #: The columns an export (and the Contacts table) shows unless told otherwise.
 EXPORT_COLUMNS: tuple[str, ...] = export.EXPORT_COLUMNS
+
+
+SDK_FIELDS: tuple[str, ...] = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "hubspot_id",
+    "list_memberships",
+    "segments",
+    "properties",
+    "created_at",
+    "updated_at",
+    "synced_at",
+    "lifecyclestage",
+    "archived",
+)
+
+
+def sdk_contacts(
+    db: Database,
+    segment: Any = None,
+    limit: int = 100,
+    offset: int = 0,
+    search: str | None = None,
+) -> dict[str, Any]:
+    """The original spec's `get_contacts`: `{"contacts", "total", "limit", "offset", "segment"}`.
+
+    Live contacts only, ordered by id (numerically) so pages stay put while syncs change
+    `updated_at`. `segment` may be a name or an enum whose `.value` is one. Times are ISO
+    strings with a Z.
+    """
+    explorer.check_paging(limit, offset)
+    name = getattr(segment, "value", segment)
+    name = str(name) if name not in (None, "") else None
+    flt = explorer.ContactFilter(segments=(name,) if name else (), search=search)
+    page = explorer.query_contacts(
+        db, flt, sort="hubspot_id", descending=False, limit=limit, offset=offset, columns=SDK_FIELDS
+    )
+    contacts = [
+        {
+            key: iso_z(value) if key in ("created_at", "updated_at", "synced_at") else value
+            for key, value in row.items()
+        }
+        for row in page.rows
+    ]
+    return {
+        "contacts": contacts,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "segment": name,
+    }
 
 
 class HubSyncService:
@@ -286,17 +341,15 @@ class HubSyncService:
     ) -> dict[str, Any]:
         """`{"contacts", "total", "limit", "offset", "segment"}`, live contacts only."""
         name = segment.value if isinstance(segment, ContactSegment) else segment
-        return queries.sdk_contacts(
-            self.db, segment=name, limit=limit, offset=offset, search=search
-        )
+        return sdk_contacts(self.db, segment=name, limit=limit, offset=offset, search=search)
 
     def get_contact(self, contact_id: str) -> dict[str, Any] | None:
         """One contact with all its properties, segments and list memberships."""
-        return queries.get_contact(self.db, str(contact_id))
+        return explorer.get_contact(self.db, str(contact_id))
 
     def get_list_memberships(self, contact_id: str) -> list[str]:
         """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
-        contact = queries.get_contact(self.db, str(contact_id))
+        contact = explorer.get_contact(self.db, str(contact_id))
         return list(contact["list_memberships"]) if contact else []
 
     def portal_id(self) -> str | None:
@@ -325,7 +378,7 @@ class HubSyncService:
     ) -> tuple[ContactFilter, list[str]]:
         """The contact filter in URL query parameters (the dashboard's names), and a warning
         for each value that was ignored. The one parser every face uses."""
-        return queries.parse_query_params(params)
+        return explorer.parse_query_params(params)
 
     def find_contacts(
         self,
@@ -340,14 +393,14 @@ class HubSyncService:
         contact shaped as `get_contacts` shapes it (the spec's fields, times ISO with a Z)."""
         if sort not in SORTABLE_COLUMNS:
             raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
-        page = queries.query_contacts(
+        page = explorer.query_contacts(
             self.db,
             flt,
             sort=sort,
             descending=descending,
             limit=limit,
             offset=offset,
-            columns=queries.SDK_FIELDS,
+            columns=SDK_FIELDS,
         )
         return {
             "contacts": [_spec_contact(row) for row in page.rows],
@@ -358,7 +411,7 @@ class HubSyncService:
 
     def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
         """One contact (archived or not) with every stored field, times ISO with a Z."""
-        contact = queries.get_contact(self.db, str(hubspot_id))
+        contact = explorer.get_contact(self.db, str(hubspot_id))
         return _spec_contact(contact) if contact is not None else None
 
     def iter_contacts_csv(
@@ -380,7 +433,7 @@ class HubSyncService:
 
     def segment_sizes(self) -> dict[str, int]:
         """Live contacts per segment key, every defined segment included (zeros too)."""
-        return {f.value: f.count for f in queries.facet_counts(self.db, None, "segment")}
+        return {f.value: f.count for f in explorer.facet_counts(self.db, None, "segment")}
 
     def sync_runs(self, limit: int = 20, offset: int = 0) -> tuple[list[SyncRun], int]:
         """A page of the sync history, newest first, and how many runs there are."""
@@ -407,11 +460,11 @@ class HubSyncService:
 
     def has_contacts(self) -> bool:
         """Whether any contact (archived ones too) is stored (reads one row at most)."""
-        return queries.count_contacts(self.db, ContactFilter(archived="include"), cap=0) > 0
+        return explorer.count_contacts(self.db, ContactFilter(archived="include"), cap=0) > 0
 
     def count_contacts(self, flt: ContactFilter | None = None) -> int:
         """How many contacts match (by default: every live contact)."""
-        return queries.count_contacts(self.db, flt)
+        return explorer.count_contacts(self.db, flt)
 
     def explore(
         self,
@@ -425,7 +478,7 @@ class HubSyncService:
     ) -> Exploration:
         """A page of contacts, its total and every facet's counts, in one read.
         Raises ValueError for an unknown sort or a column that is not a property name."""
-        return queries.explore(
+        return explorer.explore(
             self.db,
             flt,
             sort=sort,
@@ -447,7 +500,7 @@ class HubSyncService:
         columns: Sequence[str],
     ) -> ContactPage:
         """A page of contacts and its total, without facets (paging a known filter)."""
-        return queries.query_contacts(
+        return explorer.query_contacts(
             self.db,
             flt,
             sort=sort,
@@ -460,15 +513,15 @@ class HubSyncService:
     def contact_url(self, contact_id: str | int) -> str | None:
         """The contact's record page in HubSpot, None until a sync recorded the portal id."""
         portal_id = self.portal_id()
-        return queries.hubspot_record_url(portal_id, contact_id) if portal_id else None
+        return hubspot_record_url(portal_id, contact_id) if portal_id else None
 
     def overview(self) -> Overview:
         """Totals, segment sizes and the last sync, for the Overview page."""
-        return queries.overview(self.db)
+        return overview_store.overview(self.db)
 
-    def last_run(self) -> RunSummary | None:
+    def last_run(self) -> SyncRun | None:
         """The most recently started sync run, None before the first."""
-        return queries.last_run(self.db)
+        return runs.latest_run(self.db)
 
     def latest_outcome(self, local_result: SyncStats | None = None) -> SyncStats | None:
         """The newest finished sync's result: `local_result` (this process's own, richer
@@ -529,7 +582,6 @@ def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
-
 
 _services: dict[str, HubSyncService] = {}
 _services_lock = threading.Lock()
