@@ -148,8 +148,10 @@ def declared_distributions() -> set[str]:
 def third_party_imports(files: list[Path]) -> dict[str, str]:
     """Top-level third-party module -> the first file importing it."""
     local = {"hubsync_core", "pages", "tests", "benchmarks", "app"}
-    # Helper modules of the tests, imported by name (pytest puts their folders on sys.path).
+    # Helper modules and packages of the tests, imported by name (pytest puts their folders
+    # on sys.path).
     local |= {p.stem for p in (REPO / "tests").rglob("*.py")}
+    local |= {p.name for p in (REPO / "tests").rglob("*") if p.is_dir()}
     found: dict[str, str] = {}
     for file in files:
         path = relative(file)
