@@ -62,19 +62,16 @@ class DailyBudget:
 
 def read_budget(client: HubSpotClient) -> DailyBudget:
     """Today's budget: the account's API usage where the token may read it, else the daily
-    rate-limit headers of one cheap call (OAuth tokens get neither: unknown)."""
-    try:
-        usage = client.api_usage()
-    except HubSpotError:
-        usage = None
+    rate-limit headers of one cheap call (OAuth tokens get neither: unknown). Raises what
+    that call raises."""
+    # `api_usage` is None where the token may not read it; a failure HubSpot or the network
+    # keeps up ends the run here, as it would on the first page.
+    usage = client.api_usage()
     if usage is not None:
         return DailyBudget(usage.limit, usage.remaining)
     headers = client.rate_limit
     if headers.daily is None:
-        try:
-            client.account_details()
-        except HubSpotError:
-            return DailyBudget()
+        client.account_details()
         headers = client.rate_limit
     return DailyBudget(headers.daily, headers.daily_remaining)
 

@@ -158,7 +158,7 @@ def _run_locked(
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
             ctx.properties = properties_to_sync(settings, client)
-            if ctx.checkpoint.get("phase") == "contacts" and ctx.expected_total is None:
+            if ctx.checkpoint.get("phase") == "contacts":
                 ctx.expected_total = _expected_total(ctx)
             budget.check_before_start(ctx)
             complete = _run_phases(ctx)
@@ -251,8 +251,7 @@ def _run_phases(ctx: RunContext) -> bool:
             ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
             current = phase
         if phase == "contacts":
-            if ctx.expected_total is None:
-                ctx.expected_total = _expected_total(ctx)
+            # expected_total was read before the run started (it feeds the budget check).
             # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
             scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
             complete = scan(ctx)

@@ -186,6 +186,8 @@ def _mock_portal(mock: responses.RequestsMock, pages: list[list[Any]]) -> None:
         json={"lists": [], "hasMore": False},
     )
     mock.add(responses.GET, f"{BASE}/account-info/v3/details", json={"portalId": 1})
+    # The account's API usage is not readable with this token (as for OAuth apps).
+    mock.add(responses.GET, f"{BASE}{endpoints.API_USAGE_DAILY}", status=403, json={})
 
 
 @pytest.fixture
