@@ -2,8 +2,9 @@
 inside the caller's transaction (`Database.transaction()`), so a page of contacts and the
 sync checkpoint that follows it commit together.
 
-Bulk everywhere: one `INSERT ... ON CONFLICT` statement executed with many parameter sets
-(the driver's executemany) per call, never a round trip per row.
+Bulk everywhere, never a round trip per row: on SQLite one `INSERT ... ON CONFLICT` statement
+executed with many parameter sets (the driver's executemany) per call; on PostgreSQL a COPY
+into a staging table and one `INSERT ... SELECT ... ON CONFLICT` (`pg_stage`).
 
 NUL bytes: PostgreSQL text cannot hold U+0000. The sync engine strips them (and records the
 alteration) before calling `upsert_contacts`; the store strips any that still arrive, in
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hubsync_core.store.database import Database
@@ -29,6 +30,7 @@ from hubsync_core.store.models import (
     ListMembership,
     RejectedRecord,
 )
+from hubsync_core.store.pg_stage import STAGE, StagedUpsert
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 SEGMENTS = ContactSegmentRow.__table__  # type: ignore[attr-defined]
@@ -192,29 +194,30 @@ def _older(a: Any, b: Any) -> bool:
 
 
 class _Upsert:
-    """The upsert compiled once per dialect: driver SQL executed with plain tuples.
+    """The upsert compiled once per dialect.
 
-    Going through `exec_driver_sql` keeps the caller's transaction, SQLAlchemy's error
-    wrapping and cursor events, but skips per-row parameter processing (construct_params and
-    the JSON and DATETIME processors), which cost more than the database's own work.
+    SQLite: driver SQL executed with plain tuples (`exec_driver_sql` keeps the caller's
+    transaction, SQLAlchemy's error wrapping and cursor events, but skips per-row parameter
+    processing: construct_params and the JSON and DATETIME processors cost more than the
+    database's own work). PostgreSQL: the same rule applied from a COPY-loaded staging table
+    (see `pg_stage`).
     """
 
     def __init__(self, conn: Connection, with_generation: bool) -> None:
-        stmt = dialect_insert(conn)(CONTACTS)
-        excluded = stmt.excluded
-        replace: dict[str, Any] = {name: excluded[name] for name in _REPLACED}
-        if with_generation:
-            replace["seen_generation"] = excluded.seen_generation
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[CONTACTS.c.hubspot_id],
-            set_=replace,
-            where=or_(
-                CONTACTS.c.updated_at.is_(None),
-                excluded.updated_at >= CONTACTS.c.updated_at,
-            ),
-        )
         dialect = conn.dialect
         self.postgresql = dialect.name == "postgresql"
+        self.stamp: Callable[[Any], Any] = _as_is if self.postgresql else _sqlite_time
+        self.staged: StagedUpsert | None = None
+        if self.postgresql:
+            stage = table(STAGE, *(column(name) for name in _COLUMNS))
+            source = select(*(stage.c[name] for name in _COLUMNS))
+            apply = _on_conflict(
+                postgresql.insert(CONTACTS).from_select(list(_COLUMNS), source), with_generation
+            )
+            sql = apply.compile(dialect=dialect).string
+            self.staged = StagedUpsert(CONTACTS.name, _COLUMNS, sql)
+            return
+        stmt = _on_conflict(dialect_insert(conn)(CONTACTS), with_generation)
         if dialect.paramstyle not in ("qmark", "format"):
             # Positional placeholders, so parameters travel as tuples.
             dialect = type(dialect)(paramstyle="format")
@@ -223,16 +226,34 @@ class _Upsert:
         if order != _COLUMNS:
             raise RuntimeError(f"unexpected upsert parameter order {order}")
         self.sql = compiled.string
-        self.stamp: Callable[[Any], Any] = _as_is if self.postgresql else _sqlite_time
 
     def execute(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
         """Run the upsert for `params`; returns rows inserted or replaced (-1 if unknown).
 
-        One executemany: sqlite3 steps one prepared statement per row; psycopg sends every
-        row in one pipeline (one round trip, the statement parsed once).
+        SQLite: one executemany (sqlite3 steps one prepared statement per row).
+        PostgreSQL: COPY into the staging table and one INSERT ... SELECT.
         """
+        if self.staged is not None:
+            return self.staged.execute(conn, params)
         options = {"preserve_rowcount": True}
         return int(conn.exec_driver_sql(self.sql, params, execution_options=options).rowcount)
+
+
+def _on_conflict(stmt: Any, with_generation: bool) -> Any:
+    """The upsert's rule on an INSERT: an accepted row replaces every column; a stored row
+    with a newer `updated_at` is kept (see `upsert_contacts`)."""
+    excluded = stmt.excluded
+    replace: dict[str, Any] = {name: excluded[name] for name in _REPLACED}
+    if with_generation:
+        replace["seen_generation"] = excluded.seen_generation
+    return stmt.on_conflict_do_update(
+        index_elements=[CONTACTS.c.hubspot_id],
+        set_=replace,
+        where=or_(
+            CONTACTS.c.updated_at.is_(None),
+            excluded.updated_at >= CONTACTS.c.updated_at,
+        ),
+    )
 
 
 _UPSERTS: dict[tuple[str, str, bool], _Upsert] = {}
