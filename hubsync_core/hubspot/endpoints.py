@@ -49,3 +49,8 @@ def contact_list_memberships(contact_id: str) -> str:
 def is_search(path: str) -> bool:
     """True when `path` is a CRM search endpoint (paced by the search limit)."""
     return path in SEARCH_PATHS
+
+
+def hubspot_record_url(portal_id: str | int, hubspot_id: str | int) -> str:
+    """The contact's page in HubSpot's web app (not an API path)."""
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/0-1/{hubspot_id}"
