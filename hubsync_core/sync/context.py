@@ -183,7 +183,9 @@ class RunContext:
     def with_phase(self, phase: str, **values: Any) -> dict[str, Any]:
         """The current checkpoint moved to `phase` (dropping the previous phase's cursor)."""
         keep = {
-            k: self.checkpoint[k] for k in ("generation", "mark", "window") if k in self.checkpoint
+            k: self.checkpoint[k]
+            for k in ("generation", "mark", "window", "settled")
+            if k in self.checkpoint
         }
         return {**keep, "phase": phase, **values}
 

@@ -256,11 +256,19 @@ def _run_phases(ctx: RunContext) -> bool:
             chainge.sync_chainge(ctx)
             complete = False
         elif phase == "archived" and complete:
-            deletions.archived_pass(ctx)
+            if ctx.mode == "incremental" and deletions.nothing_left(ctx):
+                # Neither the archived pass nor the sweep has anything to find.
+                ctx.save_checkpoint({**ctx.checkpoint, "settled": True})
+            else:
+                deletions.archived_pass(ctx)
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:
+            if ctx.checkpoint.get("settled"):
+                continue
             if "generation" not in ctx.checkpoint:
+                if deletions.nothing_left(ctx):  # the archived pass explained the difference
+                    continue
                 # Allocated once and kept in the checkpoint, so a sweep resumed half-way
                 # stamps the remaining ids with the same generation.
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
