@@ -53,42 +53,14 @@ _V1_INDEXES = (
 
 
 def _v2(conn: Connection) -> None:
-    """Explorer indexes (see `create_explorer_indexes`), replacing version 1's narrower ones."""
+    """Explorer indexes (see `models`): wider date, email, company, stage and membership
+    indexes, the id-to-facets index, and the search index (SQLite: a B-tree over the search
+    document; PostgreSQL: a pg_trgm GIN index when the extension can be had, else none, and
+    search scans)."""
     for name in _V1_INDEXES:
         conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-    create_explorer_indexes(conn)
-
-
-def contact_index_names(dialect: str) -> list[str]:
-    """The contacts table's secondary indexes on `dialect`, the search index included."""
-    table = models.Contact.__table__  # type: ignore[attr-defined]
-    # An index limited to another dialect (the date indexes) does not exist here.
-    names = [str(index.name) for index in table.indexes if _index_on(index, dialect)]
-    return [*sorted(names), models.SEARCH_INDEX]
-
-
-def _index_on(index: sa.Index, dialect: str) -> bool:
-    condition = getattr(index, "_ddl_if", None)  # set by `ddl_if` (SQLAlchemy 2.0)
-    return condition is None or condition.dialect in (None, dialect)
-
-
-def create_explorer_indexes(conn: Connection, *, contacts_only: bool = False) -> None:
-    """Create the explorer's indexes that are missing (idempotent): the contacts table's date,
-    email, company, stage and id-to-facets indexes, the membership indexes (unless
-    `contacts_only`), and the search index (SQLite: a B-tree over the search document;
-    PostgreSQL: a pg_trgm GIN index when the extension can be had, else none, and search
-    scans)."""
-    tables = (
-        [models.Contact]
-        if contacts_only
-        else [
-            models.Contact,
-            models.ContactSegmentRow,
-            models.ListMembership,
-        ]
-    )
-    for model in tables:
-        for index in model.__table__.indexes:  # type: ignore[attr-defined]
+    for table in (models.Contact, models.ContactSegmentRow, models.ListMembership):
+        for index in table.__table__.indexes:  # type: ignore[attr-defined]
             # Honours each index's dialect condition (the date indexes differ by dialect).
             index.create(conn, checkfirst=True)
     dialect = conn.dialect.name
@@ -130,8 +102,18 @@ def _pg_trgm(conn: Connection) -> bool:
         return False
 
 
+def _v3(conn: Connection) -> None:
+    """The id-order index: pages sorted by id (the SDK's and the API's default) walk it."""
+    conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {models.ID_ORDER_INDEX} "
+            "ON contacts (archived, length(hubspot_id), hubspot_id)"
+        )
+    )
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 CURRENT_VERSION = len(STEPS)
 
 
