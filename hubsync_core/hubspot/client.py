@@ -344,6 +344,28 @@ class HubSpotClient:
             next_after=_next_after(data),
         )
 
+    def batch_read_contacts(
+        self, ids: Sequence[str], properties: Sequence[str]
+    ) -> list[ContactRecord]:
+        """The live records of up to 100 `ids` (`POST .../contacts/batch/read`).
+
+        Unknown and archived ids are left out (HubSpot lists them in `errors`, answering 207);
+        a merged-away id answers with the surviving record, under the survivor's id.
+        """
+        if not 1 <= len(ids) <= 100:
+            raise ValueError(f"a batch read takes 1 to 100 ids, got {len(ids)}")
+        body = {
+            "inputs": [{"id": str(i)} for i in ids],
+            "properties": _clean_properties(properties),
+        }
+        try:
+            data = self._request("POST", endpoints.CONTACTS_BATCH_READ, body=body)
+        except BadRequestError as exc:
+            if exc.status == 404:  # none of the ids is live
+                return []
+            raise
+        return [record for record in self._parse_contacts(data.get("results")) if record.id]
+
     def get_properties(self) -> list[PropertyDefinition]:
         """Every contact property definition (`GET /crm/v3/properties/contacts`)."""
         data = self._request("GET", endpoints.CONTACT_PROPERTIES)

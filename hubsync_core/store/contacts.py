@@ -419,6 +419,20 @@ def clear_contacts(conn: Connection) -> int:
     return int(conn.execute(delete(CONTACTS)).rowcount)
 
 
+def erase_contacts(conn: Connection, ids: Collection[str]) -> int:
+    """Delete contacts and every row about them (segment and list memberships, rejected
+    record samples): what a GDPR erasure asks. Returns how many contacts were deleted."""
+    total = 0
+    for chunk in _chunks(ids, CHUNK):
+        conn.execute(delete(SEGMENTS).where(SEGMENTS.c.hubspot_id.in_(chunk)))
+        conn.execute(delete(MEMBERS).where(MEMBERS.c.hubspot_id.in_(chunk)))
+        conn.execute(delete(REJECTED).where(REJECTED.c.hubspot_id.in_(chunk)))
+        total += int(
+            conn.execute(delete(CONTACTS).where(CONTACTS.c.hubspot_id.in_(chunk))).rowcount
+        )
+    return total
+
+
 def _field(item: Any, name: str, default: Any = None) -> Any:
     if isinstance(item, Mapping):
         return item.get(name, default)
@@ -516,6 +530,7 @@ __all__ = [
     "PreparedContacts",
     "clear_contacts",
     "count_seen",
+    "erase_contacts",
     "mark_archived",
     "mark_merged",
     "mark_seen",

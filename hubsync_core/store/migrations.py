@@ -102,8 +102,16 @@ def _pg_trgm(conn: Connection) -> bool:
         return False
 
 
+def _v3_freshness(conn: Connection) -> None:
+    """The freshness pipeline's tables: event inbox, privacy-deletion audit, job schedule."""
+    from hubsync_core.store.freshness_models import FRESHNESS_TABLES
+
+    tables = [model.__table__ for model in FRESHNESS_TABLES]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(conn, tables=tables)
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3_freshness]
 CURRENT_VERSION = len(STEPS)
 
 
