@@ -34,7 +34,8 @@ from .search import (
     to_ms,
 )
 
-LIVE, ARCHIVED, MERGED = 0, 1, 2
+#: Contact states. ERASED: deleted for privacy (GDPR), gone without a trace.
+LIVE, ARCHIVED, MERGED, ERASED = 0, 1, 2, 3
 _FAST_ARRAYS = ("hs_object_id", "createdate", "lastmodifieddate")
 _QUERY_PROPS = ("firstname", "lastname", "email", "phone", "company")
 _BATCH = 65_536
@@ -103,6 +104,12 @@ class Portal:
         self._build_arrays(n)
         self._lists: dict[str, _List] = {}
         self._build_lists()
+        #: Called after every mutation with `{"kind", "id", "at", ...}` (webhook events).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def _changed(self, kind: str, record_id: str | int, at: int, **info: Any) -> None:
+        for listener in list(self.listeners):
+            listener({"kind": kind, "id": str(record_id), "at": at, **info})
 
     # ---- construction -------------------------------------------------------------------------
     def _u(self, name: str, idx: np.ndarray) -> np.ndarray:
@@ -360,7 +367,7 @@ class Portal:
         """One live or archived contact with every property; None if unknown or merged away."""
         with self._lock:
             i = self._index(record_id)
-            if i is None or int(self._state[i]) == MERGED:
+            if i is None or int(self._state[i]) in (MERGED, ERASED):
                 return None
             arr = np.array([i], dtype=np.int64)
             archived = int(self._state[i]) == ARCHIVED
@@ -719,6 +726,7 @@ class Portal:
             self._state[i] = LIVE
             self._n += 1
             self._set_overrides(i, props)
+            self._changed("creation", last + 1, now, properties=dict(self._overrides.get(i, {})))
             return str(last + 1)
 
     def update_contact(self, record_id: str | int, properties: dict[str, Any]) -> None:
@@ -727,7 +735,8 @@ class Portal:
         with self._lock:
             i = self._require(record_id, LIVE)
             self._set_overrides(i, props)
-            self._bump(i)
+            at = self._bump(i)
+            self._changed("propertyChange", record_id, at, properties=props)
 
     def archive_contact(self, record_id: str | int) -> None:
         """Archive (delete) a live contact: it moves to `archived=true` with `archivedAt`."""
@@ -736,6 +745,7 @@ class Portal:
             ms = self._bump(i)
             self._archived_at[i] = ms
             self._state[i] = ARCHIVED
+            self._changed("deletion", record_id, ms)
 
     def restore_contact(self, record_id: str | int) -> None:
         """Bring an archived contact back to life (HubSpot's restore)."""
@@ -743,7 +753,14 @@ class Portal:
             i = self._require(record_id, ARCHIVED)
             self._state[i] = LIVE
             self._archived_at[i] = 0
-            self._bump(i)
+            self._changed("restore", record_id, self._bump(i))
+
+    def privacy_delete(self, record_id: str | int) -> None:
+        """GDPR-delete a live or archived contact: it vanishes from every endpoint."""
+        with self._lock:
+            i = self._require(record_id, LIVE, ARCHIVED)
+            self._state[i] = ERASED
+            self._changed("privacyDeletion", record_id, int(time.time() * 1000))
 
     def merge_contacts(self, winner_id: str | int, loser_id: str | int) -> None:
         """Merge loser into winner: the loser vanishes (not archived), the winner lists it in
@@ -769,7 +786,11 @@ class Portal:
             fill["hs_merged_object_ids"] = ";".join(dict.fromkeys(parts))
             self._set_overrides(w, fill)
             self._state[lo] = MERGED
-            self._bump(w)
+            at = self._bump(w)
+            # This portal keeps the primary's id (older HubSpot portals; newer ones create a
+            # new record): newObjectId is the primary's own id then.
+            winner, loser = str(int(self._ids[w])), str(int(self._ids[lo]))
+            self._changed("merge", winner, at, primary=winner, merged=[loser], new=winner)
 
     def set_modified(self, ids: Iterable[str | int], when: dt.datetime | int) -> int:
         """Give many contacts one identical modification time (a bulk update); returns how

@@ -36,6 +36,7 @@ from .config import (
     SandboxConfig,
 )
 from .errors import ApiError, bad_request, not_found
+from .freshness import SandboxFreshness
 from .portal import Portal
 
 DEFAULT_DAILY = 250_000
@@ -418,6 +419,16 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(cfg.latency_ms / 1000)
         if len(self.path) > MAX_URL:
             raise ApiError(414, "URI Too Long", "VALIDATION_ERROR")
+        # The journal and its token use the app's client credentials, not the CRM token.
+        answer = sb.freshness.api_route(
+            method, path, raw, self.headers.get("Authorization"), sb.base_url
+        )
+        if answer is not None:
+            if answer[0] == 204:
+                self._write(204, b"", [("X-HubSpot-Correlation-Id", cid)])
+            else:
+                self._json(answer[0], answer[1], cid)
+            return
 
         auth = self.headers.get("Authorization") or ""
         scheme, _, token = auth.partition(" ")
@@ -589,6 +600,9 @@ class _Handler(BaseHTTPRequestHandler):
         key = (method, tuple("{id}" if i == 1 and has_id else p for i, p in enumerate(parts)))
         if not isinstance(body, dict):
             raise ValueError("expected a JSON object")
+        found = sb.freshness.admin_route(method, "/_sandbox/" + "/".join(parts), body)
+        if found is not None:
+            return found
         if key == ("GET", ("stats",)):
             return sb.stats.as_dict()
         if key == ("GET", ("info",)):
@@ -659,6 +673,7 @@ class Sandbox:
         self.config = config or SandboxConfig()
         now = self.config.now if self.config.now is not None else time.time()
         self.portal = Portal(self.config, int(now * 1000))
+        self.freshness = SandboxFreshness(self.config, self.portal)
         self._limiter = _Limiter(self.config)
         self._faults = _Faults(self.config)
         self._stats_lock = threading.Lock()
@@ -691,6 +706,7 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
+        self.freshness.start()
         return self._base_url
 
     def stop(self) -> None:
@@ -698,6 +714,7 @@ class Sandbox:
         server, self._server = self._server, None
         if server is None:
             return
+        self.freshness.stop()
         server.shutdown()
         server.server_close()
         with server.conn_lock:
