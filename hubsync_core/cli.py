@@ -245,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_segment_commands(commands)
     add_schedule_commands(commands)
+    from hubsync_core.api_cli import add_api_commands
+
+    add_api_commands(commands)
     return parser
 
 

@@ -114,6 +114,8 @@ class Settings:
     journal_poll_seconds: int = 60
     #: Edits a minute the demo portal makes by itself (0 = none), to show live updates.
     demo_live_activity: int = 3
+    #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
+    api_token: Secret | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -160,6 +162,10 @@ class Settings:
             ("HUBSYNC_WEBHOOK_PUBLIC_URL", self.webhook_public_url or "(none)"),
             ("HUBSYNC_JOURNAL_POLL_SECONDS", str(self.journal_poll_seconds)),
             ("HUBSYNC_DEMO_LIVE_ACTIVITY", str(self.demo_live_activity)),
+            (
+                "HUBSYNC_API_TOKEN",
+                self.api_token.masked() if self.api_token else "(generated on first start)",
+            ),
         ]
         return [(name, value, self.sources.get(name, "default")) for name, value in shown]
 
@@ -300,6 +306,9 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         raise SettingsError(
             "HUBSYNC_WEBHOOK_PUBLIC_URL", f"must start with http:// or https://, got {public_url!r}"
         )
+    api_token = get("HUBSYNC_API_TOKEN")
+    if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
+        raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
 
     return Settings(
         access_token=Secret(token) if token else None,
@@ -328,5 +337,6 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         webhook_public_url=public_url,
         journal_poll_seconds=integer("HUBSYNC_JOURNAL_POLL_SECONDS", 60, minimum=5, maximum=3600),
         demo_live_activity=integer("HUBSYNC_DEMO_LIVE_ACTIVITY", 3, maximum=600),
+        api_token=Secret(api_token) if api_token else None,
         sources=sources,
     )
