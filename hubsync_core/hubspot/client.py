@@ -358,12 +358,7 @@ class HubSpotClient:
             "inputs": [{"id": str(i)} for i in ids],
             "properties": _clean_properties(properties),
         }
-        try:
-            data = self._request("POST", endpoints.CONTACTS_BATCH_READ, body=body)
-        except BadRequestError as exc:
-            if exc.status == 404:  # none of the ids is live
-                return []
-            raise
+        data = self._request("POST", endpoints.CONTACTS_BATCH_READ, body=body)
         return [record for record in self._parse_contacts(data.get("results")) if record.id]
 
     def get_properties(self) -> list[PropertyDefinition]:
