@@ -136,8 +136,8 @@ def add_every_option(sync: argparse.ArgumentParser) -> None:
 def run_every(args: argparse.Namespace, settings: Settings) -> int:
     """The foreground scheduler: store the period, then host the freshness worker until
     SIGTERM or Ctrl-C (a running sync stops after its current page)."""
+    from hubsync_core.freshness import SYNC_JOB
     from hubsync_core.service import HubSyncService
-    from hubsync_core.sync.context import utcnow
 
     minutes = parse_period(args.every)
     if minutes is None:
@@ -145,9 +145,13 @@ def run_every(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with HubSyncService(settings, owner="schedule") as service:
-        state = service.set_schedule(minutes)
-        print(f"Sync schedule: {describe(state, utcnow())}; Ctrl-C to stop", file=sys.stderr)
+        service.set_schedule(minutes)
+        print(f"Sync schedule: every {minutes} min; Ctrl-C to stop", file=sys.stderr)
         worker = service.freshness_worker()
+        # A foreground scheduler starts with a sync (then one every period).
+        outcome = worker.scheduler.run_now(SYNC_JOB)
+        if outcome is not None:
+            print(f"{outcome.status}: {outcome.message}", file=sys.stderr)
         worker.start()
         try:
             stop.wait()

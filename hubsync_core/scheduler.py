@@ -78,15 +78,21 @@ def parse_period(text: str) -> int | None:
 
 
 def next_due(row: ScheduledJob | None, every: int | None, now: datetime) -> datetime | None:
-    """When the job should next start (None: off). Never run: now. Otherwise one period
-    after the last start; ticks that fell while the last run was still going are skipped
-    (the next is the first period boundary after it finished); a pause moves it later."""
+    """When the job should next start (None: off).
+
+    Never run: one period after the schedule was set (or, with no stored row, from now), so
+    turning a schedule on, or starting a process, never fires a run by surprise. Otherwise
+    one period after the last start; ticks that fell while the last run was still going are
+    skipped (the next is the first period boundary after it finished); a pause moves it later.
+    """
     if every is None:
         return None
-    if row is None or row.last_started_at is None:
-        due = now
+    period = timedelta(minutes=every)
+    if row is None:
+        due = now + period
+    elif row.last_started_at is None:
+        due = row.updated_at + period
     else:
-        period = timedelta(minutes=every)
         due = row.last_started_at + period
         finished = row.last_finished_at
         if finished is not None and finished >= row.last_started_at and finished > due:
@@ -128,6 +134,28 @@ class Scheduler:
             paused_until=row.paused_until if row else None,
         )
 
+    def run_now(self, name: str) -> JobOutcome | None:
+        """Run job `name` now as its tick (None if another process just took one)."""
+        row = schedule_store.get(self.db, name)
+        if row is None:
+            schedule_store.ensure(self.db, name, self.period(name, None), self.clock())
+            row = schedule_store.get(self.db, name)
+        assert row is not None
+        return self._run(self.jobs[name], row)
+
+    def _run(self, job: PeriodicJob, row: ScheduledJob) -> JobOutcome | None:
+        if not schedule_store.claim(self.db, job.name, row.last_started_at, self.clock()):
+            return None  # another process took this tick
+        try:
+            outcome = job.run()
+        except Exception as exc:  # a crashing job must not stop the others
+            log.exception("scheduled job %s crashed", job.name)
+            outcome = JobOutcome("failed", f"{type(exc).__name__}: {exc}")
+        schedule_store.finish(
+            self.db, job.name, outcome.status, outcome.message, self.clock(), outcome.paused_until
+        )
+        return outcome
+
     def tick(self) -> dict[str, JobOutcome]:
         """Run every job that is due now (claimed in the database); returns their outcomes."""
         outcomes: dict[str, JobOutcome] = {}
@@ -135,21 +163,14 @@ class Scheduler:
             now = self.clock()
             row = schedule_store.get(self.db, name)
             every = self.period(name, row)
-            due = next_due(row, every, now)
-            if due is None or now < due:
-                continue
-            if row is None:
+            if row is None and every is not None:
+                # A default schedule: anchor it now, the first run comes one period later.
                 schedule_store.ensure(self.db, name, every, now)
-            seen = row.last_started_at if row is not None else None
-            if not schedule_store.claim(self.db, name, seen, now):
-                continue  # another process took this tick
-            try:
-                outcome = job.run()
-            except Exception as exc:  # a crashing job must not stop the others
-                log.exception("scheduled job %s crashed", name)
-                outcome = JobOutcome("failed", f"{type(exc).__name__}: {exc}")
-            schedule_store.finish(
-                self.db, name, outcome.status, outcome.message, self.clock(), outcome.paused_until
-            )
-            outcomes[name] = outcome
+                continue
+            due = next_due(row, every, now)
+            if row is None or due is None or now < due:
+                continue
+            outcome = self._run(job, row)
+            if outcome is not None:
+                outcomes[name] = outcome
         return outcomes

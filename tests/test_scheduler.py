@@ -60,20 +60,23 @@ def test_runs_every_period_from_the_last_start(sqlite_db: Database) -> None:
     clock, runs = Clock(), []
     scheduler = Scheduler(sqlite_db, [counting_job(clock, runs)], clock)
     schedule_store.set_every(sqlite_db, "sync", 15, clock())
+    scheduler.tick()  # turning the schedule on does not fire a run
+    assert scheduler.state("sync").next_run_at == T0 + timedelta(minutes=15)
+    clock.advance(minutes=15)
     scheduler.tick()
     clock.advance(minutes=14)
     scheduler.tick()
     clock.advance(minutes=1)
     scheduler.tick()
-    assert runs == [T0, T0 + timedelta(minutes=15)]
-    assert scheduler.state("sync").next_run_at == T0 + timedelta(minutes=30)
+    assert runs == [T0 + timedelta(minutes=15), T0 + timedelta(minutes=30)]
+    assert scheduler.state("sync").next_run_at == T0 + timedelta(minutes=45)
 
 
 def test_a_tick_missed_during_a_long_run_is_skipped_not_queued(sqlite_db: Database) -> None:
     clock, runs = Clock(), []
     job = counting_job(clock, runs, takes=timedelta(minutes=40))
     scheduler = Scheduler(sqlite_db, [job], clock)
-    schedule_store.set_every(sqlite_db, "sync", 15, clock())
+    schedule_store.set_every(sqlite_db, "sync", 15, T0 - timedelta(minutes=15))
     scheduler.tick()  # runs 12:00-12:40; the 12:15 and 12:30 ticks fell inside it
     assert scheduler.state("sync").next_run_at == T0 + timedelta(minutes=45)
     scheduler.tick()
@@ -85,7 +88,7 @@ def test_a_tick_missed_during_a_long_run_is_skipped_not_queued(sqlite_db: Databa
 
 def test_the_rhythm_survives_a_restart(sqlite_db: Database) -> None:
     clock, runs = Clock(), []
-    schedule_store.set_every(sqlite_db, "sync", 10, clock())
+    schedule_store.set_every(sqlite_db, "sync", 10, T0 - timedelta(minutes=10))
     Scheduler(sqlite_db, [counting_job(clock, runs)], clock).tick()
     clock.advance(minutes=7)
     restarted = Scheduler(sqlite_db, [counting_job(clock, runs)], clock)  # a new process
@@ -98,7 +101,7 @@ def test_the_rhythm_survives_a_restart(sqlite_db: Database) -> None:
 
 def test_two_processes_take_one_tick_once(sqlite_db: Database) -> None:
     clock, runs = Clock(), []
-    schedule_store.set_every(sqlite_db, "sync", 5, clock())
+    schedule_store.set_every(sqlite_db, "sync", 5, T0 - timedelta(minutes=5))
     first = Scheduler(sqlite_db, [counting_job(clock, runs)], clock)
     second = Scheduler(sqlite_db, [counting_job(clock, runs)], clock)
     first.tick()
@@ -119,9 +122,11 @@ def test_a_running_sync_makes_the_tick_skip(sqlite_db: Database) -> None:
     clock = Clock()
     job = sync_job(busy, lambda: T0, 5)
     scheduler = Scheduler(sqlite_db, [job], clock)
+    scheduler.tick()  # anchors the default schedule at T0
+    clock.advance(minutes=5)
     outcome = scheduler.tick()["sync"]
     assert outcome.status == "skipped"
-    assert scheduler.state("sync").next_run_at == T0 + timedelta(minutes=5)
+    assert scheduler.state("sync").next_run_at == T0 + timedelta(minutes=10)
 
 
 def test_a_daily_429_pauses_until_hubspots_reset_and_says_so(sqlite_db: Database) -> None:
@@ -132,12 +137,16 @@ def test_a_daily_429_pauses_until_hubspots_reset_and_says_so(sqlite_db: Database
 
     clock = Clock()
     scheduler = Scheduler(sqlite_db, [sync_job(spent, lambda: reset, 5)], clock)
+    scheduler.tick()
+    clock.advance(minutes=5)
     outcome = scheduler.tick()["sync"]
     assert outcome.status == "paused" and "until 2026-12-06 05:00" in outcome.message
     state = scheduler.state("sync")
     assert state.paused_until == reset and state.next_run_at == reset
     clock.advance(hours=3)
     assert scheduler.tick() == {}
+    clock.now = reset
+    assert scheduler.tick()["sync"].status == "paused"  # still spent: paused again
 
 
 def test_setting_the_schedule_lifts_a_pause(sqlite_db: Database) -> None:
