@@ -53,6 +53,11 @@ def is_search(path: str) -> bool:
     return path in SEARCH_PATHS
 
 
+def hubspot_record_url(portal_id: str | int, hubspot_id: str | int) -> str:
+    """The contact's page in HubSpot's web app (not an API path)."""
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/0-1/{hubspot_id}"
+
+
 # -- freshness: the Webhooks Journal (2026-03) and its client-credentials token ---------------
 
 #: POST (form): a client-credentials access token for a project app.
