@@ -13,6 +13,7 @@ so results survive restarts and are shared with the dashboard and the CLI.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -357,10 +358,17 @@ class HubSyncService:
     def freshness_worker(self, run_sync: Callable[[], SyncStats] | None = None) -> FreshnessWorker:
         """A worker hosting the schedule, the journal poller and the applier (not started)."""
         applier = self.event_applier()
+        # The demo portal's journal is local: read it often so its live activity shows.
+        every = min(self.settings.journal_poll_seconds, 5) if self.settings.demo else None
+        interval = float(every or self.settings.journal_poll_seconds)
+        last_poll = [float("-inf")]
 
         def live_step() -> bool:
-            polled = self.poll_journal()
-            applied = applier.apply_once()
+            polled = None
+            if time.monotonic() - last_poll[0] >= interval:
+                last_poll[0] = time.monotonic()
+                polled = self.poll_journal()
+            applied = applier.apply_once() if applier.due() else ApplyResult()
             return bool(applied.events) or bool(polled and polled.entries)
 
         return FreshnessWorker(self.scheduler(run_sync), live_step)

@@ -121,6 +121,15 @@ def pending(db_or_conn: Database | Connection, limit: int) -> list[PendingEvent]
     ]
 
 
+def pending_summary(db: Database) -> tuple[int, datetime | None]:
+    """(how many events are pending, when the oldest of them arrived)."""
+    with db.connect() as conn:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(INBOX.c.received_at)).where(INBOX.c.applied_at.is_(None))
+        ).one()
+    return int(count), _as_datetime(oldest)
+
+
 def mark_applied(conn: Connection, event_ids: Iterable[str], now: datetime) -> int:
     """Mark events applied (inside the transaction that applied them); returns how many."""
     total = 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -43,6 +43,8 @@ log = logging.getLogger("hubsync.applier")
 READ_BATCH = 100
 #: Events one pass applies (one transaction).
 PASS_EVENTS = 5000
+#: How long the first pending event may wait for others to share its batch reads.
+LINGER = timedelta(seconds=1)
 
 #: Reads the live records of up to 100 ids with the given properties (a batch read).
 Reader = Callable[[Sequence[str], Sequence[str]], Sequence[ContactRecord]]
@@ -132,6 +134,15 @@ class EventApplier:
         self._properties = properties
         self._clock = clock
         self._pass_events = pass_events
+
+    def due(self) -> bool:
+        """Whether a pass is worth running now: a batch read's worth of events is pending,
+        or the oldest pending event has waited `LINGER` (so a trickle of deliveries shares
+        batch reads, and nothing waits longer than about a second)."""
+        count, oldest = inbox.pending_summary(self.db)
+        if count == 0:
+            return False
+        return count >= READ_BATCH or oldest is None or self._clock() - oldest >= LINGER
 
     def drain(self, max_passes: int = 100) -> ApplyResult:
         """Apply pending events until none are left (or `max_passes` passes ran)."""
