@@ -18,13 +18,9 @@ from typing import Any, TextIO
 
 from hubsync_core import __version__
 from hubsync_core.config import Settings, SettingsError
+from hubsync_core.freshness import live_updates_line
 from hubsync_core.hubspot.errors import HubSpotError
-from hubsync_core.schedule_cli import (
-    add_every_option,
-    add_schedule_commands,
-    live_updates_line,
-    run_every,
-)
+from hubsync_core.schedule_cli import add_every_option, add_schedule_commands, run_every
 from hubsync_core.segments import SegmentError
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.sync.model import MODES, SyncOptions, SyncProgress, SyncStats

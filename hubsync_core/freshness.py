@@ -11,15 +11,21 @@ with an injected clock.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hubsync_core.hubspot.errors import DailyLimitError, HubSpotError
-from hubsync_core.scheduler import JobOutcome, PeriodicJob, Scheduler
+from hubsync_core.scheduler import JobOutcome, JobState, PeriodicJob, Scheduler
+from hubsync_core.store.inbox import InboxStats
 from hubsync_core.store.lock import SyncAlreadyRunning
-from hubsync_core.sync.model import SyncStats
+from hubsync_core.sync.model import SyncOptions, SyncStats
+
+if TYPE_CHECKING:
+    from hubsync_core.jobs import SyncJobs
 
 log = logging.getLogger("hubsync.freshness")
 
@@ -70,6 +76,50 @@ def sync_job(
     return PeriodicJob(SYNC_JOB, run, default_minutes)
 
 
+def sync_through(jobs: SyncJobs, owner: str = "schedule") -> Callable[[], SyncStats]:
+    """Scheduled syncs run by a process's own `SyncJobs` (the dashboard's, the API's), so
+    its pages and routes see them as their own running sync (progress, cancel)."""
+
+    def run() -> SyncStats:
+        started = jobs.start_run(SyncOptions(mode="auto", owner=owner))  # raises if busy
+        if started.result is not None:
+            return started.result
+        if started.run_id is None:
+            return SyncStats(status="failed", message=started.error or "the sync did not start")
+        jobs.wait()
+        return jobs.result_of(started.run_id) or SyncStats(
+            status="failed", message="the scheduled sync ended without a result"
+        )
+
+    return run
+
+
+def describe_schedule(state: JobState, now: datetime) -> str:
+    """One line: "every 15 min, next in 7 min (last: succeeded ...)" or "off"."""
+    if not state.enabled:
+        text = "off"
+    else:
+        text = f"every {state.every_minutes} min"
+        if state.paused_until is not None and state.paused_until > now:
+            text += f", paused until {state.paused_until:%Y-%m-%d %H:%M} UTC"
+        elif state.next_run_at is not None:
+            minutes = max(math.ceil((state.next_run_at - now).total_seconds() / 60), 0)
+            text += f", next sync in {minutes} min" if minutes else ", next sync due now"
+    if state.last_status:
+        text += f" (last: {state.last_message or state.last_status})"
+    return text
+
+
+def live_updates_line(stats: InboxStats) -> str:
+    """ "Live updates: N events in the last hour, last at ..." (for `stats` and `events`)."""
+    last = stats.last_received_at
+    text = f"Live updates: {stats.received_last_hour:,} events in the last hour"
+    text += f", last at {last:%Y-%m-%d %H:%M:%S} UTC" if last else " (none received yet)"
+    if stats.pending:
+        text += f"; {stats.pending:,} waiting to be applied"
+    return text
+
+
 class FreshnessWorker:
     """Runs the scheduler and the live pipeline (journal + applier) in background threads.
 
@@ -84,8 +134,10 @@ class FreshnessWorker:
         *,
         tick_seconds: float = 5.0,
         live_seconds: float = 1.0,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.on_start = on_start
         self.live_step = live_step
         self.tick_seconds = tick_seconds
         self.live_seconds = live_seconds
@@ -100,6 +152,8 @@ class FreshnessWorker:
         """Start both threads (daemon: they never keep a process alive). Idempotent."""
         if self.running:
             return
+        if self.on_start is not None:
+            self.on_start()
         self._stop.clear()
         self._threads = [
             threading.Thread(target=self._schedule_loop, name="hubsync-schedule", daemon=True),

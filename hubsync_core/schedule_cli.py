@@ -7,11 +7,11 @@ import json
 import signal
 import sys
 import threading
-from datetime import datetime
 from typing import Any
 
 from hubsync_core.config import Settings
-from hubsync_core.scheduler import JobState, parse_period
+from hubsync_core.freshness import describe_schedule, live_updates_line
+from hubsync_core.scheduler import parse_period
 
 
 def add_schedule_commands(commands: Any) -> None:
@@ -45,22 +45,6 @@ def add_schedule_commands(commands: Any) -> None:
     apply.set_defaults(handler=cmd_events_apply)
 
 
-def describe(state: JobState, now: datetime) -> str:
-    """One line: "every 15 min, next in 7 min (last: succeeded ...)" or "off"."""
-    if not state.enabled:
-        text = "off"
-    else:
-        text = f"every {state.every_minutes} min"
-        if state.paused_until is not None and state.paused_until > now:
-            text += f", paused until {state.paused_until:%Y-%m-%d %H:%M} UTC"
-        elif state.next_run_at is not None:
-            minutes = max(int((state.next_run_at - now).total_seconds() // 60), 0)
-            text += f", next sync in {minutes} min" if minutes else ", next sync due now"
-    if state.last_status:
-        text += f" (last: {state.last_message or state.last_status})"
-    return text
-
-
 def cmd_schedule_set(args: argparse.Namespace, settings: Settings) -> int:
     from hubsync_core.service import HubSyncService
     from hubsync_core.sync.context import utcnow
@@ -68,7 +52,7 @@ def cmd_schedule_set(args: argparse.Namespace, settings: Settings) -> int:
     minutes = parse_period(args.period)
     with HubSyncService(settings, owner="cli") as service:
         state = service.set_schedule(minutes)
-    print(f"Sync schedule: {describe(state, utcnow())}")
+    print(f"Sync schedule: {describe_schedule(state, utcnow())}")
     return 0
 
 
@@ -81,7 +65,7 @@ def cmd_schedule_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(state.__dict__, indent=2, default=str))
     else:
-        print(f"Sync schedule: {describe(state, utcnow())}")
+        print(f"Sync schedule: {describe_schedule(state, utcnow())}")
     return 0
 
 
@@ -111,16 +95,6 @@ def cmd_events_apply(args: argparse.Namespace, settings: Settings) -> int:
         f"{result.erased} erased"
     )
     return 0
-
-
-def live_updates_line(stats: Any) -> str:
-    """ "Live updates: N events in the last hour, last at ..." (for `stats` and `events`)."""
-    last = stats.last_received_at
-    text = f"Live updates: {stats.received_last_hour:,} events in the last hour"
-    text += f", last at {last:%Y-%m-%d %H:%M:%S} UTC" if last else " (none received yet)"
-    if stats.pending:
-        text += f"; {stats.pending:,} waiting to be applied"
-    return text
 
 
 def add_every_option(sync: argparse.ArgumentParser) -> None:

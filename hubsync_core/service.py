@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
-from hubsync_core.connection import journal_client, make_client
+from hubsync_core.connection import demo_sandbox, journal_client, make_client
 from hubsync_core.freshness import (
     DEMO_SYNC_MINUTES,
     SYNC_JOB,
@@ -371,7 +371,12 @@ class HubSyncService:
             applied = applier.apply_once() if applier.due() else ApplyResult()
             return bool(applied.events) or bool(polled and polled.entries)
 
-        return FreshnessWorker(self.scheduler(run_sync), live_step)
+        def on_start() -> None:
+            # The demo portal makes a few edits a minute, so live updates can be watched.
+            if self.settings.demo and self.settings.demo_live_activity:
+                demo_sandbox(self.settings).freshness.set_activity(self.settings.demo_live_activity)
+
+        return FreshnessWorker(self.scheduler(run_sync), live_step, on_start=on_start)
 
     def _batch_read(self, ids: Sequence[str], properties: Sequence[str]) -> list[ContactRecord]:
         return self.client.batch_read_contacts(ids, properties)

@@ -21,6 +21,7 @@ from hubsync_core.api.context import ApiContext
 from hubsync_core.api.errors import install_error_handlers
 from hubsync_core.api.tokens import resolve_token
 from hubsync_core.config import Secret, Settings
+from hubsync_core.freshness import sync_through
 from hubsync_core.jobs import SyncJobs
 from hubsync_core.service import HubSyncService
 
@@ -67,7 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The schedule and the webhook/journal applier run while the server is up.
-        worker = service.freshness_worker() if background else None
+        worker = service.freshness_worker(sync_through(jobs)) if background else None
         if worker is not None:
             worker.start()
         yield

@@ -148,7 +148,8 @@ class WebhookEmitter:
             )
         elif kind in ("deletion", "restore", "privacyDeletion"):
             self.emit(kind, object_id, at)
-        self.flush()
+        if not self._threads:
+            self.flush()  # not started: no flusher thread, hand the events over now
 
     def flush(self) -> None:
         """Hand the events recorded so far to the journal and the delivery queue."""
@@ -168,6 +169,12 @@ class WebhookEmitter:
     def start(self) -> None:
         if self._threads:
             return
+        # Like HubSpot, events are gathered for a moment and sent in batches of up to 100.
+        flusher = threading.Thread(
+            target=self._flush_loop, name="sandbox-webhooks-flush", daemon=True
+        )
+        flusher.start()
+        self._threads.append(flusher)
         for n in range(max(1, self.options.concurrency)):
             thread = threading.Thread(
                 target=self._deliver_loop, name=f"sandbox-webhooks-{n}", daemon=True
@@ -177,6 +184,7 @@ class WebhookEmitter:
 
     def stop(self) -> None:
         self._stop.set()
+        self.flush()
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -193,6 +201,10 @@ class WebhookEmitter:
                     return False
                 self._idle.wait(min(left, 0.05))
         return True
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.options.linger):
+            self.flush()
 
     def _enqueue(
         self, events: list[dict[str, Any]], attempt: int, counted: bool = False, copy: bool = False

@@ -14,7 +14,6 @@ from hubsync_core.config import Settings
 
 from .conftest import TOKEN
 
-
 #: Routes HubSpot calls: authenticated by HubSpot's signature instead of the bearer token
 #: (tests/api/test_webhooks_route.py checks their 401s).
 SIGNATURE_AUTHENTICATED = {"/api/integrations/hubspot/webhooks"}
