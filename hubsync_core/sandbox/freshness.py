@@ -4,22 +4,23 @@
   the Webhooks Journal (`journal.Journal`) and delivered to `config.webhook_url`;
 - the journal's API (`POST /oauth/v1/token`, `GET /webhooks-journal/journal/2026-03/...`,
   authorised by the client-credentials token, not the CRM token) and its data links;
-- admin routes: `POST /_sandbox/webhooks` (target URL, duplicates, reordering),
-  `POST /_sandbox/contacts/{id}/gdpr-delete`, `POST /_sandbox/activity` (edits a minute);
+- admin routes (`ADMIN_ROUTES`): `POST /_sandbox/webhooks` (target URL, duplicates,
+  reordering), `GET /_sandbox/webhooks` (delivery counts), `POST /_sandbox/contacts/{id}/
+  gdpr-delete`, `POST /_sandbox/activity` (edits a minute), the journal's data links;
 - "live activity": a few edits a minute on their own, so a demo shows updates arriving.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from typing import Any
 
 from .config import SandboxConfig
 from .errors import ApiError
-from .journal import DATA, EARLIEST, NEXT, TOKEN, Journal
+from .journal import EARLIEST, NEXT, TOKEN, Journal
 from .portal import Portal
+from .routing import AdminRequest, AdminRoute, admin_route
 from .webhooks import DeliveryOptions, WebhookEmitter
 
 _STAGES = ("lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
@@ -39,7 +40,7 @@ class SandboxFreshness:
             journal=self.journal.append,
         )
         portal.listeners.append(self.emitter.on_change)
-        self._activity_per_minute = 0
+        self.activity_per_minute = 0
         self._stop = threading.Event()
         self._activity: threading.Thread | None = None
         self._rng = random.Random(config.seed)
@@ -56,15 +57,15 @@ class SandboxFreshness:
     # ---- live activity ------------------------------------------------------------------------
     def set_activity(self, per_minute: int) -> None:
         """Make `per_minute` edits a minute on random live contacts (0 stops)."""
-        self._activity_per_minute = max(0, int(per_minute))
-        if self._activity_per_minute and (self._activity is None or not self._activity.is_alive()):
+        self.activity_per_minute = max(0, int(per_minute))
+        if self.activity_per_minute and (self._activity is None or not self._activity.is_alive()):
             self._activity = threading.Thread(
                 target=self._activity_loop, name="sandbox-activity", daemon=True
             )
             self._activity.start()
 
     def _activity_loop(self) -> None:
-        while self._activity_per_minute and not self._stop.wait(60 / self._activity_per_minute):
+        while self.activity_per_minute and not self._stop.wait(60 / self.activity_per_minute):
             try:
                 self.edit_once()
             except (KeyError, ValueError):
@@ -105,40 +106,51 @@ class SandboxFreshness:
             return self.journal.answer(path, base_url)
         return None
 
-    def admin_route(self, method: str, path: str, body: dict[str, Any]) -> Any:
-        """Admin paths under /_sandbox (None: not one of them)."""
-        match = DATA.fullmatch(path)
-        if method == "GET" and match:
-            return self.journal.data(match["offset"])
-        if method == "POST" and path == "/_sandbox/webhooks":
-            options = self.emitter.options
-            if "url" in body:
-                options.url = body["url"] or None
-            options.duplicate_rate = float(body.get("duplicateRate", options.duplicate_rate))
-            options.reorder = bool(body.get("reorder", options.reorder))
-            options.retry_base = float(body.get("retryBaseSeconds", options.retry_base))
-            return {
-                "url": options.url,
-                "duplicateRate": options.duplicate_rate,
-                "reorder": options.reorder,
-                "retryBaseSeconds": options.retry_base,
-            }
-        if method == "GET" and path == "/_sandbox/webhooks":
-            stats = self.emitter.stats
-            return {**stats.__dict__, "journalEvents": len(self.journal)}
-        if (
-            method == "POST"
-            and path.startswith("/_sandbox/contacts/")
-            and path.endswith("/gdpr-delete")
-        ):
-            record_id = path.split("/")[3]
-            self.portal.privacy_delete(record_id)
-            return {"deleted": record_id}
-        if method == "POST" and path == "/_sandbox/activity":
-            self.set_activity(int(body.get("perMinute", 0)))
-            return {"perMinute": self._activity_per_minute}
-        return None
+    def configure_webhooks(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Set the delivery target and behaviour; returns the settings now in force."""
+        options = self.emitter.options
+        if "url" in body:
+            options.url = body["url"] or None
+        options.duplicate_rate = float(body.get("duplicateRate", options.duplicate_rate))
+        options.reorder = bool(body.get("reorder", options.reorder))
+        options.retry_base = float(body.get("retryBaseSeconds", options.retry_base))
+        return {
+            "url": options.url,
+            "duplicateRate": options.duplicate_rate,
+            "reorder": options.reorder,
+            "retryBaseSeconds": options.retry_base,
+        }
 
 
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+# ---- admin routes (/_sandbox/...) -------------------------------------------------------------
+def _journal_data(req: AdminRequest) -> Any:
+    return req.sandbox.freshness.journal.data(req.id)
+
+
+def _configure(req: AdminRequest) -> Any:
+    return req.sandbox.freshness.configure_webhooks(req.body)
+
+
+def _delivery_stats(req: AdminRequest) -> Any:
+    freshness = req.sandbox.freshness
+    return {**freshness.emitter.stats.__dict__, "journalEvents": len(freshness.journal)}
+
+
+def _gdpr_delete(req: AdminRequest) -> Any:
+    req.sandbox.portal.privacy_delete(req.id)
+    return {"deleted": req.id}
+
+
+def _activity(req: AdminRequest) -> Any:
+    freshness = req.sandbox.freshness
+    freshness.set_activity(int(req.body.get("perMinute", 0)))
+    return {"perMinute": freshness.activity_per_minute}
+
+
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    admin_route("GET", "journal-data/{id}", _journal_data),
+    admin_route("POST", "webhooks", _configure),
+    admin_route("GET", "webhooks", _delivery_stats),
+    admin_route("POST", "contacts/{id}/gdpr-delete", _gdpr_delete),
+    admin_route("POST", "activity", _activity),
+)

@@ -23,7 +23,6 @@ KEEP_MS = 3 * 24 * 3600 * 1000
 TOKEN_SECONDS = 1800
 EARLIEST = re.compile(r"/webhooks-journal/journal/2026-03/earliest/?")
 NEXT = re.compile(r"/webhooks-journal/journal/2026-03/offset/(?P<offset>[^/]+)/next/?")
-DATA = re.compile(r"/_sandbox/journal-data/(?P<offset>[^/]+)")
 TOKEN = "/oauth/v1/token"
 
 

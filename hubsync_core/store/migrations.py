@@ -102,7 +102,17 @@ def _pg_trgm(conn: Connection) -> bool:
         return False
 
 
-def _v3_freshness(conn: Connection) -> None:
+def _v3(conn: Connection) -> None:
+    """The id-order index: pages sorted by id (the SDK's and the API's default) walk it."""
+    conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {models.ID_ORDER_INDEX} "
+            "ON contacts (archived, length(hubspot_id), hubspot_id)"
+        )
+    )
+
+
+def _v4_freshness(conn: Connection) -> None:
     """The freshness pipeline's tables: event inbox, privacy-deletion audit, job schedule."""
     from hubsync_core.store.freshness_models import FRESHNESS_TABLES
 
@@ -111,7 +121,7 @@ def _v3_freshness(conn: Connection) -> None:
 
 
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3_freshness]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4_freshness]
 CURRENT_VERSION = len(STEPS)
 
 
