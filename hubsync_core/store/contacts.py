@@ -14,7 +14,7 @@ every text column and every string property value, so a stray NUL never aborts a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain, islice
 from typing import Any, TypedDict
@@ -469,6 +469,20 @@ def clear_contacts(conn: Connection) -> int:
     return int(conn.execute(delete(CONTACTS)).rowcount)
 
 
+def erase_contacts(conn: Connection, ids: Collection[str]) -> int:
+    """Delete contacts and every row about them (segment and list memberships, rejected
+    record samples): what a GDPR erasure asks. Returns how many contacts were deleted."""
+    total = 0
+    for chunk in _chunks(ids, CHUNK):
+        conn.execute(delete(SEGMENTS).where(SEGMENTS.c.hubspot_id.in_(chunk)))
+        conn.execute(delete(MEMBERS).where(MEMBERS.c.hubspot_id.in_(chunk)))
+        conn.execute(delete(REJECTED).where(REJECTED.c.hubspot_id.in_(chunk)))
+        total += int(
+            conn.execute(delete(CONTACTS).where(CONTACTS.c.hubspot_id.in_(chunk))).rowcount
+        )
+    return total
+
+
 def _field(item: Any, name: str, default: Any = None) -> Any:
     if isinstance(item, Mapping):
         return item.get(name, default)
@@ -567,6 +581,7 @@ __all__ = [
     "clear_contacts",
     "count_live",
     "count_seen",
+    "erase_contacts",
     "mark_archived",
     "mark_merged",
     "mark_seen",
