@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import SandboxConfig
 from .errors import bad_request, not_found
+from .routing import Request, Route, route
 
 #: The sandbox's app and user, as a private app's token info names them.
 APP_ID = 4_242_424
@@ -49,3 +50,19 @@ def api_usage(limit: int, used: int, now: dt.datetime | None = None) -> dict[str
             }
         ]
     }
+
+
+def _token_route(req: Request) -> Any:
+    """`POST /oauth/v2/private-apps/get/access-token-info`."""
+    return token_info(req.sandbox.config, req.json())
+
+
+def _usage_route(req: Request) -> Any:
+    """`GET /account-info/v3/api-usage/daily/private-apps`."""
+    return api_usage(*req.sandbox.limiter.daily_usage())
+
+
+ROUTES: tuple[Route, ...] = (
+    route("POST", r"/oauth/v2/private-apps/get/access-token-info/?", _token_route),
+    route("GET", r"/account-info/v3/api-usage/daily/private-apps/?", _usage_route),
+)

@@ -48,6 +48,12 @@ class SandboxConfig:
     daily_limit: int | None = None
     #: Answer 404 on `/crm/v3/`, as HubSpot will once v3 is retired (see `versions`).
     retire_v3: bool = False
+    #: The app's client id and secret: the secret signs webhooks (v3); both buy a
+    #: client-credentials token for the Webhooks Journal.
+    client_id: str = "sandbox-app"
+    client_secret: str = "sandbox-client-secret"
+    #: Where webhook deliveries go (None: no deliveries; the journal still records events).
+    webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.contacts < 0:

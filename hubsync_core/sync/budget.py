@@ -93,7 +93,7 @@ def estimate_calls(ctx: RunContext, *, precise: bool = False) -> int | None:
         total = ctx.expected_total
         pages = None if total is None else math.ceil(total / ctx.options.batch_size)
     elif ctx.mode == "incremental":
-        live = contact_store.count_live(ctx.db)
+        live = contact_store.count_all_live(ctx.db)
         total = _window_total(ctx) if precise else live + SEARCH_PAGE
         pages = None if total is None else math.ceil(total / SEARCH_PAGE)
         if pages is not None and ctx.options.sweep:
