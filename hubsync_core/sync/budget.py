@@ -61,11 +61,12 @@ class DailyBudget:
 
 
 def read_budget(client: HubSpotClient) -> DailyBudget:
-    """Today's budget: the account's API usage where the token may read it, else the daily
-    rate-limit headers of one cheap call (OAuth tokens get neither: unknown). Raises what
-    that call raises."""
-    # `api_usage` is None where the token may not read it; a failure HubSpot or the network
-    # keeps up ends the run here, as it would on the first page.
+    """Today's budget: the daily rate-limit headers this client last saw (no call), else the
+    account's API usage where the token may read it, else the headers of one cheap call
+    (OAuth tokens get neither: unknown). Raises what that call raises."""
+    headers = client.rate_limit
+    if headers.daily is not None:
+        return DailyBudget(headers.daily, headers.daily_remaining)
     usage = client.api_usage()
     if usage is not None:
         return DailyBudget(usage.limit, usage.remaining)

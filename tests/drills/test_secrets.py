@@ -91,7 +91,9 @@ FAILURES: dict[str, Callable[[Harness], None]] = {
     "401 mid-run": lambda h: h.sandbox.fail_next("401", path=LIST_PATH),
     "429 daily": lambda h: h.sandbox.fail_next("daily429", path=LIST_PATH),
     "5xx exhausted": lambda h: h.sandbox.fail_next("503", count=10, path=LIST_PATH),
-    "truncated JSON exhausted": lambda h: h.sandbox.fail_next("truncated", count=10),
+    "truncated JSON exhausted": lambda h: h.sandbox.fail_next(
+        "truncated", count=10, path=LIST_PATH
+    ),
     "network down": lambda h: h.sandbox.stop(),
 }
 
