@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.segment_cli import add_segment_commands
 
     add_segment_commands(commands)
+    from hubsync_core.bulk_cli import add_bulk_commands
+
+    add_bulk_commands(commands)
     return parser
 
 

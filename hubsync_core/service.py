@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hubsync_core.bulk.facade import BulkFacade
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
@@ -36,8 +37,9 @@ from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncSta
 from hubsync_core.sync.records import CORE_PROPERTIES
 
 
-class HubSyncService:
-    """Sync HubSpot contacts into a database and query them.
+class HubSyncService(BulkFacade):
+    """Sync HubSpot contacts into a database and query them (and, through `BulkFacade`,
+    change them in HubSpot with previewed, audited bulk operations).
 
     Settings are read from the environment and `.env` unless given. The database and the
     HubSpot client are opened on first use and shared by later calls; `close()` releases them.

@@ -446,6 +446,24 @@ class HubSpotClient:
             rate_limit=self.rate_limit,
         )
 
+    # ------------------------------------------------------------------ other modules
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> dict[str, Any]:
+        """One paced, retried API call for the endpoint modules built on this client
+        (`hubspot.writes`); answers the JSON object (`{}` for 204)."""
+        return self._request(method, path, params=params, body=body)
+
+    def parse_contacts(self, results: Any) -> list[ContactRecord]:
+        """Contact records from a response's `results` array (tolerant, as every read)."""
+        return self._parse_contacts(results)
+
     # ------------------------------------------------------------------ parsing
 
     def _parse_contacts(self, results: Any, *, count_malformed: bool = True) -> list[ContactRecord]:

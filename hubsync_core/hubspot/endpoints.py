@@ -49,3 +49,25 @@ def contact_list_memberships(contact_id: str) -> str:
 def is_search(path: str) -> bool:
     """True when `path` is a CRM search endpoint (paced by the search limit)."""
     return path in SEARCH_PATHS
+
+
+# -- writes (bulk operations): see `hubspot.writes` -----------------------------------------
+
+#: POST: update up to 100 contacts (`{"inputs": [{"id", "properties"}]}`); may answer 207.
+CONTACTS_BATCH_UPDATE = "/crm/v3/objects/contacts/batch/update"
+#: POST: archive up to 100 contacts (`{"inputs": [{"id"}]}`); answers 204.
+CONTACTS_BATCH_ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
+#: POST: read up to 100 contacts by id (`{"inputs": [{"id"}], "properties": [...]}`).
+CONTACTS_BATCH_READ = "/crm/v3/objects/contacts/batch/read"
+#: POST: what a private-app / service-key token may do (`{"tokenKey"}` → `{scopes, hubId}`).
+PRIVATE_APP_TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
+
+
+def list_memberships_add(list_id: str) -> str:
+    """PUT: add record ids (a JSON array) to a static list."""
+    return f"/crm/v3/lists/{_segment(list_id)}/memberships/add"
+
+
+def list_memberships_remove(list_id: str) -> str:
+    """PUT: remove record ids (a JSON array) from a static list."""
+    return f"/crm/v3/lists/{_segment(list_id)}/memberships/remove"

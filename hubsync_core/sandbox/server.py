@@ -27,11 +27,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import writes as write_api
 from .config import (
     ALL_KINDS,
     FAULT_KINDS,
     SCOPE_CONTACTS,
+    SCOPE_CONTACTS_WRITE,
     SCOPE_LISTS,
+    SCOPE_LISTS_WRITE,
     SCOPE_SCHEMAS,
     SandboxConfig,
 )
@@ -219,10 +222,43 @@ class _Route:
     handler: str
     scopes: tuple[str, ...]  # any one of them suffices
     search: bool = False
+    #: Recorded in the sandbox's write log (`Sandbox.writes`) on arrival.
+    write: bool = False
 
 
 _ID = r"(?P<id>[^/]+)"
+_WRITE_ROUTES: tuple[_Route, ...] = (
+    _Route(
+        "POST",
+        re.compile(r"/crm/v3/objects/contacts/batch/update/?"),
+        "batch_update",
+        (SCOPE_CONTACTS_WRITE,),
+        write=True,
+    ),
+    _Route(
+        "POST",
+        re.compile(r"/crm/v3/objects/contacts/batch/archive/?"),
+        "batch_archive",
+        (SCOPE_CONTACTS_WRITE,),
+        write=True,
+    ),
+    _Route(
+        "POST",
+        re.compile(r"/crm/v3/objects/contacts/batch/read/?"),
+        "batch_read",
+        (SCOPE_CONTACTS,),
+    ),
+    _Route(
+        "PUT",
+        re.compile(rf"/crm/v3/lists/{_ID}/memberships/(?P<op>add|remove)/?"),
+        "membership_change",
+        (SCOPE_LISTS_WRITE,),
+        write=True,
+    ),
+    _Route("POST", re.compile(r"/oauth/v2/private-apps/get/access-token-info/?"), "token_info", ()),
+)
 _ROUTES: tuple[_Route, ...] = (
+    *_WRITE_ROUTES,
     _Route("GET", re.compile(r"/crm/v3/objects/contacts/?"), "list_contacts", (SCOPE_CONTACTS,)),
     _Route(
         "POST",
@@ -414,6 +450,8 @@ class _Handler(BaseHTTPRequestHandler):
         route = next((r for r in _ROUTES if r.method == method and r.pattern.fullmatch(path)), None)
         is_search = route is not None and route.search
         sb._count_request(is_search)
+        if route is not None and route.write:
+            sb.writes.add(method, path, write_api.write_ids(_json_or_none(raw)))
         if cfg.latency_ms:
             time.sleep(cfg.latency_ms / 1000)
         if len(self.path) > MAX_URL:
@@ -490,7 +528,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             self._error(err, cid, limit_headers)
             return
-        self._json(200, body, cid, limit_headers, truncate=truncate)
+        status = 200
+        if isinstance(body, tuple):  # (status, body) from handlers that answer 207 or 204
+            status, body = body
+        if status == 204:
+            sb._count_response(204)
+            self._write(204, b"", [("X-HubSpot-Correlation-Id", cid), *limit_headers])
+            return
+        self._json(status, body, cid, limit_headers, truncate=truncate)
 
     # ---- API handlers -------------------------------------------------------------------------
     @staticmethod
@@ -549,6 +594,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _h_account(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
         return self.server.sandbox.account_details()
 
+    def _h_batch_update(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
+        return write_api.batch_update(self.server.sandbox.portal, self._parse_json(raw))
+
+    def _h_batch_archive(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
+        return write_api.batch_archive(self.server.sandbox.portal, self._parse_json(raw))
+
+    def _h_batch_read(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
+        return write_api.batch_read(self.server.sandbox.portal, self._parse_json(raw))
+
+    def _h_membership_change(
+        self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]
+    ) -> Any:
+        portal = self.server.sandbox.portal
+        return write_api.list_membership(
+            portal, m["id"], self._parse_json(raw), add=m["op"] == "add"
+        )
+
+    def _h_token_info(self, query: dict[str, list[str]], raw: bytes, m: re.Match[str]) -> Any:
+        cfg = self.server.sandbox.config
+        return write_api.token_info(cfg.token, cfg.scopes, cfg.portal_id, self._parse_json(raw))
+
     # ---- admin path ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:
         host = self.client_address[0]
@@ -593,6 +659,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sb.stats.as_dict()
         if key == ("GET", ("info",)):
             return sb.info()
+        if key == ("GET", ("writes",)):
+            return {"writes": sb.writes.as_dicts()}
         if key == ("POST", ("contacts",)):
             return 201, {"id": portal.create_contact(body.get("properties") or {})}
         if key == ("GET", ("contacts", "{id}")):
@@ -642,6 +710,13 @@ class _Handler(BaseHTTPRequestHandler):
         raise not_found(f"No admin route for {method} /_sandbox/{'/'.join(parts)}")
 
 
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
 def _parse_when(value: Any) -> dt.datetime | int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
@@ -668,6 +743,8 @@ class Sandbox:
         self._fault_counts: collections.Counter[str] = collections.Counter()
         self._responses: collections.Counter[int] = collections.Counter()
         self._revoked = False
+        #: Every write request received (batch update/archive, list changes), in order.
+        self.writes = write_api.WriteLog()
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None

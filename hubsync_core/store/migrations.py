@@ -102,8 +102,15 @@ def _pg_trgm(conn: Connection) -> bool:
         return False
 
 
+def _v3(conn: Connection) -> None:
+    """Bulk operations: the audit log, per-contact items and batches (`bulk.models`)."""
+    from hubsync_core.bulk.models import BULK_TABLES
+
+    SQLModel.metadata.create_all(conn, tables=BULK_TABLES)
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 CURRENT_VERSION = len(STEPS)
 
 
