@@ -144,30 +144,20 @@ def batch_update(portal: Portal, body: Any) -> tuple[int, dict[str, Any]]:
     backwards: list[str] = []
     for item in inputs:
         cid = str(item["id"])
-        current = portal.contact(cid)
-        if current is None or current.get("archived"):
+        props = {str(k): ("" if v is None else str(v)) for k, v in item["properties"].items()}
+        current = _live(portal, cid, ["lifecyclestage"])
+        if current is None or current["id"] != cid:  # unknown, archived, or merged away
             missing.append(cid)
             continue
-        props = {str(k): ("" if v is None else str(v)) for k, v in item["properties"].items()}
         stage = props.get("lifecyclestage")
         before = current["properties"].get("lifecyclestage")
         if stage and before and _STAGE_ORDER.get(stage, 0) < _STAGE_ORDER.get(before, 0):
             backwards.append(cid)
             continue
         portal.update_contact(cid, {k: (v or None) for k, v in props.items()})
-        after = portal.contact(cid) or current
-        shown = {k: after["properties"].get(k) for k in props}
-        for name in ("createdate", "lastmodifieddate", "hs_object_id"):
-            shown[name] = after["properties"].get(name)
-        results.append(
-            {
-                "id": cid,
-                "properties": shown,
-                "createdAt": after.get("createdAt"),
-                "updatedAt": after.get("updatedAt"),
-                "archived": False,
-            }
-        )
+        # HubSpot answers with the written properties plus the record's dates and id.
+        after = _live(portal, cid, list(props)) or current
+        results.append(after)
     errors: list[dict[str, Any]] = []
     if missing:
         errors.append(_not_found(missing))
@@ -188,15 +178,14 @@ def batch_read(portal: Portal, body: Any) -> tuple[int, dict[str, Any]]:
     """`POST /crm/v3/objects/contacts/batch/read` (live contacts only)."""
     inputs = _inputs(body)
     wanted = body.get("properties") if isinstance(body, dict) else None
-    names = portal.resolve_properties(wanted if isinstance(wanted, list) else None)
+    names = [str(n) for n in wanted] if isinstance(wanted, list) else None
     results: list[dict[str, Any]] = []
     missing: list[str] = []
     for item in inputs:
-        current = portal.contact(str(item["id"]))
-        if current is None or current.get("archived"):
+        current = _live(portal, str(item["id"]), names)
+        if current is None:
             missing.append(str(item["id"]))
             continue
-        current["properties"] = {n: current["properties"].get(n) for n in names}
         results.append(current)
     return _batch_answer(results, [_not_found(missing)] if missing else [])
 
@@ -204,8 +193,8 @@ def batch_read(portal: Portal, body: Any) -> tuple[int, dict[str, Any]]:
 def batch_archive(portal: Portal, body: Any) -> tuple[int, dict[str, Any] | None]:
     """`POST /crm/v3/objects/contacts/batch/archive`: 204; unknown or archived ids are ignored."""
     for item in _inputs(body):
-        current = portal.contact(str(item["id"]))
-        if current is not None and not current.get("archived"):
+        current = _live(portal, str(item["id"]), ["hs_object_id"])
+        if current is not None and current["id"] == str(item["id"]):
             portal.archive_contact(str(item["id"]))
     return 204, None
 
@@ -223,7 +212,7 @@ def list_membership(
     if found.get("processingType") == "DYNAMIC":
         raise _validation(f"List {list_id} is an active (DYNAMIC) list; its members are computed")
     ids = [str(i) for i in dict.fromkeys(body)]
-    known = [i for i in ids if (c := portal.contact(i)) is not None and not c.get("archived")]
+    known = [i for i in ids if _live(portal, i, ["hs_object_id"]) is not None]
     missing = [i for i in ids if i not in known]
     members = set(portal.list_member_ids(str(list_id)))
     if add:
@@ -250,6 +239,15 @@ def write_ids(body: Any) -> list[str]:
     if isinstance(body, dict) and isinstance(body.get("inputs"), list):
         return [str(i.get("id")) for i in body["inputs"] if isinstance(i, dict)]
     return []
+
+
+def _live(portal: Portal, record_id: str, properties: list[str] | None) -> dict[str, Any] | None:
+    """A live contact as the API renders it (a merged-away id answers with its winner), or
+    None when there is none."""
+    try:
+        return portal.get_contact_json(record_id, properties, archived=False)
+    except ApiError:
+        return None
 
 
 def _not_found(ids: list[str]) -> dict[str, Any]:

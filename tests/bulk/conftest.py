@@ -6,20 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from portal_helpers import fast_client, sandbox_settings
 
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 from hubsync_core.service import HubSyncService
-from hubsync_core.sync.model import SyncOptions
 
-
-def synced_service(sandbox: Sandbox, path: Path, **client_options: object) -> HubSyncService:
-    """A service on a fresh SQLite file holding every contact of `sandbox` (one full sync)."""
-    settings = sandbox_settings(sandbox, f"sqlite:///{path}")
-    service = HubSyncService(settings, client=fast_client(sandbox, **client_options), owner="test")
-    stats = service.sync(SyncOptions(mode="full", owner="test"))
-    assert stats.status == "succeeded", stats
-    return service
+from .helpers import synced_service
 
 
 @pytest.fixture
