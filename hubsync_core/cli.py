@@ -237,15 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.segment_cli import add_segment_commands
 
     add_segment_commands(commands)
-<<<<<<< HEAD
-    from hubsync_core.bulk_cli import add_bulk_commands
-
-    add_bulk_commands(commands)
-=======
     from hubsync_core.api_cli import add_api_commands
 
     add_api_commands(commands)
->>>>>>> main
+
+    from hubsync_core.bulk_cli import add_bulk_commands
+
+    add_bulk_commands(commands)
     return parser
 
 

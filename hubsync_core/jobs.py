@@ -44,7 +44,6 @@ class JobStatus:
 
 
 @dataclass(frozen=True)
-<<<<<<< HEAD
 class BulkJobStatus:
     """What a page needs to draw a bulk operation's state."""
 
@@ -53,7 +52,10 @@ class BulkJobStatus:
     #: Live numbers of the running (or last) bulk job of this process, None before any.
     progress: BulkProgress | None
     #: Why the last bulk job could not start or crashed, if it did.
-=======
+    error: str | None
+
+
+@dataclass(frozen=True)
 class SyncStart:
     """What `SyncJobs.start_run` saw: the run's id once it exists, or how the sync ended."""
 
@@ -62,7 +64,6 @@ class SyncStart:
     #: The result, when the sync already ended (e.g. refused before its run was created).
     result: SyncStats | None
     #: Why the worker crashed, if it did.
->>>>>>> main
     error: str | None
 
 
@@ -78,14 +79,11 @@ class SyncJobs:
         self._progress: SyncProgress | None = None
         self._result: SyncStats | None = None
         self._error: str | None = None
-<<<<<<< HEAD
         self._bulk_progress: BulkProgress | None = None
         self._bulk_error: str | None = None
-=======
         #: Set once the current sync's run exists (first progress) or the worker ended.
         self._settled = threading.Event()
         self._refused: SyncAlreadyRunning | None = None
->>>>>>> main
 
     @property
     def db(self) -> Database:
@@ -112,7 +110,6 @@ class SyncJobs:
             self._thread.start()
             return None
 
-<<<<<<< HEAD
     def start_bulk(self, operation_id: int) -> str | None:
         """Run (or resume) a saved bulk operation in the background. Returns None, or why it
         could not start (a sync or another bulk job holds the database)."""
@@ -142,7 +139,7 @@ class SyncJobs:
                 and self._thread.name == "hubsync-bulk"
             )
             return BulkJobStatus(running, self._bulk_progress, self._bulk_error)
-=======
+
     def start_run(self, options: SyncOptions, timeout: float = 30.0) -> SyncStart:
         """Start a background sync and return once its run exists (so callers get its id).
 
@@ -217,7 +214,6 @@ class SyncJobs:
             progress.started_at if progress else utcnow(),
             progress.run_id if progress else None,
         )
->>>>>>> main
 
     def cancel(self) -> bool:
         """Ask this process's running sync (or bulk job) to stop after the current page
@@ -239,7 +235,9 @@ class SyncJobs:
     def status(self) -> JobStatus:
         """The sync state as seen from the database, enriched with this process's live data."""
         with self._guard:
-            local = self._thread is not None and self._thread.is_alive()
+            thread = self._thread
+            # A bulk job in this process is not a sync (see `bulk_status`).
+            local = thread is not None and thread.is_alive() and thread.name == "hubsync-sync"
             progress, result, error = self._progress, self._result, self._error
         current = runs.running_run(self.db)
         if current is not None and not local and lock.live_holder(self.db) is None:
@@ -264,7 +262,7 @@ class SyncJobs:
     def _busy_message(self) -> str:
         holder = lock.live_holder(self.db)
         if holder is None:
-            return "A sync is already running in this app."
+            return "A sync or bulk operation is already running in this app."
         return str(SyncAlreadyRunning.from_holder(holder))
 
     def _on_progress(self, progress: SyncProgress) -> None:
