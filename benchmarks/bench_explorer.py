@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from benchmarks.explorer import FILTERS, fill
 from hubsync_core.store.database import Database
-from hubsync_core.store.export import write_csv
-from hubsync_core.store.queries import (
+from hubsync_core.store.explorer import (
     FACETS,
     ContactFilter,
     explore,
     facet_counts,
     query_contacts,
 )
+from hubsync_core.store.export import write_csv
 
 #: `sync_state` key marking a database this script filled (it refuses to wipe any other).
 MARKER = "bench_explorer"

@@ -182,8 +182,8 @@ class _ByteCounter(io.RawIOBase):
 
 def cmd_export(args: argparse.Namespace) -> int:
     from hubsync_core.store.database import Database
+    from hubsync_core.store.explorer import ContactFilter
     from hubsync_core.store.export import write_csv
-    from hubsync_core.store.queries import ContactFilter
 
     db = Database(args.database_url)
     _, before = _usage()

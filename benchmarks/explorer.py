@@ -24,15 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import (
-    CONTACTS,
-    LISTS,
-    MEMBERS,
-    SEGMENTS,
-    ContactFilter,
-    explore,
-    facet_counts,
-)
+from hubsync_core.store.explorer import ContactFilter, explore, facet_counts
+from hubsync_core.store.explorer.sql import CONTACTS, LISTS, MEMBERS, SEGMENTS
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
 STAGES = [

@@ -341,7 +341,7 @@ def contact_filter(args: argparse.Namespace) -> Any:
     """The `ContactFilter` the options describe (`--query` first, flags on top)."""
     from urllib.parse import parse_qs
 
-    from hubsync_core.store.queries import ContactFilter
+    from hubsync_core.store.explorer import ContactFilter
 
     base = ContactFilter()
     if args.query:
@@ -367,7 +367,7 @@ def contact_filter(args: argparse.Namespace) -> Any:
 
 
 def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
-    from hubsync_core.store import export, queries
+    from hubsync_core.store import explorer, export
     from hubsync_core.store.database import Database
 
     db = Database(settings.database_url)
@@ -387,7 +387,7 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"Wrote {written:,} contacts to {target}", file=sys.stderr)
             return EXIT_OK
         limit = args.limit
-        page = queries.query_contacts(
+        page = explorer.query_contacts(
             db, flt, sort=args.sort, descending=not args.ascending, limit=limit, offset=args.offset
         )
         if args.format == "json":
@@ -440,10 +440,10 @@ def _cell(value: Any, width: int = 40) -> str:
 # -- stats, clear, check ----------------------------------------------------------------------
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from hubsync_core.service import HubSyncService
-    from hubsync_core.store import queries
+    from hubsync_core.store.overview import overview as read_overview
 
     with HubSyncService(settings, owner="cli") as service:
-        overview = queries.overview(service.db)
+        overview = read_overview(service.db)
         last = service.get_stats()
     data = {
         "portal": "demo" if settings.demo else "hubspot",

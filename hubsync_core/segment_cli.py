@@ -85,11 +85,11 @@ def _service(settings: Settings) -> Any:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hubsync_core.store import queries
+    from hubsync_core.store.overview import overview
 
     with _service(settings) as service:
         defs = service.segments()
-        counts = queries.overview(service.db).by_segment
+        counts = overview(service.db).by_segment
     rows = [
         {
             "name": seg.name,

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hubsync_core.bulk.facade import BulkFacade
+from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
@@ -31,14 +32,68 @@ from hubsync_core.segments import (
     load_definitions,
 )
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import export, queries, runs, segment_store
+from hubsync_core.store import explorer, export, runs, segment_store
 from hubsync_core.store.database import Database
+from hubsync_core.store.explorer import SORTABLE_COLUMNS, ContactFilter
 from hubsync_core.store.models import SyncRun
-from hubsync_core.store.queries import SORTABLE_COLUMNS, ContactFilter, iso_z
 from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
+
+SDK_FIELDS: tuple[str, ...] = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "hubspot_id",
+    "list_memberships",
+    "segments",
+    "properties",
+    "created_at",
+    "updated_at",
+    "synced_at",
+    "lifecyclestage",
+    "archived",
+)
+
+
+def sdk_contacts(
+    db: Database,
+    segment: Any = None,
+    limit: int = 100,
+    offset: int = 0,
+    search: str | None = None,
+) -> dict[str, Any]:
+    """The original spec's `get_contacts`: `{"contacts", "total", "limit", "offset", "segment"}`.
+
+    Live contacts only, ordered by id (numerically) so pages stay put while syncs change
+    `updated_at`. `segment` may be a name or an enum whose `.value` is one. Times are ISO
+    strings with a Z.
+    """
+    explorer.check_paging(limit, offset)
+    name = getattr(segment, "value", segment)
+    name = str(name) if name not in (None, "") else None
+    flt = explorer.ContactFilter(segments=(name,) if name else (), search=search)
+    page = explorer.query_contacts(
+        db, flt, sort="hubspot_id", descending=False, limit=limit, offset=offset, columns=SDK_FIELDS
+    )
+    contacts = [
+        {
+            key: iso_z(value) if key in ("created_at", "updated_at", "synced_at") else value
+            for key, value in row.items()
+        }
+        for row in page.rows
+    ]
+    return {
+        "contacts": contacts,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "segment": name,
+    }
 
 
 class HubSyncService(BulkFacade):
@@ -204,17 +259,15 @@ class HubSyncService(BulkFacade):
     ) -> dict[str, Any]:
         """`{"contacts", "total", "limit", "offset", "segment"}`, live contacts only."""
         name = segment.value if isinstance(segment, ContactSegment) else segment
-        return queries.sdk_contacts(
-            self.db, segment=name, limit=limit, offset=offset, search=search
-        )
+        return sdk_contacts(self.db, segment=name, limit=limit, offset=offset, search=search)
 
     def get_contact(self, contact_id: str) -> dict[str, Any] | None:
         """One contact with all its properties, segments and list memberships."""
-        return queries.get_contact(self.db, str(contact_id))
+        return explorer.get_contact(self.db, str(contact_id))
 
     def get_list_memberships(self, contact_id: str) -> list[str]:
         """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
-        contact = queries.get_contact(self.db, str(contact_id))
+        contact = explorer.get_contact(self.db, str(contact_id))
         return list(contact["list_memberships"]) if contact else []
 
     def portal_id(self) -> str | None:
@@ -242,7 +295,7 @@ class HubSyncService(BulkFacade):
     ) -> tuple[ContactFilter, list[str]]:
         """The contact filter in URL query parameters (the dashboard's names), and a warning
         for each value that was ignored. The one parser every face uses."""
-        return queries.parse_query_params(params)
+        return explorer.parse_query_params(params)
 
     def find_contacts(
         self,
@@ -257,14 +310,14 @@ class HubSyncService(BulkFacade):
         contact shaped as `get_contacts` shapes it (the spec's fields, times ISO with a Z)."""
         if sort not in SORTABLE_COLUMNS:
             raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
-        page = queries.query_contacts(
+        page = explorer.query_contacts(
             self.db,
             flt,
             sort=sort,
             descending=descending,
             limit=limit,
             offset=offset,
-            columns=queries.SDK_FIELDS,
+            columns=SDK_FIELDS,
         )
         return {
             "contacts": [_spec_contact(row) for row in page.rows],
@@ -275,7 +328,7 @@ class HubSyncService(BulkFacade):
 
     def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
         """One contact (archived or not) with every stored field, times ISO with a Z."""
-        contact = queries.get_contact(self.db, str(hubspot_id))
+        contact = explorer.get_contact(self.db, str(hubspot_id))
         return _spec_contact(contact) if contact is not None else None
 
     def iter_contacts_csv(
@@ -297,7 +350,7 @@ class HubSyncService(BulkFacade):
 
     def segment_sizes(self) -> dict[str, int]:
         """Live contacts per segment key, every defined segment included (zeros too)."""
-        return {f.value: f.count for f in queries.facet_counts(self.db, None, "segment")}
+        return {f.value: f.count for f in explorer.facet_counts(self.db, None, "segment")}
 
     def sync_runs(self, limit: int = 20, offset: int = 0) -> tuple[list[SyncRun], int]:
         """A page of the sync history, newest first, and how many runs there are."""

@@ -20,10 +20,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from hubsync_core.hubspot.endpoints import hubspot_record_url
 from hubsync_core.service import HubSyncService
-from hubsync_core.store import export, queries, segment_store
+from hubsync_core.store import explorer, export, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import ContactFilter, ContactPage, FacetValue
+from hubsync_core.store.explorer import ContactFilter, ContactPage, FacetValue
 from pages import shared
 
 # -- view state kept in the URL besides the filter --------------------------------------------
@@ -71,7 +72,7 @@ def _url_view() -> dict[str, Any]:
     """sort / order / size / page / contact from the URL, bad values replaced by defaults."""
     params = st.query_params
     sort = params.get("sort", DEFAULT_SORT)
-    if sort not in queries.SORTABLE_COLUMNS:
+    if sort not in explorer.SORTABLE_COLUMNS:
         sort = DEFAULT_SORT
     order = params.get("order", "desc")
     size_text = params.get("size", str(DEFAULT_SIZE))
@@ -168,18 +169,18 @@ def _on_filter_change() -> None:
 
 def _on_view_change() -> None:
     s = st.session_state
-    flt, _ = queries.parse_query_params(st.query_params)
+    flt, _ = explorer.parse_query_params(st.query_params)
     _write_url(flt, sort=s["c_sort"], descending=s["c_desc"], size=s["c_size"])
 
 
 def _on_page_change() -> None:
     view = _url_view() | {"page": st.session_state["c_page"], "contact": None}
-    flt, _ = queries.parse_query_params(st.query_params)
+    flt, _ = explorer.parse_query_params(st.query_params)
     _write_url(flt, **view)
 
 
 def _open_contact(contact_id: str | None) -> None:
-    flt, _ = queries.parse_query_params(st.query_params)
+    flt, _ = explorer.parse_query_params(st.query_params)
     _write_url(flt, **(_url_view() | {"contact": contact_id}))
 
 
@@ -206,8 +207,8 @@ def _data_version(db: Database, settings: Any) -> tuple[Any, ...]:
     """A cheap token that changes whenever a sync writes, contacts are cleared or a segment is
     saved (also from the CLI): part of every cache key below. Outside runs contacts are only
     ever cleared, so "is any contact stored" (a capped count, one row read) says enough."""
-    run = queries.last_run(db)
-    stored = queries.count_contacts(db, ContactFilter(archived="include"), cap=0)
+    run = runs.latest_run(db)
+    stored = explorer.count_contacts(db, ContactFilter(archived="include"), cap=0)
     rules = tuple(
         (d.key, d.name, d.colour, json.dumps(d.rule.to_dict(), sort_keys=True))
         for d in segment_store.list_definitions(db, settings)
@@ -234,9 +235,9 @@ def _explore(
     limit: int,
     offset: int,
     columns: tuple[str, ...],
-) -> queries.Exploration:
+) -> explorer.Exploration:
     """A filter change: the page, its total and every facet in one `explore`."""
-    return queries.explore(
+    return explorer.explore(
         _db,
         flt,
         sort=sort,
@@ -244,7 +245,7 @@ def _explore(
         limit=limit,
         offset=offset,
         columns=("hubspot_id", *columns),
-        facets=queries.FACETS,
+        facets=explorer.FACETS,
     )
 
 
@@ -261,7 +262,7 @@ def _page(
     columns: tuple[str, ...],
 ) -> ContactPage:
     """Another page, sort or column set of a filter whose facets are already known."""
-    return queries.query_contacts(
+    return explorer.query_contacts(
         _db,
         flt,
         sort=sort,
@@ -484,7 +485,7 @@ def _export(
 
 
 def _detail(service: HubSyncService, contact_id: str, segment_names: dict[str, str]) -> None:
-    contact = queries.get_contact(service.db, contact_id)
+    contact = explorer.get_contact(service.db, contact_id)
     if contact is None:
         st.warning(_plain(f"No stored contact has the id {json.dumps(contact_id)}."))
         st.button("Close", on_click=_open_contact, args=(None,), key="c_close_missing")
@@ -507,9 +508,7 @@ def _detail(service: HubSyncService, contact_id: str, segment_names: dict[str, s
 
     portal_id = service.portal_id()  # recorded by the sync
     if portal_id:
-        st.link_button(
-            "Open in HubSpot ↗", queries.hubspot_record_url(portal_id, contact["hubspot_id"])
-        )
+        st.link_button("Open in HubSpot ↗", hubspot_record_url(portal_id, contact["hubspot_id"]))
         if service.settings.demo:
             st.caption(
                 f"Demo portal {portal_id}: this is HubSync's built-in sandbox, so HubSpot has "
@@ -533,7 +532,7 @@ def _detail(service: HubSyncService, contact_id: str, segment_names: dict[str, s
             st.text("Not a member of any synced list.")
         fields = [
             (_label(k), contact.get(k))
-            for k in queries.CONTACT_FIELDS
+            for k in explorer.CONTACT_FIELDS
             if k not in ("archived", "hubspot_id")
         ]
         st.markdown("**Stored fields**")
@@ -595,7 +594,7 @@ def main() -> None:
     db = service.db
     version = _data_version(db, service.settings)
     if version[1] == 0:
-        run = queries.last_run(db)
+        run = runs.latest_run(db)
         if run is not None and run.status == "running":
             st.info("A sync is running: contacts appear here as its pages are stored.")
         else:
@@ -603,7 +602,7 @@ def main() -> None:
         _link_to_sync("Go to the Sync page")
         return
 
-    flt, problems = queries.parse_query_params(st.query_params)
+    flt, problems = explorer.parse_query_params(st.query_params)
     for problem in problems:
         st.warning(_plain(problem))
     view = _url_view()
@@ -627,7 +626,7 @@ def main() -> None:
         accept_new_options=True,
         help="Type a HubSpot property name (e.g. country) to show it as a column.",
     ) or list(DEFAULT_COLUMNS)
-    sortable = [c for c in queries.SORTABLE_COLUMNS if c in columns or c == view["sort"]]
+    sortable = [c for c in explorer.SORTABLE_COLUMNS if c in columns or c == view["sort"]]
     bar = st.columns([2, 1, 1])
     bar[0].selectbox(
         "Sort by", sortable, key="c_sort", format_func=_label, on_change=_on_view_change

@@ -16,10 +16,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from hubsync_core.store import insights, queries, segment_store
+from hubsync_core.store import explorer, insights, runs, segment_store
 from hubsync_core.store.database import Database
+from hubsync_core.store.explorer import ContactFilter
 from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare, StageCount
-from hubsync_core.store.queries import ContactFilter
 from pages import shared
 
 CACHE_TTL = 60  # seconds; the key also carries the data version
@@ -32,8 +32,8 @@ HISTORY_RUNS = 100
 def _data_version(db: Database, settings: Any) -> tuple[Any, ...]:
     """A cheap token that changes whenever a sync writes, contacts are cleared or a segment is
     saved (also from the CLI): part of every cache key below."""
-    run = queries.last_run(db)
-    stored = queries.count_contacts(db, ContactFilter(archived="include"))
+    run = runs.latest_run(db)
+    stored = explorer.count_contacts(db, ContactFilter(archived="include"))
     rules = tuple(
         (d.key, d.name, d.colour, json.dumps(d.rule.to_dict(), sort_keys=True))
         for d in segment_store.list_definitions(db, settings)
@@ -239,7 +239,7 @@ def main() -> None:
             st.write("Run a sync from the Sync page.")
 
     shares = _segments(db, db.url, version, service.settings)
-    total = queries.count_contacts(db)
+    total = explorer.count_contacts(db)
     left, right = st.columns(2)
     with left:
         _segment_chart(shares, total)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hubsync_core.store import queries
+from hubsync_core.store.overview import overview as read_overview
 from pages import shared
 
 app = shared.resources()
 st.title("🏠 Overview")
 
-overview = queries.overview(app.service.db)
+overview = read_overview(app.service.db)
 
 if overview.is_empty:
     st.info(

@@ -18,7 +18,7 @@ import streamlit as st
 
 from hubsync_core import segments as rules
 from hubsync_core.segments import Condition, Group, SegmentDef, SegmentError
-from hubsync_core.store import queries, segment_store
+from hubsync_core.store import explorer, segment_store
 from hubsync_core.store.database import Database
 from pages import shared
 
@@ -543,7 +543,7 @@ def main() -> None:
     state = st.session_state
 
     defs = segment_store.list_definitions(db, settings)
-    counts = {f.value: f.count for f in queries.facet_counts(db, None, "segment")}
+    counts = {f.value: f.count for f in explorer.facet_counts(db, None, "segment")}
     known = segment_store.known_properties(db)
     st.caption(
         "Segments tag contacts by rules over their fields and HubSpot properties. Membership is "

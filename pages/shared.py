@@ -33,7 +33,7 @@ from hubsync_core.connection import (
 from hubsync_core.hubspot.models import RateLimitStatus
 from hubsync_core.jobs import JobStatus, SyncJobs
 from hubsync_core.service import HubSyncService
-from hubsync_core.store import queries, runs
+from hubsync_core.store import runs
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
@@ -199,7 +199,7 @@ def _sidebar_last_sync(app: AppResources, *, polling: bool) -> None:
     # While a sync runs, every page's sidebar follows it (and says when it ended).
     @st.fragment(run_every=2.0 if polling else None)
     def last_sync() -> None:
-        last = queries.last_run(app.service.db)
+        last = runs.latest_run(app.service.db)
         if last is None:
             st.caption("Last sync: never")
         elif last.status == "running":

@@ -13,7 +13,7 @@ from hubsync_core import cli
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 from hubsync_core.store import export, lock
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store.explorer import ContactFilter
 
 
 @pytest.fixture

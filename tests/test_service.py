@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import threading
+from enum import StrEnum
 
+import pytest
 from portal_helpers import sandbox_settings
+from store.contact_data import LIVE_IDS, add_people
 
 import hubsync_core
 from hubsync_core import ContactSegment, SyncStats, get_sync_service
 from hubsync_core.jobs import SyncJobs
+from hubsync_core.service import sdk_contacts
+from hubsync_core.store.database import Database
 from hubsync_core.sync.model import SyncOptions, SyncProgress
 
 
@@ -157,3 +162,61 @@ def test_background_job_runs_once_and_reports_progress_and_result(make_service):
     assert jobs.wait(timeout=60)
     done = jobs.status()
     assert not done.running and done.result is not None and done.result.status == "succeeded"
+
+
+@pytest.fixture
+def people(db: Database) -> Database:
+    add_people(db)
+    return db
+
+
+class Segment(StrEnum):
+    CHAINGE = "chainge"
+
+
+def test_sdk_contacts_has_the_original_specs_shape(people: Database) -> None:
+    result = sdk_contacts(people, segment=Segment.CHAINGE, limit=1, offset=1)
+    assert set(result) == {"contacts", "total", "limit", "offset", "segment"}
+    assert (result["total"], result["limit"], result["offset"], result["segment"]) == (
+        2,
+        1,
+        1,
+        "chainge",
+    )
+    (dave,) = result["contacts"]
+    assert dave == {
+        "email": "dave@chainge.io",
+        "firstname": "Dave",
+        "lastname": "Lee",
+        "company": "CHAINGE",
+        "phone": None,
+        "jobtitle": None,
+        "hubspot_id": "11",
+        "list_memberships": [],
+        "segments": ["chainge", "engaged"],
+        "properties": dave["properties"],
+        "created_at": "2026-03-05T10:00:00Z",
+        "updated_at": "2026-11-25T09:30:00Z",
+        "synced_at": "2026-11-28T12:00:00Z",
+        "lifecyclestage": "lead",
+        "archived": False,
+    }
+    assert dave["properties"]["company"] == "CHAINGE"
+
+
+def test_sdk_contacts_pages_live_contacts_by_id_and_searches(people: Database) -> None:
+    result = sdk_contacts(people)
+    assert [c["hubspot_id"] for c in result["contacts"]] == LIVE_IDS
+    assert (result["total"], result["segment"]) == (8, None)
+    assert [c["hubspot_id"] for c in sdk_contacts(people, search="acme")["contacts"]] == ["1"]
+    assert sdk_contacts(people, segment="cold", limit=0) == {
+        "contacts": [],
+        "total": 3,
+        "limit": 0,
+        "offset": 0,
+        "segment": "cold",
+    }
+    assert sdk_contacts(people, offset=50)["contacts"] == []
+    assert sdk_contacts(people)["contacts"][2]["email"] is None  # kept without an email
+    with pytest.raises(ValueError):
+        sdk_contacts(people, limit=-1)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hubsync_core.service import iso_z
+from hubsync_core.clock import iso_z
 from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.model import SyncProgress, SyncStats
 

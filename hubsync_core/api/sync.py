@@ -16,7 +16,7 @@ from hubsync_core.api.schemas import (
     SyncRequest,
     SyncStatsBody,
 )
-from hubsync_core.service import iso_z
+from hubsync_core.clock import iso_z
 from hubsync_core.store.lock import SyncAlreadyRunning, describe_owner
 from hubsync_core.sync.model import SyncOptions, SyncStats
 

@@ -147,7 +147,7 @@ def scope_check(ctx: BulkContext, needed: Sequence[str], preview: Preview) -> No
         preview.warnings.append("The token's scopes could not be checked before sending.")
         return
     try:
-        scopes = writes.token_scopes(ctx.client, ctx.token)
+        scopes = ctx.client.token_scopes(ctx.token)
     except HubSpotError as exc:
         preview.refusals.append(f"Could not check the token's scopes: {writes.describe_error(exc)}")
         return
@@ -167,7 +167,7 @@ def scope_check(ctx: BulkContext, needed: Sequence[str], preview: Preview) -> No
 
 def definitions(ctx: BulkContext) -> dict[str, WritableProperty]:
     """Every contact property definition by name (read from HubSpot for each plan)."""
-    return {p.name: p for p in writes.writable_properties(ctx.client)}
+    return {p.name: p for p in ctx.client.writable_properties()}
 
 
 def estimate(ctx: BulkContext, preview: Preview, ids_per_call: int = writes.BATCH_LIMIT) -> None:
@@ -190,7 +190,7 @@ def fetch_values(
     missing: dict[str, str] = {}
     for start in range(0, len(ids), writes.BATCH_LIMIT):
         chunk = list(ids[start : start + writes.BATCH_LIMIT])
-        outcome = writes.batch_read(ctx.client, chunk, names)
+        outcome = ctx.client.batch_read(chunk, names)
         for record in outcome.records:
             values[record.id] = {n: record.properties.get(n) for n in names}
         for contact_id in chunk:

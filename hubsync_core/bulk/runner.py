@@ -196,7 +196,7 @@ class BulkRunner:
                 inputs = [(i, {"lifecyclestage": ""}) for i in ids]
             else:
                 inputs = [(i, {k: v or "" for k, v in pending[i].items()}) for i in ids]
-            answer = writes.batch_update(self.client, inputs)
+            answer = self.client.batch_update(inputs)
             records = {r.id: r for r in answer.records}
             failed = {
                 i: answer.errors.get(i, "HubSpot returned no result")
@@ -205,11 +205,11 @@ class BulkRunner:
             }
             return _Outcome(records, [i for i in ids if i in records], failed)
         if op.kind == "archive":
-            writes.batch_archive(self.client, ids)
+            self.client.batch_archive(ids)
             return _Outcome({}, ids, {})
         list_id = str(op.params["list_id"])
-        call = writes.list_add if op.kind == "list_add" else writes.list_remove
-        result = call(self.client, list_id, ids)
+        call = self.client.list_add if op.kind == "list_add" else self.client.list_remove
+        result = call(list_id, ids)
         missing = set(result.missing)
         failed = {i: SKIP_NOT_IN_HUBSPOT for i in ids if i in missing}
         return _Outcome({}, [i for i in ids if i not in missing], failed)
@@ -228,7 +228,7 @@ class BulkRunner:
         )
         records: dict[str, ContactRecord] = {}
         for start in range(0, len(ids), writes.BATCH_LIMIT):
-            answer = writes.batch_read(self.client, ids[start : start + writes.BATCH_LIMIT], names)
+            answer = self.client.batch_read(ids[start : start + writes.BATCH_LIMIT], names)
             records.update((r.id, r) for r in answer.records)
         if op.kind == "archive":
             return _Outcome({}, [i for i in ids if i not in records], {})

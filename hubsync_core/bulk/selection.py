@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa
 
-from hubsync_core.store import queries
+from hubsync_core.store import explorer
 from hubsync_core.store.database import Database
+from hubsync_core.store.explorer import ContactFilter
 from hubsync_core.store.models import Contact, ListMembership
-from hubsync_core.store.queries import ContactFilter
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 MEMBERS = ListMembership.__table__  # type: ignore[attr-defined]
@@ -78,7 +78,7 @@ def resolve(db: Database, selection: Selection) -> tuple[list[LocalContact], lis
 
 
 def _filter_ids(db: Database, flt: ContactFilter) -> Iterator[str]:
-    chunks = queries.iter_contact_chunks(
+    chunks = explorer.iter_contact_chunks(
         db, flt, sort="hubspot_id", descending=False, columns=["hubspot_id"], chunk_rows=2000
     )
     for chunk in chunks:

@@ -51,6 +51,11 @@ def is_search(path: str) -> bool:
     return path in SEARCH_PATHS
 
 
+def hubspot_record_url(portal_id: str | int, hubspot_id: str | int) -> str:
+    """The contact's page in HubSpot's web app (not an API path)."""
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/0-1/{hubspot_id}"
+
+
 # -- writes (bulk operations): see `hubspot.writes` -----------------------------------------
 
 #: POST: update up to 100 contacts (`{"inputs": [{"id", "properties"}]}`); may answer 207.

@@ -1,7 +1,8 @@
 """HubSpot's write endpoints for bulk operations: batch update / archive / read, static-list
 membership changes, property definitions with their writability, and token scopes.
 
-Every call goes through the client's pacing and bounded retries (`HubSpotClient.call`).
+A mixin of `HubSpotClient` (like `contacts` and `lists`): every call goes through the
+transport's pacing and bounded retries.
 A retried batch update sends the same values again, which is harmless (setting a property
 to the value it already has changes nothing); the bulk runner owns the "never resend a batch
 whose result was committed" rule above this layer.
@@ -15,9 +16,10 @@ from typing import Any
 
 from ..config import Secret
 from . import endpoints
-from .client import HubSpotClient
 from .errors import BadRequestError, HubSpotError
 from .models import ContactRecord
+from .parsing import contact_record, dicts
+from .transport import Transport
 
 #: HubSpot's batch endpoints take at most this many inputs a call.
 BATCH_LIMIT = 100
@@ -77,95 +79,87 @@ def _chunk_check(ids: Sequence[str]) -> None:
         raise ValueError(f"a batch takes at most {BATCH_LIMIT} ids, got {len(ids)}")
 
 
-def writable_properties(client: HubSpotClient) -> list[WritableProperty]:
-    """Every contact property definition with its options (labels) and writability."""
-    data = client.call("GET", endpoints.CONTACT_PROPERTIES)
-    found: list[WritableProperty] = []
-    for item in _dicts(data.get("results")):
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            continue
-        meta = item.get("modificationMetadata")
-        read_only = bool(item.get("calculated")) or (
-            isinstance(meta, dict) and meta.get("readOnlyValue") is True
-        )
-        options = tuple(
-            PropertyOption(str(o["value"]), str(o.get("label") or o["value"]))
-            for o in _dicts(item.get("options"))
-            if o.get("value") is not None
-        )
-        found.append(
-            WritableProperty(
-                name=name,
-                label=str(item.get("label") or name),
-                type=str(item.get("type") or "string"),
-                field_type=str(item.get("fieldType") or ""),
-                options=options,
-                read_only=read_only,
+class WriteEndpoints(Transport):
+    """`writable_properties`, `batch_update`, `batch_archive`, `batch_read`, `list_add`,
+    `list_remove` and `token_scopes`."""
+
+    def writable_properties(self) -> list[WritableProperty]:
+        """Every contact property definition with its options (labels) and writability."""
+        data = self._request("GET", endpoints.CONTACT_PROPERTIES)
+        found: list[WritableProperty] = []
+        for item in dicts(data.get("results")):
+            name = item.get("name")
+            if not isinstance(name, str) or not name:
+                continue
+            meta = item.get("modificationMetadata")
+            read_only = bool(item.get("calculated")) or (
+                isinstance(meta, dict) and meta.get("readOnlyValue") is True
             )
-        )
-    return found
+            options = tuple(
+                PropertyOption(str(o["value"]), str(o.get("label") or o["value"]))
+                for o in dicts(item.get("options"))
+                if o.get("value") is not None
+            )
+            found.append(
+                WritableProperty(
+                    name=name,
+                    label=str(item.get("label") or name),
+                    type=str(item.get("type") or "string"),
+                    field_type=str(item.get("fieldType") or ""),
+                    options=options,
+                    read_only=read_only,
+                )
+            )
+        return found
 
+    def batch_update(self, inputs: Sequence[tuple[str, Mapping[str, str]]]) -> BatchOutcome:
+        """`POST .../contacts/batch/update`; a 207 answer's `errors[]` are mapped to their ids.
 
-def batch_update(
-    client: HubSpotClient, inputs: Sequence[tuple[str, Mapping[str, str]]]
-) -> BatchOutcome:
-    """`POST .../contacts/batch/update`; a 207 answer's `errors[]` are mapped to their ids.
+        Raises `BadRequestError` when HubSpot refuses the whole batch (400 VALIDATION_ERROR).
+        """
+        _chunk_check([contact_id for contact_id, _ in inputs])
+        body = {"inputs": [{"id": cid, "properties": dict(props)} for cid, props in inputs]}
+        data = self._request("POST", endpoints.CONTACTS_BATCH_UPDATE, body=body)
+        return BatchOutcome(_records(data), _errors_by_id(data))
 
-    Raises `BadRequestError` when HubSpot refuses the whole batch (400 VALIDATION_ERROR).
-    """
-    _chunk_check([contact_id for contact_id, _ in inputs])
-    body = {"inputs": [{"id": cid, "properties": dict(props)} for cid, props in inputs]}
-    data = client.call("POST", endpoints.CONTACTS_BATCH_UPDATE, body=body)
-    records = [r for r in client.parse_contacts(data.get("results")) if r.id]
-    return BatchOutcome(records=records, errors=_errors_by_id(data))
+    def batch_archive(self, ids: Sequence[str]) -> None:
+        """`POST .../contacts/batch/archive` (204; ids HubSpot does not know are ignored)."""
+        _chunk_check(ids)
+        body = {"inputs": [{"id": i} for i in ids]}
+        self._request("POST", endpoints.CONTACTS_BATCH_ARCHIVE, body=body)
 
+    def batch_read(self, ids: Sequence[str], properties: Sequence[str]) -> BatchOutcome:
+        """`POST .../contacts/batch/read`: the live records of `ids` (unknown/archived in errors)."""
+        _chunk_check(ids)
+        body = {"inputs": [{"id": i} for i in ids], "properties": list(properties)}
+        data = self._request("POST", endpoints.CONTACTS_BATCH_READ, body=body)
+        return BatchOutcome(_records(data), _errors_by_id(data))
 
-def batch_archive(client: HubSpotClient, ids: Sequence[str]) -> None:
-    """`POST .../contacts/batch/archive` (204; ids HubSpot does not know are ignored)."""
-    _chunk_check(ids)
-    client.call("POST", endpoints.CONTACTS_BATCH_ARCHIVE, body={"inputs": [{"id": i} for i in ids]})
+    def list_add(self, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
+        """`PUT /crm/v3/lists/{id}/memberships/add` with the record ids."""
+        _chunk_check(ids)
+        data = self._request("PUT", endpoints.list_memberships_add(list_id), body=list(ids))
+        return MembershipOutcome(_ids(data.get("recordIdsAdded")), _missing(data))
 
+    def list_remove(self, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
+        """`PUT /crm/v3/lists/{id}/memberships/remove` with the record ids."""
+        _chunk_check(ids)
+        data = self._request("PUT", endpoints.list_memberships_remove(list_id), body=list(ids))
+        return MembershipOutcome(_ids(data.get("recordIdsRemoved")), _missing(data))
 
-def batch_read(
-    client: HubSpotClient, ids: Sequence[str], properties: Sequence[str]
-) -> BatchOutcome:
-    """`POST .../contacts/batch/read`: the live records of `ids` (unknown/archived in errors)."""
-    _chunk_check(ids)
-    body = {"inputs": [{"id": i} for i in ids], "properties": list(properties)}
-    data = client.call("POST", endpoints.CONTACTS_BATCH_READ, body=body)
-    records = [r for r in client.parse_contacts(data.get("results")) if r.id]
-    return BatchOutcome(records=records, errors=_errors_by_id(data))
-
-
-def list_add(client: HubSpotClient, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
-    """`PUT /crm/v3/lists/{id}/memberships/add` with the record ids."""
-    _chunk_check(ids)
-    data = client.call("PUT", endpoints.list_memberships_add(list_id), body=list(ids))
-    return MembershipOutcome(_ids(data.get("recordIdsAdded")), _missing(data))
-
-
-def list_remove(client: HubSpotClient, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
-    """`PUT /crm/v3/lists/{id}/memberships/remove` with the record ids."""
-    _chunk_check(ids)
-    data = client.call("PUT", endpoints.list_memberships_remove(list_id), body=list(ids))
-    return MembershipOutcome(_ids(data.get("recordIdsRemoved")), _missing(data))
-
-
-def token_scopes(client: HubSpotClient, token: Secret) -> frozenset[str] | None:
-    """The scopes granted to a private-app / service-key token, or None when HubSpot will not
-    say (an OAuth token, or an endpoint this portal lacks). The token travels in the body,
-    never in a URL that could reach a log."""
-    try:
-        data = client.call(
-            "POST", endpoints.PRIVATE_APP_TOKEN_INFO, body={"tokenKey": token.reveal()}
-        )
-    except BadRequestError:
-        return None
-    scopes = data.get("scopes")
-    if not isinstance(scopes, list):
-        return None
-    return frozenset(str(s) for s in scopes if s)
+    def token_scopes(self, token: Secret) -> frozenset[str] | None:
+        """The scopes granted to a private-app / service-key token, or None when HubSpot will
+        not say (an OAuth token, or an endpoint this portal lacks). The token travels in the
+        body, never in a URL that could reach a log."""
+        body = {"tokenKey": token.reveal()}
+        try:
+            data = self._request("POST", endpoints.PRIVATE_APP_TOKEN_INFO, body=body)
+        except BadRequestError:
+            return None
+        scopes = data.get("scopes")
+        if not isinstance(scopes, list):
+            return None
+        return frozenset(str(s) for s in scopes if s)
 
 
 def describe_error(exc: HubSpotError) -> str:
@@ -177,8 +171,11 @@ def describe_error(exc: HubSpotError) -> str:
 # ---------------------------------------------------------------------- helpers
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+def _records(data: Mapping[str, Any]) -> list[ContactRecord]:
+    results = data.get("results")
+    if not isinstance(results, list):
+        return []
+    return [record for record in map(contact_record, results) if record.id]
 
 
 def _ids(value: Any) -> list[str]:
@@ -195,7 +192,7 @@ def _missing(data: Mapping[str, Any]) -> list[str]:
 def _errors_by_id(data: Mapping[str, Any]) -> dict[str, str]:
     """`errors[]` of a 207 answer as {id: reason}; ids come from `context.ids`."""
     found: dict[str, str] = {}
-    for error in _dicts(data.get("errors")):
+    for error in dicts(data.get("errors")):
         category = str(error.get("category") or "ERROR")
         message = str(error.get("message") or "")
         reason = f"{category}: {message}" if message else category

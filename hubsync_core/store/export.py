@@ -21,8 +21,9 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, BinaryIO, TextIO
 
+from hubsync_core.clock import iso_z
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import ContactFilter, iso_z, iter_contact_chunks
+from hubsync_core.store.explorer import ContactFilter, iter_contact_chunks
 
 #: The columns exported when none are chosen (the Contacts page's visible columns).
 EXPORT_COLUMNS: tuple[str, ...] = (

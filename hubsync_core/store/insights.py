@@ -15,19 +15,17 @@ import sqlalchemy as sa
 
 from hubsync_core.store import segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import (
-    CONTACTS,
+from hubsync_core.store.explorer import (
     FUNNEL_STAGES,
     NO_STAGE,
-    RUNS,
     ContactFilter,
-    _plain,
-    _reading,
-    _where,
     count_contacts,
     facet_counts,
     stage_sort_key,
 )
+from hubsync_core.store.explorer.sql import CONTACTS, plain_value, reading
+from hubsync_core.store.explorer.terms import filter_terms
+from hubsync_core.store.runs import RUNS
 
 #: A colour per run status (Vega/Tableau palette, readable on light and dark themes).
 STATUS_COLOURS: dict[str, str] = {
@@ -116,12 +114,12 @@ def sync_history(db: Database, limit: int = 100) -> list[RunPoint]:
         c.by_segment,
     ]
     stmt = sa.select(*columns).order_by(c.started_at.desc(), c.id.desc()).limit(limit)
-    with _reading(db) as conn:
+    with reading(db) as conn:
         rows = conn.execute(stmt).all()
     points = []
     for row in reversed(rows):
-        started = _plain("started_at", row.started_at)
-        finished = _plain("finished_at", row.finished_at)
+        started = plain_value("started_at", row.started_at)
+        finished = plain_value("finished_at", row.finished_at)
         duration = row.duration_seconds
         if duration is None and finished is not None and started is not None:
             duration = max(0.0, (finished - started).total_seconds())
@@ -222,11 +220,11 @@ def created_per_month(db: Database, flt: ContactFilter | None = None) -> list[tu
     month = month.label("month")
     stmt = (
         sa.select(month, sa.func.count())
-        .where(*_where(flt, db.dialect), created.is_not(None))
+        .where(*filter_terms(flt, db.dialect), created.is_not(None))
         .group_by(month)
         .order_by(month)
     )
-    with _reading(db) as conn:
+    with reading(db) as conn:
         found = {str(m): int(n) for m, n in conn.execute(stmt) if m}
     if not found:
         return []

@@ -8,7 +8,7 @@ attributes stay readable after the session is gone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,11 +161,16 @@ def get_run(db: Database, run_id: int) -> SyncRun | None:
         return run
 
 
-def latest_run(db: Database, *, finished: bool = False) -> SyncRun | None:
-    """The newest run (with `finished=True`, the newest that is no longer running)."""
+def latest_run(
+    db: Database, *, finished: bool = False, statuses: Sequence[str] | None = None
+) -> SyncRun | None:
+    """The newest run: with `finished=True` the newest that is no longer running, with
+    `statuses` the newest that ended with one of them."""
     query = select(SyncRun).order_by(RUNS.c.id.desc()).limit(1)
     if finished:
         query = query.where(RUNS.c.status != "running")
+    if statuses:
+        query = query.where(RUNS.c.status.in_(list(statuses)))
     return _one(db, query)
 
 

@@ -169,3 +169,19 @@ def to_rows(
             }
         )
     return rows, rejections
+
+
+#: A merge seen on a page: (winner id, the ids it absorbed).
+Merge = tuple[str, list[str]]
+
+
+def convert_page(
+    records: Iterable[ContactRecord], synced_at: datetime
+) -> tuple[list[dict[str, Any]], list[Rejection], list[Merge]]:
+    """One page as the store takes it: rows, rejections, and the merges its winners report.
+
+    The one conversion every phase uses (list scan, search windows, id ranges, CHAINge).
+    """
+    rows, rejections = to_rows(records, synced_at)
+    merges = [(row["hubspot_id"], merged_ids(row["properties"])) for row in rows]
+    return rows, rejections, [merge for merge in merges if merge[1]]

@@ -8,7 +8,7 @@ import pytest
 
 from hubsync_core import cli
 from hubsync_core.store import export
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store.explorer import ContactFilter
 
 from .conftest import BASE
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from hubsync_core.store import export, queries
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store import explorer, export
+from hubsync_core.store.explorer import ContactFilter
 
 
 def query_of(page: Any) -> dict[str, list[str]]:
@@ -25,7 +25,7 @@ def ensure_synced(page: Any, app_server: Any, ui: Any) -> None:
     """The demo portal synced through the Sync page (once per session's app)."""
     db = app_server.database()
     try:
-        synced = queries.count_contacts(db) > 0
+        synced = explorer.count_contacts(db) > 0
     finally:
         db.dispose()
     if not synced:
@@ -70,7 +70,7 @@ def test_filter_to_chainge_export_open_a_contact_and_see_insights(
     flt = ContactFilter(segments=("chainge",))
     db = app_server.database()
     try:
-        total = queries.count_contacts(db, flt)
+        total = explorer.count_contacts(db, flt)
         assert total > 0
         page.get_by_text(re.compile(rf"^{total:,} contacts · Segment chainge$")).wait_for()
 
@@ -136,7 +136,7 @@ def test_a_bookmarked_filter_url_opens_the_same_view(page: Any, app_server: Any,
     flt = ContactFilter(segments=("chainge",), lifecycle_stages=("lead",), has_email=True)
     db = app_server.database()
     try:
-        total = queries.count_contacts(db, flt)
+        total = explorer.count_contacts(db, flt)
     finally:
         db.dispose()
     page.get_by_text(re.compile(rf"^{total:,} contacts · ")).wait_for()

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from hubsync_core.segments import Condition, Group
-from hubsync_core.store import export, queries, segment_store
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store import explorer, export, segment_store
+from hubsync_core.store.explorer import ContactFilter
 
 EU_COUNTRIES = "Germany, France, Spain, Italy, Netherlands, Austria, Belgium"
 EU_LEADS = Group(
@@ -30,7 +30,7 @@ EU_LEADS = Group(
 def ensure_synced(page: Any, app_server: Any, ui: Any) -> None:
     db = app_server.database()
     try:
-        synced = queries.count_contacts(db) > 0
+        synced = explorer.count_contacts(db) > 0
     finally:
         db.dispose()
     if not synced:
@@ -112,7 +112,7 @@ def test_eu_leads_created_in_the_browser_filters_exports_charts_and_is_listed(
     flt = ContactFilter(segments=("eu_leads",))
     db = app_server.database()
     try:
-        assert queries.count_contacts(db, flt) == expected
+        assert explorer.count_contacts(db, flt) == expected
     finally:
         db.dispose()
 

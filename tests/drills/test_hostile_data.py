@@ -31,7 +31,7 @@ from sync_helpers import (
 from hubsync_core.config import Secret, Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.pacing import RateLimiter
-from hubsync_core.store import queries
+from hubsync_core.store import explorer
 from hubsync_core.store.database import Database
 from hubsync_core.store.export import EXPORT_COLUMNS, neutralise, write_csv
 from hubsync_core.sync.engine import run_sync
@@ -85,7 +85,7 @@ def test_hostile_portal_is_stored_exactly_with_every_alteration_recorded(hostile
     assert emails.count("duplicate@example.com") >= 2
     # The tables still work after all of it.
     assert stats.by_segment and sum(stats.by_segment.values()) > 0
-    assert queries.count_contacts(h.db) == len(received)
+    assert explorer.count_contacts(h.db) == len(received)
 
 
 def test_hostile_values_arriving_through_incremental_are_cleaned_and_recorded(

@@ -292,3 +292,10 @@ def test_get_list_without_a_list_is_a_bad_request(client: HubSpotClient, mocked)
 
     with pytest.raises(BadRequestError):
         client.get_list("9")
+
+
+def test_hubspot_record_url_points_at_the_contact() -> None:
+    assert (
+        endpoints.hubspot_record_url(123, "45")
+        == "https://app.hubspot.com/contacts/123/record/0-1/45"
+    )

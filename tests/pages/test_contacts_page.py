@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 from hubsync_core.config import Settings
 from hubsync_core.segments import Condition, Group, SegmentDef
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import export, queries, runs, segment_store
+from hubsync_core.store import explorer, export, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store.explorer import ContactFilter
 from hubsync_core.sync.engine import PORTAL_ID
 
 CONTACTS = 120  # ids 1..120; the last 5 archived
@@ -118,7 +118,7 @@ def test_filter_matching_nothing_says_so_and_clears_filters(seeded: Any) -> None
 
 def test_synced_database_lists_live_contacts_with_total(synced_harness: Any) -> None:
     at = open_contacts(synced_harness)
-    live = queries.count_contacts(synced_harness.db)
+    live = explorer.count_contacts(synced_harness.db)
     assert total_line(at).startswith(f"**{live:,}** contacts")
     assert len(table(at)) == min(live, 50)
 
@@ -135,7 +135,7 @@ def test_archived_contacts_are_hidden_by_default_and_can_be_shown(seeded: Any) -
 def test_segment_options_show_facet_counts_for_the_current_filter(seeded: Any) -> None:
     at = open_contacts(seeded, stage="lead")
     flt = ContactFilter(lifecycle_stages=("lead",))
-    expected = {f.value: f.count for f in queries.facet_counts(seeded.db, flt, "segment")}
+    expected = {f.value: f.count for f in explorer.facet_counts(seeded.db, flt, "segment")}
     options = at.multiselect(key="c_segments").options
     for key in ("chainge", "engaged", "cold", "high_value"):
         label = next(o for o in options if o.startswith(key + " · "))
@@ -155,7 +155,7 @@ def test_user_segment_is_offered_by_display_name_and_filters_by_key(seeded: Any)
         ),
     )
     segment_store.save_definition(seeded.db, seg, known_properties=None, ref=NOW)
-    members = queries.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",)))
+    members = explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",)))
     assert members > 0
     at = open_contacts(seeded, segment="eu_leads")
     assert f"EU leads · {members:,}" in at.multiselect(key="c_segments").options
@@ -190,7 +190,7 @@ def test_url_query_parameters_prefill_every_filter_widget(seeded: Any) -> None:
     assert at.radio(key="c_archived").value == "include"
     assert at.multiselect(key="c_lists").value == ["11"]
     flt = ContactFilter.from_query_params(dict(at.query_params))
-    assert total_line(at).startswith(f"**{queries.count_contacts(seeded.db, flt):,}** contacts")
+    assert total_line(at).startswith(f"**{explorer.count_contacts(seeded.db, flt):,}** contacts")
 
 
 def test_changing_filters_writes_them_to_the_url(seeded: Any) -> None:
@@ -201,9 +201,9 @@ def test_changing_filters_writes_them_to_the_url(seeded: Any) -> None:
     assert not at.exception
     assert url(at) == {"q": ["chainge"], "stage": ["lead"], "has_email": ["no"]}
     flt = ContactFilter(search="chainge", lifecycle_stages=("lead",), has_email=False)
-    assert total_line(at).startswith(f"**{queries.count_contacts(seeded.db, flt):,}** contacts")
+    assert total_line(at).startswith(f"**{explorer.count_contacts(seeded.db, flt):,}** contacts")
     assert set(table(at)["hubspot_id"]) == {
-        r["hubspot_id"] for r in queries.query_contacts(seeded.db, flt, limit=200).rows
+        r["hubspot_id"] for r in explorer.query_contacts(seeded.db, flt, limit=200).rows
     }
 
 
@@ -218,7 +218,7 @@ def test_a_filter_change_reads_page_and_facets_in_one_explore_and_paging_reuses_
     seeded: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, tuple[str, ...]]] = []
-    explore, query = queries.explore, queries.query_contacts
+    explore, query = explorer.explore, explorer.query_contacts
 
     def counting_explore(db: Database, flt: ContactFilter, **kwargs: Any) -> Any:
         if kwargs.get("facets"):  # (query_contacts runs explore without facets)
@@ -229,19 +229,19 @@ def test_a_filter_change_reads_page_and_facets_in_one_explore_and_paging_reuses_
         calls.append(("query", ()))
         return query(db, flt, **kwargs)
 
-    monkeypatch.setattr(queries, "explore", counting_explore)
-    monkeypatch.setattr(queries, "query_contacts", counting_query)
+    monkeypatch.setattr(explorer, "explore", counting_explore)
+    monkeypatch.setattr(explorer, "query_contacts", counting_query)
     at = open_contacts(seeded, size="25")
-    assert calls == [("explore", queries.FACETS)]
+    assert calls == [("explore", explorer.FACETS)]
     calls.clear()
     at.get("pagination")[0].set_value(2).run()
     at.selectbox(key="c_sort").set_value("created_at").run()
     assert calls == [("query", ()), ("query", ())]  # the facets of this filter are known
     calls.clear()
     at.multiselect(key="c_stages").select("lead").run()
-    assert calls == [("explore", queries.FACETS)]
+    assert calls == [("explore", explorer.FACETS)]
     flt = ContactFilter(lifecycle_stages=("lead",))
-    expected = {f.value: f.count for f in queries.facet_counts(seeded.db, flt, "segment")}
+    expected = {f.value: f.count for f in explorer.facet_counts(seeded.db, flt, "segment")}
     label = next(o for o in at.multiselect(key="c_segments").options if o.startswith("cold"))
     assert label == f"cold · {expected['cold']:,}"
 
@@ -264,7 +264,7 @@ def test_sort_from_the_url_orders_the_whole_result(seeded: Any) -> None:
     at = open_contacts(seeded, sort="email", order="asc")
     assert at.selectbox(key="c_sort").value == "email"
     assert at.toggle(key="c_desc").value is False
-    expected = queries.query_contacts(seeded.db, sort="email", descending=False, limit=50)
+    expected = explorer.query_contacts(seeded.db, sort="email", descending=False, limit=50)
     assert list(table(at)["hubspot_id"]) == [r["hubspot_id"] for r in expected.rows]
 
 
@@ -286,7 +286,7 @@ def test_pagination_pages_through_the_result_server_side(seeded: Any) -> None:
     pager.set_value(2).run()
     assert at.query_params["page"] == "2"
     second_page = list(table(at)["hubspot_id"])
-    expected = queries.query_contacts(seeded.db, limit=25, offset=25)
+    expected = explorer.query_contacts(seeded.db, limit=25, offset=25)
     assert second_page == [r["hubspot_id"] for r in expected.rows]
     assert not set(first_page) & set(second_page)
 
@@ -359,7 +359,7 @@ def test_values_are_shown_as_text_not_markup(seeded: Any) -> None:
 def test_export_button_names_the_file_after_the_filter_and_counts_every_row(seeded: Any) -> None:
     at = open_contacts(seeded, segment="chainge")
     button = at.get("download_button")[0]
-    total = queries.count_contacts(seeded.db, ContactFilter(segments=("chainge",)))
+    total = explorer.count_contacts(seeded.db, ContactFilter(segments=("chainge",)))
     assert f"Export CSV ({total:,} rows)" in button.proto.label
     name = export.csv_filename(ContactFilter(segments=("chainge",)), date.today())
     assert name == f"hubspot-contacts-chainge-{date.today().isoformat()}.csv"

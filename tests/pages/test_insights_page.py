@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 from hubsync_core.config import Settings
 from hubsync_core.segments import Condition, Group, SegmentDef
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import insights, queries, segment_store
+from hubsync_core.store import explorer, insights, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store.explorer import ContactFilter
 
 NOW = datetime.now(UTC).replace(tzinfo=None).replace(microsecond=0)
 STAGES = ("lead", "customer", "subscriber", "lead", None)
@@ -124,8 +124,8 @@ def test_segment_chart_counts_and_shares_include_user_segments(seeded: Any) -> N
     counts = dict(zip(bars["y"], bars["x"], strict=True))
     assert list(counts) == ["chainge", "engaged", "cold", "high_value", "EU leads"]
     for key, name in (("chainge", "chainge"), ("eu_leads", "EU leads"), ("cold", "cold")):
-        assert counts[name] == queries.count_contacts(seeded.db, ContactFilter(segments=(key,)))
-    live = queries.count_contacts(seeded.db)
+        assert counts[name] == explorer.count_contacts(seeded.db, ContactFilter(segments=(key,)))
+    live = explorer.count_contacts(seeded.db)
     assert bars["text"][0] == f"{counts['chainge']:,} ({counts['chainge'] / live:.0%})"
     assert bars["marker"]["color"][-1] == "#AA00FF"
 
@@ -137,7 +137,7 @@ def test_lifecycle_funnel_is_in_funnel_order_with_live_counts(seeded: Any) -> No
     assert funnel["y"] == [s.label for s in stages]
     assert funnel["x"] == [s.count for s in stages]
     assert funnel["y"][:2] == ["subscriber", "lead"]
-    facet = {f.value: f.count for f in queries.facet_counts(seeded.db, None, "lifecycle")}
+    facet = {f.value: f.count for f in explorer.facet_counts(seeded.db, None, "lifecycle")}
     assert dict(zip(funnel["y"], funnel["x"], strict=True))["lead"] == facet["lead"]
 
 
@@ -163,6 +163,6 @@ def test_contacts_created_per_month_match_the_stored_dates(seeded: Any) -> None:
     expected = insights.created_per_month(seeded.db)
     assert bars["x"] == [month.isoformat() for month, _ in expected]
     assert bars["y"] == [count for _, count in expected]
-    assert sum(bars["y"]) == queries.count_contacts(seeded.db)  # every seeded one has a date
+    assert sum(bars["y"]) == explorer.count_contacts(seeded.db)  # every seeded one has a date
     first = min(NOW - timedelta(days=20 * i) for i in range(1, 41))
     assert bars["x"][0] == date(first.year, first.month, 1).isoformat()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hubsync_core.connection import DEMO_EXPLANATION
-from hubsync_core.store import queries
+from hubsync_core.store.overview import overview as read_overview
 
 
 def test_an_empty_database_prompts_to_sync(harness) -> None:
@@ -27,7 +27,7 @@ def test_a_real_portal_shows_no_demo_notice(harness) -> None:
 
 
 def test_a_synced_database_shows_totals_and_segment_counts(synced_harness) -> None:
-    expected = queries.overview(synced_harness.db)
+    expected = read_overview(synced_harness.db)
     at = synced_harness.app()
     assert not at.exception
     assert synced_harness.metric(at, "Contacts") == f"{expected.total:,}"
@@ -39,7 +39,7 @@ def test_a_synced_database_shows_totals_and_segment_counts(synced_harness) -> No
 
 
 def test_the_last_sync_says_when_how_long_and_how_it_went(synced_harness) -> None:
-    last = queries.overview(synced_harness.db).last_run
+    last = read_overview(synced_harness.db).last_run
     at = synced_harness.app()
     assert synced_harness.metric(at, "Started") == f"{last.started_at:%Y-%m-%d %H:%M} UTC"
     assert synced_harness.metric(at, "Outcome") == "✅ succeeded"

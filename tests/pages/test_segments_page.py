@@ -15,9 +15,9 @@ from hubsync_core import segments as rules
 from hubsync_core.config import Settings
 from hubsync_core.segments import Condition, Group, SegmentDef
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import queries, segment_store
+from hubsync_core.store import explorer, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.store.queries import ContactFilter
+from hubsync_core.store.explorer import ContactFilter
 
 NOW = datetime.now(UTC).replace(tzinfo=None).replace(microsecond=0)
 COUNTRIES = ("Germany", "France", "Canada", "Spain")
@@ -132,7 +132,7 @@ def test_list_shows_each_segment_with_colour_and_member_count(seeded: Any) -> No
     listing = at.dataframe[0].value
     for key in ("chainge", "engaged", "cold", "high_value"):
         row = listing[listing["Key"] == key].iloc[0]
-        assert row["Members"] == queries.count_contacts(seeded.db, ContactFilter(segments=(key,)))
+        assert row["Members"] == explorer.count_contacts(seeded.db, ContactFilter(segments=(key,)))
         assert row["Colour"].startswith("#")
 
 
@@ -155,7 +155,7 @@ def test_create_eu_leads_shows_live_preview_and_saving_recomputes_membership(
     assert any("Saved “EU leads”" in text for text in shown(at.success))
     saved = stored(seeded.db, "EU leads")
     assert saved is not None and saved.rule == EU_LEADS
-    assert queries.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
+    assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
     listing = at.dataframe[0].value
     assert listing[listing["Key"] == "eu_leads"].iloc[0]["Members"] == expected
     assert at.selectbox(key="sg_choice").value == "EU leads"
@@ -185,7 +185,7 @@ def test_editing_a_segment_changes_its_rule_and_members(seeded: Any) -> None:
     saved = stored(seeded.db, "EU leads")
     assert saved is not None and saved.rule == narrowed
     expected, _ = segment_store.preview(seeded.db, narrowed, NOW)
-    assert queries.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
+    assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
 
 
 def test_delete_asks_for_confirmation_then_removes_the_segment(seeded: Any) -> None:
@@ -202,7 +202,7 @@ def test_delete_asks_for_confirmation_then_removes_the_segment(seeded: Any) -> N
     at.button(key="sg_delete_yes").click()
     ok(at.run())
     assert stored(seeded.db, "EU leads") is None
-    assert queries.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == 0
+    assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == 0
     assert "eu_leads" not in list(at.dataframe[0].value["Key"])
     assert at.selectbox(key="sg_choice").value == "__new__"
 
@@ -225,7 +225,7 @@ def test_built_ins_cannot_be_deleted_but_their_window_can_be_edited_and_reset(
     engaged = stored(seeded.db, "engaged")
     assert engaged is not None
     assert engaged.rule == Group("all", [Condition("updated_at", "within_last_days", 7)])
-    members = queries.count_contacts(seeded.db, ContactFilter(segments=("engaged",)))
+    members = explorer.count_contacts(seeded.db, ContactFilter(segments=("engaged",)))
     assert members == 3  # updated 2, 4 and 6 days ago
 
     at.button(key="sg_reset").click()
@@ -245,7 +245,7 @@ def test_empty_name_is_reported_inline_and_save_is_disabled(seeded: Any) -> None
     ok(at.run())
     assert shown(at.error) == ["The segment name is empty."]
     assert at.button(key="sg_save").disabled
-    assert preview_count(at) == queries.count_contacts(
+    assert preview_count(at) == explorer.count_contacts(
         seeded.db, ContactFilter(lifecycle_stages=("lead",))
     )
 
@@ -386,7 +386,7 @@ def test_import_of_a_toml_file_adds_segments_and_computes_them(seeded: Any) -> N
     ok(at.run())
     assert any("added: EU leads" in text for text in shown(at.success))
     expected, _ = segment_store.preview(seeded.db, EU_LEADS, NOW)
-    assert queries.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
+    assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
     assert "eu_leads" in list(at.dataframe[0].value["Key"])
 
 

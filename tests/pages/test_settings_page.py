@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hubsync_core.connection import ConnectionCheck
 from hubsync_core.hubspot.errors import AuthenticationError, MissingScopesError
-from hubsync_core.store import queries
+from hubsync_core.store.overview import overview as read_overview
 
 TOKEN = "pat-na1-SECRET-a1b2c3d4e5f6-9z8y"
 
@@ -97,18 +97,18 @@ def test_clear_all_contacts_needs_the_typed_confirmation(synced_harness) -> None
     assert at.button(key="clear_contacts").disabled
     at.text_input(key="clear_confirm").input("clear please").run()
     assert at.button(key="clear_contacts").disabled
-    assert queries.overview(synced_harness.db).total > 0
+    assert read_overview(synced_harness.db).total > 0
 
 
 def test_clear_all_contacts_removes_them_keeps_history_and_says_how_many(synced_harness) -> None:
-    before = queries.overview(synced_harness.db)
+    before = read_overview(synced_harness.db)
     stored = before.total + before.archived
     at = synced_harness.app("settings")
     at.text_input(key="clear_confirm").input("CLEAR").run()
     at.button(key="clear_contacts").click().run()
     assert not at.exception
     assert f"Removed {stored:,} contacts. Sync history was kept." in at.success[0].value
-    after = queries.overview(synced_harness.db)
+    after = read_overview(synced_harness.db)
     assert after.total == 0 and after.archived == 0
     assert after.last_run == before.last_run
 

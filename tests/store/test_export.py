@@ -9,6 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from hubsync_core.store.database import Database
+from hubsync_core.store.explorer import NO_STAGE, ContactFilter, query_contacts
 from hubsync_core.store.export import (
     EXPORT_COLUMNS,
     csv_bytes,
@@ -18,9 +19,8 @@ from hubsync_core.store.export import (
     neutralise,
     write_csv,
 )
-from hubsync_core.store.queries import NO_STAGE, ContactFilter, query_contacts
 
-from .test_queries import add_contact, add_people
+from .contact_data import add_contact, add_people
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_export_equals_the_query_row_for_row(
 
 
 def test_exported_segments_and_lists_are_those_of_the_contact_page(db: Database) -> None:
-    from .test_queries import add_list
+    from .contact_data import add_list
 
     add_list(db, "3", "zeta")
     add_list(db, "1", "Alpha")

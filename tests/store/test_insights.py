@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from hubsync_core.store.database import Database
+from hubsync_core.store.explorer import FUNNEL_STAGES, NO_STAGE, ContactFilter
 from hubsync_core.store.insights import (
     STATUS_COLOURS,
     EngagementPoint,
@@ -18,9 +19,8 @@ from hubsync_core.store.insights import (
     segment_distribution,
     sync_history,
 )
-from hubsync_core.store.queries import FUNNEL_STAGES, NO_STAGE, ContactFilter
 
-from .test_queries import add_contact, add_people, add_run, d
+from .contact_data import add_contact, add_people, add_run, d
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlmodel import SQLModel
 
-from hubsync_core.store import contacts, migrations, queries, runs
+from hubsync_core.store import contacts, explorer, migrations, runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import SyncRun
 
@@ -138,14 +138,14 @@ def test_version_1_database_gets_the_explorer_indexes_and_search_works(
 
         # Search, pages and facets work on the upgraded data.
         def found(**kwargs: Any) -> list[str]:
-            flt = queries.ContactFilter(**kwargs)
-            return [r["hubspot_id"] for r in queries.query_contacts(db, flt).rows]
+            flt = explorer.ContactFilter(**kwargs)
+            return [r["hubspot_id"] for r in explorer.query_contacts(db, flt).rows]
 
         assert found(search="LOVELACE") == ["101"]
         assert found(search="ωMEGA 🦄") == ["103"]
         assert found(search="zoë ω") == ["103"]
         assert found(search="ived", archived="include") == ["105"]
-        explored = queries.explore(db, queries.ContactFilter(search="e"), facets=queries.FACETS)
+        explored = explorer.explore(db, explorer.ContactFilter(search="e"), facets=explorer.FACETS)
         assert explored.page.total == 3
         segments = {f.value: f.count for f in explored.facets["segment"]}
         assert (segments["engaged"], segments["cold"], segments["high_value"]) == (2, 1, 2)
@@ -172,7 +172,7 @@ def test_without_pg_trgm_the_upgrade_completes_and_search_still_works(
             assert "ix_contacts_search" not in indexes
             assert "ix_contacts_id_facets" in indexes
             assert "pg_trgm is not available" in caplog.text
-            page = queries.query_contacts(db, queries.ContactFilter(search="lovelace"))
+            page = explorer.query_contacts(db, explorer.ContactFilter(search="lovelace"))
             assert [r["hubspot_id"] for r in page.rows] == ["101"]
         finally:
             db.dispose()

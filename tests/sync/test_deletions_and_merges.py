@@ -22,7 +22,7 @@ from sync_helpers import (
 
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import queries
+from hubsync_core.store import explorer
 from hubsync_core.store.database import Database
 from hubsync_core.sync.model import SyncProgress
 from hubsync_core.sync.records import parse_time
@@ -236,7 +236,7 @@ def test_archived_contacts_leave_segments_and_default_views_but_can_be_listed(
     )
     live_total = h.sandbox.portal.live_count()
     assert service.get_contacts(limit=1)["total"] == live_total
-    only = queries.query_contacts(h.db, queries.ContactFilter(archived="only"), limit=10_000)
+    only = explorer.query_contacts(h.db, explorer.ContactFilter(archived="only"), limit=10_000)
     assert set(gone) <= {row["hubspot_id"] for row in only.rows}
     assert only.total == len(stored_contacts(h.db).archived)
     h.assert_exact()
