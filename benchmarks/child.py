@@ -5,6 +5,7 @@
 - `peer`: HubSpot's official client (`crm.contacts.get_all()`) feeding SQLModel one row at a
   time, a session add and commit per row: what a user would write by hand.
 - `export`: the full CSV export of a database.
+- `bulk`: one `bulk set` on every live contact (see benchmarks/bulk.py).
 
 `sync`, `peer` and `export` print one JSON line: what they did, their wall and CPU seconds,
 and the process's peak RSS (`ru_maxrss`), which is theirs alone.
@@ -233,8 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--database-url", required=True)
     export.add_argument("--sort", default="updated_at")
     export.set_defaults(handler=cmd_export)
+    bulk = commands.add_parser("bulk")
+    bulk.add_argument("--property", default="lead_score")
+    bulk.add_argument("--value", required=True)
+    bulk.set_defaults(handler=cmd_bulk)
     args = parser.parse_args(argv)
     return int(args.handler(args))
+
+
+def cmd_bulk(args: argparse.Namespace) -> int:
+    from benchmarks.bulk import cmd_bulk as run_bulk
+
+    _emit(run_bulk(args))
+    return 0
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from benchmarks.infra import (
     scratch_dir,
 )
 
-SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million")
+SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million", "bulk")
 BACKENDS = ("sqlite", "postgresql")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
@@ -54,6 +54,8 @@ class Sizes:
     explorer_repeats: int = 5
     peer: int = 10_000
     million: int = 1_000_000
+    bulk: int = 5_000
+    bulk_latency_ms: int = 250
     repeats: int = 3
 
 
@@ -68,6 +70,8 @@ QUICK = Sizes(
     explorer_repeats=1,
     peer=300,
     million=0,
+    bulk=300,
+    bulk_latency_ms=50,
     repeats=1,
 )
 
@@ -367,6 +371,12 @@ class Suite:
                 )
         finally:
             sandbox.stop()
+
+    def bulk(self, databases: Databases) -> None:
+        """Contacts written per second by a bulk update (see benchmarks/bulk.py)."""
+        from benchmarks import bulk
+
+        bulk.run(self, databases, self.sizes.bulk, self.sizes.bulk_latency_ms)
 
     def million(self, databases: Databases) -> None:
         """One 1,000,000-contact full sync (SQLite): flat memory."""

@@ -25,6 +25,8 @@ EXPECTED = {
     "incremental",
     "explorer 2k",
     "peer: official client + SQLModel",
+    "bulk update, 100 req/10 s",
+    "bulk update, latency",
 }
 
 
