@@ -53,13 +53,13 @@ def cmd_bulk(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run(suite: Suite, databases: Databases, contacts: int, latency_ms: int) -> None:
-    """Add the two bulk rows (per backend) to the suite: no latency, then `latency_ms`."""
+def run(suite: Suite, databases: Databases, contacts: int, slow_ms: int) -> None:
+    """Add the two bulk rows (per backend) to the suite: no latency, then `slow_ms`."""
     from benchmarks.run import Row
 
     for latency_ms, label in (
         (0, "bulk update, 100 req/10 s"),
-        (latency_ms, "bulk update, latency"),
+        (slow_ms, "bulk update, latency"),
     ):
         sandbox = SandboxProcess.start(contacts, latency_ms=latency_ms, rate_limit=100)
         try:
