@@ -26,6 +26,7 @@ from hubsync_core.store import explorer, export, runs, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter, ContactPage, FacetValue
 from pages import shared
+from pages.components import bulk_actions
 
 # -- view state kept in the URL besides the filter --------------------------------------------
 
@@ -655,6 +656,7 @@ def main() -> None:
     st.caption(f"Rows {first:,}–{page.offset + len(page.rows):,} of {page.total:,}")
 
     _export(db, flt, columns, view["sort"], view["descending"], page.total)
+    bulk_actions.render(shared.resources(), flt, page.total, page.rows)
     _picker(page, view["contact"])
     if view["contact"]:
         _detail(service, view["contact"], {key: name for key, name, _ in definitions})

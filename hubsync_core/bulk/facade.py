@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from hubsync_core.hubspot.writes import WritableProperty
 from hubsync_core.store import lock, segment_store
 from hubsync_core.sync.context import utcnow
 
@@ -42,6 +43,10 @@ class BulkFacade:
         return BulkContext(self.db, self.client, resolve_portal(self.settings).token)
 
     # -- previews (read HubSpot, write nothing) -------------------------------------------------
+    def bulk_properties(self) -> list[WritableProperty]:
+        """HubSpot's contact property definitions with options (labels) and writability."""
+        return self.client.writable_properties()
+
     def preview_bulk_set(self, selection: Selection, assignments: dict[str, str | None]) -> Preview:
         """What setting (or, with "", clearing) properties on the selection would do."""
         return plan_set(self._bulk_context(), selection, assignments)

@@ -107,13 +107,19 @@ def render_confirm(app: shared.AppResources, preview: Preview, key: str) -> None
         )
         typed = ""
     cols = st.columns([1, 1, 4])
-    if cols[0].button("Send to HubSpot", type="primary", key=f"{key}_send", disabled=not ready):
-        start(app, preview, typed)
+    cols[0].button(
+        "Send to HubSpot",
+        type="primary",
+        key=f"{key}_send",
+        disabled=not ready,
+        on_click=start,
+        args=(app, preview, typed),
+    )
     cols[1].button("Cancel", key=f"{key}_drop", on_click=drop)
 
 
 def start(app: shared.AppResources, preview: Preview, confirmation: str) -> None:
-    """Record the operation and run it in the background worker."""
+    """Record the operation and run it in the background worker (a button callback)."""
     try:
         op_id = app.service.save_bulk(preview, actor=actor(), confirmation=confirmation)
     except (ConfirmationRequired, ValueError) as exc:
@@ -122,7 +128,6 @@ def start(app: shared.AppResources, preview: Preview, confirmation: str) -> None
     refused = app.jobs.start_bulk(op_id)
     drop()
     state[STARTED_KEY] = (op_id, refused)
-    st.rerun()
 
 
 def resume(app: shared.AppResources, operation_id: int) -> None:
