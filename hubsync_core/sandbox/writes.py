@@ -145,19 +145,21 @@ def batch_update(portal: Portal, body: Any) -> tuple[int, dict[str, Any]]:
     for item in inputs:
         cid = str(item["id"])
         props = {str(k): ("" if v is None else str(v)) for k, v in item["properties"].items()}
-        current = _live(portal, cid, ["lifecyclestage"])
-        if current is None or current["id"] != cid:  # unknown, archived, or merged away
+        stage = props.get("lifecyclestage")
+        if stage:
+            current = _live(portal, cid, ["lifecyclestage"])
+            before = current["properties"].get("lifecyclestage") if current else None
+            moves_back = before and _STAGE_ORDER.get(stage, 0) < _STAGE_ORDER.get(before, 0)
+            if current is not None and current["id"] == cid and moves_back:
+                backwards.append(cid)
+                continue
+        try:
+            portal.update_contact(cid, {k: (v or None) for k, v in props.items()})
+        except KeyError:  # unknown, archived, or merged away
             missing.append(cid)
             continue
-        stage = props.get("lifecyclestage")
-        before = current["properties"].get("lifecyclestage")
-        if stage and before and _STAGE_ORDER.get(stage, 0) < _STAGE_ORDER.get(before, 0):
-            backwards.append(cid)
-            continue
-        portal.update_contact(cid, {k: (v or None) for k, v in props.items()})
         # HubSpot answers with the written properties plus the record's dates and id.
-        after = _live(portal, cid, list(props)) or current
-        results.append(after)
+        results.append(_live(portal, cid, list(props)))
     errors: list[dict[str, Any]] = []
     if missing:
         errors.append(_not_found(missing))
