@@ -69,7 +69,9 @@ def run(suite: Suite, databases: Databases, contacts: int, slow_ms: int) -> None
                     suite.sync(sandbox, url)
                     before = sandbox.stats()
                     env = {**sandbox.env(), "DATABASE_URL": url}
-                    result = run_child(["bulk", "--value", "7"], env)
+                    # A value no contact holds yet (each run on one portal changes them all).
+                    value = str(time.time_ns() % 1_000_000_007)
+                    result = run_child(["bulk", "--value", value], env)
                     after = sandbox.stats()
                 finally:
                     databases.drop(url)
