@@ -1,7 +1,7 @@
 """Changes (URL /changelog): every bulk operation HubSync sent to HubSpot (who, when, what, on which contacts,
 how it went), with undo, "retry the failed ones" and resume.
 
-Operations run in the process-wide job worker (see pages/shared.py); this page only reads the
+Operations run in the process-wide job worker (see pages/components/resources.py); this page only reads the
 audit log through the facade and starts previewed operations.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from hubsync_core.bulk.plan import ARCHIVE_NOTICE
-from pages import shared
 from pages.components import bulk_preview
+from pages.components.resources import resources
 
-app = shared.resources()
+app = resources()
 service = app.service
 ORIGIN = "changes"
 ITEMS_SHOWN = 500

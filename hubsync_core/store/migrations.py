@@ -103,6 +103,16 @@ def _pg_trgm(conn: Connection) -> bool:
 
 
 def _v3(conn: Connection) -> None:
+    """The id-order index: pages sorted by id (the SDK's and the API's default) walk it."""
+    conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {models.ID_ORDER_INDEX} "
+            "ON contacts (archived, length(hubspot_id), hubspot_id)"
+        )
+    )
+
+
+def _v4(conn: Connection) -> None:
     """Bulk operations: the audit log, per-contact items and batches (`bulk.models`)."""
     from hubsync_core.bulk.models import BULK_TABLES
 
@@ -110,7 +120,7 @@ def _v3(conn: Connection) -> None:
 
 
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 CURRENT_VERSION = len(STEPS)
 
 

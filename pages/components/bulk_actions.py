@@ -12,9 +12,9 @@ import streamlit as st
 
 from hubsync_core.bulk.selection import Selection
 from hubsync_core.hubspot.errors import HubSpotError
-from hubsync_core.store.explorer import ContactFilter
-from pages import shared
+from hubsync_core.service import ContactFilter
 from pages.components import bulk_preview
+from pages.components.resources import AppResources
 
 ORIGIN = "contacts"
 ACTIONS = {
@@ -28,7 +28,7 @@ ACTIONS = {
 state = st.session_state
 
 
-def _properties(app: shared.AppResources) -> list[Any]:
+def _properties(app: AppResources) -> list[Any]:
     """HubSpot's writable contact properties (read once per session)."""
     if "bulk_props" not in state:
         try:
@@ -53,7 +53,7 @@ def _value_input(definition: Any) -> str:
 
 
 def render(
-    app: shared.AppResources, flt: ContactFilter, total: int, rows: Sequence[dict[str, Any]]
+    app: AppResources, flt: ContactFilter, total: int, rows: Sequence[dict[str, Any]]
 ) -> None:
     """The bulk panel under the Contacts table: `rows` are the page's rows (for ticking)."""
     bulk_preview.render_started()
@@ -127,9 +127,7 @@ def render(
             bulk_preview.render_confirm(app, pending, key="bulk_confirm")
 
 
-def _preview(
-    app: shared.AppResources, action: str, selection: Selection, args: dict[str, Any]
-) -> None:
+def _preview(app: AppResources, action: str, selection: Selection, args: dict[str, Any]) -> None:
     service = app.service
     try:
         if action in ("set", "clear"):

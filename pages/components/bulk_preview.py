@@ -14,7 +14,8 @@ import streamlit as st
 
 from hubsync_core.bulk.facade import ConfirmationRequired
 from hubsync_core.bulk.plan import Preview
-from pages import shared
+from pages.components import formatting
+from pages.components.resources import AppResources
 
 state = st.session_state
 #: Session keys: the preview waiting for confirmation, and the message after a start.
@@ -54,10 +55,10 @@ def render_preview(preview: Preview) -> None:
         return
     skipped = preview.skipped_counts()
     cols = st.columns(4)
-    cols[0].metric("Contacts to change", shared.number(len(preview.items)))
-    cols[1].metric("Skipped", shared.number(sum(skipped.values())))
-    cols[2].metric("Write calls", shared.number(preview.write_calls))
-    cols[3].metric("Time at the rate limit", shared.duration(preview.seconds))
+    cols[0].metric("Contacts to change", formatting.number(len(preview.items)))
+    cols[1].metric("Skipped", formatting.number(sum(skipped.values())))
+    cols[2].metric("Write calls", formatting.number(preview.write_calls))
+    cols[3].metric("Time at the rate limit", formatting.duration(preview.seconds))
     if skipped:
         st.caption(
             "Skipped: " + "; ".join(f"{n:,} {reason}" for reason, n in sorted(skipped.items()))
@@ -86,7 +87,7 @@ def render_preview(preview: Preview) -> None:
         st.warning(text, icon="🗄️")
 
 
-def render_confirm(app: shared.AppResources, preview: Preview, key: str) -> None:
+def render_confirm(app: AppResources, preview: Preview, key: str) -> None:
     """The confirmation (typed when the preview asks for it) and the Send button."""
     if preview.refused or not preview.items:
         if not preview.refused:
@@ -118,7 +119,7 @@ def render_confirm(app: shared.AppResources, preview: Preview, key: str) -> None
     cols[1].button("Cancel", key=f"{key}_drop", on_click=drop)
 
 
-def start(app: shared.AppResources, preview: Preview, confirmation: str) -> None:
+def start(app: AppResources, preview: Preview, confirmation: str) -> None:
     """Record the operation and run it in the background worker (a button callback)."""
     try:
         op_id = app.service.save_bulk(preview, actor=actor(), confirmation=confirmation)
@@ -130,7 +131,7 @@ def start(app: shared.AppResources, preview: Preview, confirmation: str) -> None
     state[STARTED_KEY] = (op_id, refused)
 
 
-def resume(app: shared.AppResources, operation_id: int) -> None:
+def resume(app: AppResources, operation_id: int) -> None:
     """Resume an unfinished operation in the background worker."""
     state[STARTED_KEY] = (operation_id, app.jobs.start_bulk(operation_id))
 
@@ -151,7 +152,7 @@ def render_started() -> None:
         st.success(f"Operation #{op_id} started; follow it here or on the Changes page.", icon="🚀")
 
 
-def render_progress(app: shared.AppResources) -> None:
+def render_progress(app: AppResources) -> None:
     """The live bulk job of this process: a progress bar, counts, and Cancel."""
     polling = app.jobs.bulk_status().running
 
