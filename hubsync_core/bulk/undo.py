@@ -57,7 +57,6 @@ def plan_undo(ctx: BulkContext, op_id: int) -> Preview:
         )
         undo.source, undo.undo_of = preview.source, op_id
         return undo
-    preview.kind = op.kind
     scope_check(ctx, [writes.SCOPE_CONTACTS_WRITE], preview)
     if preview.refused:
         return preview

@@ -79,7 +79,8 @@ def test_sigkill_half_way_then_resume_writes_everything_and_never_resends_a_comm
                     applied = (
                         first and sandbox.portal.contact(first)["properties"]["lead_score"] == "77"
                     )
-                    if applied or time.monotonic() > deadline - 100:
+                    # Not caught in the window within two batches: kill anyway (still mid-run).
+                    if applied or done >= total // 2 + 2:
                         caught_in_window = bool(applied)
                         proc.send_signal(signal.SIGKILL)
                         break
