@@ -11,14 +11,17 @@ options (clearing it first lets it move back). Every write request is recorded i
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from . import schema
+from .config import SCOPE_CONTACTS, SCOPE_CONTACTS_WRITE, SCOPE_LISTS_WRITE
 from .errors import ApiError
 from .portal import Portal
+from .routing import ID, AdminRequest, AdminRoute, Request, Route, admin_route, route
 
 BATCH_LIMIT = 100
 _DEFINITIONS = {p["name"]: p for p in schema.property_definitions()}
@@ -234,8 +237,12 @@ def token_info(token: str, scopes: tuple[str, ...], portal_id: int, body: Any) -
     return {"userId": 1, "hubId": portal_id, "appId": 4_242, "scopes": sorted(scopes)}
 
 
-def write_ids(body: Any) -> list[str]:
+def write_ids(raw: bytes) -> list[str]:
     """The record ids a write request names (for the write log), whatever its shape."""
+    try:
+        body = json.loads(raw.decode("utf-8") or "null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
     if isinstance(body, list):
         return [str(i) for i in body]
     if isinstance(body, dict) and isinstance(body.get("inputs"), list):
@@ -277,3 +284,65 @@ def _batch_answer(
         body["numErrors"] = sum(len(e["context"]["ids"]) for e in errors)
         return 207, body
     return 200, body
+
+
+# ---------------------------------------------------------------------- routes
+
+
+def _update(req: Request) -> Any:
+    return batch_update(req.sandbox.portal, req.json())
+
+
+def _archive(req: Request) -> Any:
+    return batch_archive(req.sandbox.portal, req.json())
+
+
+def _read(req: Request) -> Any:
+    return batch_read(req.sandbox.portal, req.json())
+
+
+def _membership(req: Request) -> Any:
+    return list_membership(
+        req.sandbox.portal, req.match["id"], req.json(), add=req.match["op"] == "add"
+    )
+
+
+def _token_info(req: Request) -> Any:
+    cfg = req.sandbox.config
+    return 200, token_info(cfg.token, cfg.scopes, cfg.portal_id, req.json())
+
+
+#: The write endpoint family (`write=True`: recorded in `Sandbox.writes` on arrival).
+ROUTES: tuple[Route, ...] = (
+    route(
+        "POST",
+        r"/crm/v3/objects/contacts/batch/update/?",
+        _update,
+        (SCOPE_CONTACTS_WRITE,),
+        write=True,
+    ),
+    route(
+        "POST",
+        r"/crm/v3/objects/contacts/batch/archive/?",
+        _archive,
+        (SCOPE_CONTACTS_WRITE,),
+        write=True,
+    ),
+    route("POST", r"/crm/v3/objects/contacts/batch/read/?", _read, (SCOPE_CONTACTS,)),
+    route(
+        "PUT",
+        rf"/crm/v3/lists/{ID}/memberships/(?P<op>add|remove)/?",
+        _membership,
+        (SCOPE_LISTS_WRITE,),
+        write=True,
+    ),
+    route("POST", r"/oauth/v2/private-apps/get/access-token-info/?", _token_info),
+)
+
+
+def _writes(req: AdminRequest) -> Any:
+    return {"writes": req.sandbox.writes.as_dicts()}
+
+
+#: `GET /_sandbox/writes`: the write log, for tests and drills in another process.
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (admin_route("GET", "writes", _writes),)
