@@ -65,7 +65,7 @@ class Sizes:
     explorer_repeats: int = 5
     peer: int = 10_000
     million: int = 1_000_000
-    bulk: int = 5_000
+    bulk: int = 20_000
     bulk_latency_ms: int = 250
     repeats: int = 3
     api: ApiSizes = field(default_factory=ApiSizes)
