@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,10 @@ log = logging.getLogger("hubsync.bulk")
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 MEMBERS = ListMembership.__table__  # type: ignore[attr-defined]
 FINAL = ("succeeded", "partial")
+#: Seconds between lock heartbeats (a holder counts as dead after 60 s without one).
+HEARTBEAT_SECONDS = 5.0
+#: Seconds between progress reports (each reads the operation's rows).
+REPORT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class BulkRunner:
         self._after_write = after_write
         self._on_progress = on_progress
         self._cancel = cancel or threading.Event()
+        # Per-batch bookkeeping kept off the hot path: one commit per batch is the result's.
+        self._beat = self._reported = time.monotonic()
 
     # ------------------------------------------------------------------ driving
 
@@ -148,9 +155,14 @@ class BulkRunner:
                 return "interrupted", writes.describe_error(exc) + (
                     "; `hubsync bulk resume` reconciles the last batch and continues."
                 )
-            if not lock.heartbeat(self.db, self.owner):
-                return "interrupted", "Another process took over the database lock."
-            self._report()
+            now = time.monotonic()
+            if now - self._beat >= HEARTBEAT_SECONDS:
+                self._beat = now
+                if not lock.heartbeat(self.db, self.owner):
+                    return "interrupted", "Another process took over the database lock."
+            if now - self._reported >= REPORT_SECONDS:
+                self._reported = now
+                self._report()
         return None, None
 
     def _one_batch(self, op: OperationSummary, batch: dict[str, Any]) -> None:
