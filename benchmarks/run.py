@@ -42,6 +42,7 @@ SCENARIOS = (
     "peer",
     "million",
     "api",
+    "freshness",
     "bulk",
 )
 BACKENDS = ("sqlite", "postgresql")
@@ -65,6 +66,8 @@ class Sizes:
     explorer_repeats: int = 5
     peer: int = 10_000
     million: int = 1_000_000
+    freshness: int = 20_000
+    freshness_deliveries: int = 300
     bulk: int = 20_000
     bulk_latency_ms: int = 250
     repeats: int = 3
@@ -82,6 +85,7 @@ QUICK = Sizes(
     explorer_repeats=1,
     peer=300,
     million=0,
+    freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
     bulk=300,
     bulk_latency_ms=50,
     repeats=1,
@@ -445,6 +449,36 @@ class Suite:
             )
         finally:
             sandbox.stop()
+
+    def freshness(self, databases: Databases) -> None:
+        """Webhooks through the API server into SQLite: acknowledged events/s, apply
+        latency, API calls per 1,000 changed contacts (see benchmarks/freshness.py)."""
+        if "sqlite" not in self.backends or not self.sizes.freshness:
+            return
+        from benchmarks import freshness
+
+        workdir = databases.workdir / "freshness"
+        workdir.mkdir(parents=True, exist_ok=True)
+        figures = freshness.run(
+            workdir, self.sizes.freshness, self.sizes.freshness_deliveries, self.log
+        )
+        self.add(
+            Row(
+                "freshness (webhooks)",
+                "sqlite",
+                figures["contacts"],
+                seconds=figures["seconds_changes_to_applied"],
+                api_calls=figures["api_calls"],
+                query_p50_ms=figures["apply_latency_p50_ms"],
+                query_p95_ms=figures["apply_latency_p95_ms"],
+                note=(
+                    f"{figures['ack_events_per_s']:,.0f} events/s acknowledged; "
+                    f"{figures['api_calls_per_1000_changed']:.1f} API calls per 1,000 changed "
+                    f"contacts; p50/p95 = apply latency"
+                ),
+                extra=figures,
+            )
+        )
 
 
 def _brief(run: dict[str, Any]) -> dict[str, Any]:

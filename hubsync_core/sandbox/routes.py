@@ -6,7 +6,7 @@ one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same w
 
 from __future__ import annotations
 
-from . import admin, contacts_api, crm_api, writes
+from . import admin, contacts_api, crm_api, freshness, writes
 from .routing import AdminRoute, Route
 
 API_ROUTES: tuple[Route, ...] = (
@@ -15,4 +15,8 @@ API_ROUTES: tuple[Route, ...] = (
     *crm_api.ROUTES,
 )
 
-ADMIN_ROUTES: tuple[AdminRoute, ...] = (*admin.ROUTES, *writes.ADMIN_ROUTES)
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    *admin.ROUTES,
+    *freshness.ADMIN_ROUTES,
+    *writes.ADMIN_ROUTES,
+)

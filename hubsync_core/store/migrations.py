@@ -112,7 +112,15 @@ def _v3(conn: Connection) -> None:
     )
 
 
-def _v4(conn: Connection) -> None:
+def _v4_freshness(conn: Connection) -> None:
+    """The freshness pipeline's tables: event inbox, privacy-deletion audit, job schedule."""
+    from hubsync_core.store.freshness_models import FRESHNESS_TABLES
+
+    tables = [model.__table__ for model in FRESHNESS_TABLES]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(conn, tables=tables)
+
+
+def _v5(conn: Connection) -> None:
     """Bulk operations: the audit log, per-contact items and batches (`bulk.models`)."""
     from hubsync_core.bulk.models import BULK_TABLES
 
@@ -120,7 +128,7 @@ def _v4(conn: Connection) -> None:
 
 
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4_freshness, _v5]
 CURRENT_VERSION = len(STEPS)
 
 
