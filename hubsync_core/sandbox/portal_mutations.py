@@ -4,7 +4,6 @@ modification time), each stamping the contact's modification time as HubSpot doe
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,9 +19,21 @@ class MutationsMixin(PortalStore):
 
     def _bump(self, i: int) -> int:
         """Set a contact's modification time to now (strictly later than before)."""
-        ms = max(int(time.time() * 1000), int(self._modified[i]) + 1)
+        now = int(self.clock() * 1000)
+        self._remember_indexed(i, int(self._modified[i]), int(self._state[i]), now)
+        ms = max(now, int(self._modified[i]) + 1)
         self._modified[i] = ms
         return ms
+
+    def _remember_indexed(self, i: int, modified: int, state: int, now_ms: int) -> None:
+        """With an index lag, keep the version search still shows until the lag has passed
+        (the oldest one not yet replaced in the index)."""
+        lag_ms = int(self.config.index_lag_seconds * 1000)
+        if not lag_ms:
+            return
+        known = self._unindexed.get(i)
+        if known is None or known[2] <= now_ms - lag_ms:
+            self._unindexed[i] = (modified, state, now_ms)
 
     def _clean(self, properties: dict[str, Any]) -> dict[str, str | None]:
         if not isinstance(properties, dict):
@@ -71,7 +82,10 @@ class MutationsMixin(PortalStore):
             self._grow()
             i = self._n
             last = int(self._ids[i - 1]) if i else 50
-            now = max(int(time.time() * 1000), int(self._modified[: self._n].max(initial=0)) + 1)
+            clock_ms = int(self.clock() * 1000)
+            now = max(clock_ms, int(self._modified[: self._n].max(initial=0)) + 1)
+            # Not in the search index until the lag has passed.
+            self._remember_indexed(i, 0, MERGED, clock_ms)
             self._ids[i] = last + 1
             self._created[i] = now
             self._modified[i] = now
@@ -127,6 +141,8 @@ class MutationsMixin(PortalStore):
             parts += [p for p in (merged_l or "").split(";") if p]
             fill["hs_merged_object_ids"] = ";".join(dict.fromkeys(parts))
             self._set_overrides(w, fill)
+            now_ms = int(self.clock() * 1000)
+            self._remember_indexed(lo, int(self._modified[lo]), LIVE, now_ms)
             self._state[lo] = MERGED
             self._bump(w)
 
