@@ -20,6 +20,7 @@ from hubsync_core.api.auth import require_token
 from hubsync_core.api.context import ApiContext
 from hubsync_core.api.errors import install_error_handlers
 from hubsync_core.api.tokens import resolve_token
+from hubsync_core.audit.nightly import NightlyAudit
 from hubsync_core.config import Secret, Settings
 from hubsync_core.jobs import SyncJobs
 from hubsync_core.service import HubSyncService
@@ -64,7 +65,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nightly = None
+        if settings.audit_nightly_at:  # HUBSYNC_AUDIT_NIGHTLY_AT: a full audit every night
+            nightly = NightlyAudit(service.audit, settings.audit_nightly_at)
+            nightly.start()
         yield
+        if nightly is not None:
+            nightly.stop()
         # Stop a running sync cleanly after its current page (the next sync resumes it).
         if jobs.cancel():
             jobs.wait(30)
