@@ -46,6 +46,12 @@ class SandboxConfig:
     hostile: bool = False
     #: Requests per day before 429 DAILY; None = not enforced (headers then report 250,000).
     daily_limit: int | None = None
+    #: The app's client id and secret: the secret signs webhooks (v3); both buy a
+    #: client-credentials token for the Webhooks Journal.
+    client_id: str = "sandbox-app"
+    client_secret: str = "sandbox-client-secret"
+    #: Where webhook deliveries go (None: no deliveries; the journal still records events).
+    webhook_url: str | None = None
     #: Seconds before a change shows in search (HubSpot's index lag); 0 = at once. Until then
     #: search sees the contact as it was (lastmodifieddate, live or not; a new one not at all).
     index_lag_seconds: float = 0.0
