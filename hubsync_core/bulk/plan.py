@@ -190,12 +190,10 @@ def fetch_values(
     missing: dict[str, str] = {}
     for start in range(0, len(ids), writes.BATCH_LIMIT):
         chunk = list(ids[start : start + writes.BATCH_LIMIT])
-        outcome = ctx.client.batch_read(chunk, names)
-        for record in outcome.records:
+        for record in ctx.client.batch_read_contacts(chunk, names):
             values[record.id] = {n: record.properties.get(n) for n in names}
-        for contact_id in chunk:
-            if contact_id not in values:
-                missing[contact_id] = outcome.errors.get(contact_id, SKIP_NOT_IN_HUBSPOT)
+        # Unknown, archived or merged away (a merge answers under the survivor's id).
+        missing.update((cid, SKIP_NOT_IN_HUBSPOT) for cid in chunk if cid not in values)
     return values, missing
 
 

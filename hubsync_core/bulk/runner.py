@@ -240,8 +240,8 @@ class BulkRunner:
         )
         records: dict[str, ContactRecord] = {}
         for start in range(0, len(ids), writes.BATCH_LIMIT):
-            answer = self.client.batch_read(ids[start : start + writes.BATCH_LIMIT], names)
-            records.update((r.id, r) for r in answer.records)
+            chunk = ids[start : start + writes.BATCH_LIMIT]
+            records.update((r.id, r) for r in self.client.batch_read_contacts(chunk, names))
         if op.kind == "archive":
             return _Outcome({}, [i for i in ids if i not in records], {})
         written: list[str] = []

@@ -13,8 +13,6 @@ from urllib.parse import quote
 CONTACTS = "/crm/v3/objects/contacts"
 #: POST: search contacts (filterGroups, sorts, properties, limit, after); own rate limit.
 CONTACTS_SEARCH = "/crm/v3/objects/contacts/search"
-#: POST: read up to 100 contacts by id (`{"inputs": [{"id"}], "properties": [...]}`).
-CONTACTS_BATCH_READ = "/crm/v3/objects/contacts/batch/read"
 #: GET: every contact property definition.
 CONTACT_PROPERTIES = "/crm/v3/properties/contacts"
 #: POST: search lists by name (`query`, `count`, `offset`).
@@ -77,8 +75,6 @@ def journal_next(offset: str) -> str:
 CONTACTS_BATCH_UPDATE = "/crm/v3/objects/contacts/batch/update"
 #: POST: archive up to 100 contacts (`{"inputs": [{"id"}]}`); answers 204.
 CONTACTS_BATCH_ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
-#: POST: read up to 100 contacts by id (`{"inputs": [{"id"}], "properties": [...]}`).
-CONTACTS_BATCH_READ = "/crm/v3/objects/contacts/batch/read"
 #: POST: what a private-app / service-key token may do (`{"tokenKey"}` → `{scopes, hubId}`).
 PRIVATE_APP_TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
 

@@ -80,8 +80,8 @@ def _chunk_check(ids: Sequence[str]) -> None:
 
 
 class WriteEndpoints(Transport):
-    """`writable_properties`, `batch_update`, `batch_archive`, `batch_read`, `list_add`,
-    `list_remove` and `token_scopes`."""
+    """`writable_properties`, `batch_update`, `batch_archive`, `list_add`, `list_remove` and
+    `token_scopes` (batch reads are `ContactsEndpoints.batch_read_contacts`)."""
 
     def writable_properties(self) -> list[WritableProperty]:
         """Every contact property definition with its options (labels) and writability."""
@@ -127,13 +127,6 @@ class WriteEndpoints(Transport):
         _chunk_check(ids)
         body = {"inputs": [{"id": i} for i in ids]}
         self._request("POST", endpoints.CONTACTS_BATCH_ARCHIVE, body=body)
-
-    def batch_read(self, ids: Sequence[str], properties: Sequence[str]) -> BatchOutcome:
-        """`POST .../contacts/batch/read`: the live records of `ids` (unknown/archived in errors)."""
-        _chunk_check(ids)
-        body = {"inputs": [{"id": i} for i in ids], "properties": list(properties)}
-        data = self._request("POST", endpoints.CONTACTS_BATCH_READ, body=body)
-        return BatchOutcome(_records(data), _errors_by_id(data))
 
     def list_add(self, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
         """`PUT /crm/v3/lists/{id}/memberships/add` with the record ids."""

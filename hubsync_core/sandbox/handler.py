@@ -256,11 +256,11 @@ class Handler(BaseHTTPRequestHandler):
             self._error(err, cid, limit_headers)
             return
         status = 200
-        if isinstance(body, tuple):  # (status, body): 207 multi-status, 204 no content
+        if isinstance(body, tuple):  # (status, body): 207 Multi-Status, 204 No Content
             status, body = body
         if status == 204:
-            sb.count_response(204)
-            self._write(204, b"", [("X-HubSpot-Correlation-Id", cid), *limit_headers])
+            sb.count_response(status)
+            self._write(status, b"", [("X-HubSpot-Correlation-Id", cid), *limit_headers])
             return
         self._json(status, body, cid, limit_headers, truncate=truncate)
 

@@ -1,4 +1,4 @@
-"""Sandbox write endpoints: contacts batch update / archive / read, static-list membership
+"""Sandbox write endpoints: contacts batch update / archive, static-list membership
 add and remove, and the private-app token-info endpoint that says which scopes a token has.
 
 Shapes follow HubSpot's wire format: a batch with some unknown (or archived) ids answers
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import schema
-from .config import SCOPE_CONTACTS, SCOPE_CONTACTS_WRITE, SCOPE_LISTS_WRITE
+from .config import SCOPE_CONTACTS_WRITE, SCOPE_LISTS_WRITE
 from .errors import ApiError
 from .portal import Portal
 from .routing import ID, AdminRequest, AdminRoute, Request, Route, admin_route, route
@@ -179,22 +179,6 @@ def batch_update(portal: Portal, body: Any) -> tuple[int, dict[str, Any]]:
     return _batch_answer(results, errors)
 
 
-def batch_read(portal: Portal, body: Any) -> tuple[int, dict[str, Any]]:
-    """`POST /crm/v3/objects/contacts/batch/read` (live contacts only)."""
-    inputs = _inputs(body)
-    wanted = body.get("properties") if isinstance(body, dict) else None
-    names = [str(n) for n in wanted] if isinstance(wanted, list) else None
-    results: list[dict[str, Any]] = []
-    missing: list[str] = []
-    for item in inputs:
-        current = _live(portal, str(item["id"]), names)
-        if current is None:
-            missing.append(str(item["id"]))
-            continue
-        results.append(current)
-    return _batch_answer(results, [_not_found(missing)] if missing else [])
-
-
 def batch_archive(portal: Portal, body: Any) -> tuple[int, dict[str, Any] | None]:
     """`POST /crm/v3/objects/contacts/batch/archive`: 204; unknown or archived ids are ignored."""
     for item in _inputs(body):
@@ -297,10 +281,6 @@ def _archive(req: Request) -> Any:
     return batch_archive(req.sandbox.portal, req.json())
 
 
-def _read(req: Request) -> Any:
-    return batch_read(req.sandbox.portal, req.json())
-
-
 def _membership(req: Request) -> Any:
     return list_membership(
         req.sandbox.portal, req.match["id"], req.json(), add=req.match["op"] == "add"
@@ -328,7 +308,6 @@ ROUTES: tuple[Route, ...] = (
         (SCOPE_CONTACTS_WRITE,),
         write=True,
     ),
-    route("POST", r"/crm/v3/objects/contacts/batch/read/?", _read, (SCOPE_CONTACTS,)),
     route(
         "PUT",
         rf"/crm/v3/lists/{ID}/memberships/(?P<op>add|remove)/?",
