@@ -13,6 +13,8 @@ from urllib.parse import quote
 CONTACTS = "/crm/v3/objects/contacts"
 #: POST: search contacts (filterGroups, sorts, properties, limit, after); own rate limit.
 CONTACTS_SEARCH = "/crm/v3/objects/contacts/search"
+#: POST: read up to 100 contacts by id (`{"inputs": [{"id"}], "properties": [...]}`).
+CONTACTS_BATCH_READ = "/crm/v3/objects/contacts/batch/read"
 #: GET: every contact property definition.
 CONTACT_PROPERTIES = "/crm/v3/properties/contacts"
 #: POST: search lists by name (`query`, `count`, `offset`).
