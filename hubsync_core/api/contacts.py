@@ -46,6 +46,7 @@ _IGNORED = re.compile(r"^Ignored (\w+)=(.*?): (.*)$")
 
 def contact_filter(
     request: Request,
+    service: Service,
     segment: Annotated[
         list[str],
         Query(description="Segment key, e.g. chainge (repeat for several)"),
@@ -83,7 +84,6 @@ def contact_filter(
     The typed parameters above document the names and reject malformed values (422 naming
     the parameter); the filter itself comes from `HubSyncService.parse_filter`.
     """
-    service = request.app.state.hubsync.service
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         if key in _FILTER_KEYS:
