@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hubsync_core.api.context import get_context
+from hubsync_core.api.context import context_of
 from hubsync_core.api.errors import ApiError
 
 _bearer = HTTPBearer(
@@ -31,7 +31,7 @@ def token_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -43,7 +43,7 @@ def require_token(
             _HINT,
             headers={"WWW-Authenticate": 'Bearer realm="hubsync"'},
         )
-    expected = get_context(request).token.reveal()
+    expected = context_of(request).token.reveal()
     if not token_matches(credentials.credentials, expected):
         raise ApiError(
             401,

@@ -2,6 +2,8 @@
 
 Routes never open the store or the sync engine themselves: they call `HubSyncService`
 (the facade every face uses) and `SyncJobs` (the one background sync per database).
+Dependencies that never block are `async def`: FastAPI runs a plain `def` dependency in a
+worker thread, and a thread hop per dependency cost more CPU than the work itself.
 """
 
 from __future__ import annotations
@@ -29,20 +31,25 @@ class ApiContext:
     token: Secret
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
     """The app's `ApiContext`."""
+    return context_of(request)
+
+
+def context_of(request: Request) -> ApiContext:
+    """The app's `ApiContext` (plain function, for code outside dependencies)."""
     context: ApiContext = request.app.state.hubsync
     return context
 
 
-def get_service(request: Request) -> HubSyncService:
+async def get_service(request: Request) -> HubSyncService:
     """The facade (same database, settings and demo portal as the dashboard and CLI)."""
-    return get_context(request).service
+    return context_of(request).service
 
 
-def get_jobs(request: Request) -> SyncJobs:
+async def get_jobs(request: Request) -> SyncJobs:
     """The background sync jobs of this process (single flight via the database lock)."""
-    return get_context(request).jobs
+    return context_of(request).jobs
 
 
 Service = Annotated[HubSyncService, Depends(get_service)]
