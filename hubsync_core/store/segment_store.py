@@ -322,6 +322,28 @@ def _recompute(
     return counts
 
 
+def recompute_contacts(
+    conn: Connection, definitions: Sequence[SegmentDef], ref: datetime, ids: Collection[str]
+) -> int:
+    """Rewrite every segment's membership of just these contacts (the ones a batch of change
+    events touched) at time ``ref``, in the caller's transaction; returns rows written."""
+    dialect = conn.dialect.name
+    compiled = [(seg.key, compile_rule(seg.rule, ref, CONTACTS, dialect)) for seg in definitions]
+    written = 0
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        conn.execute(delete(MEMBERSHIP).where(MEMBERSHIP.c.hubspot_id.in_(chunk)))
+        for key, condition in compiled:
+            members = select(literal(key, String), CONTACTS.c.hubspot_id).where(
+                CONTACTS.c.hubspot_id.in_(chunk), CONTACTS.c.archived == false(), condition
+            )
+            statement = insert(MEMBERSHIP).from_select(["segment", "hubspot_id"], members)
+            result = conn.execute(statement.execution_options(preserve_rowcount=True))
+            written += max(int(result.rowcount), 0)
+    return written
+
+
 def preview(
     db: Database, seg: SegmentDef | Group, ref: datetime, sample: int = 10
 ) -> tuple[int, list[dict[str, Any]]]:
