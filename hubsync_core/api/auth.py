@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hubsync_core.api.context import context_of
+from hubsync_core.api.context import get_context
 from hubsync_core.api.errors import ApiError
 
 _bearer = HTTPBearer(
@@ -43,7 +43,7 @@ async def require_token(
             _HINT,
             headers={"WWW-Authenticate": 'Bearer realm="hubsync"'},
         )
-    expected = context_of(request).token.reveal()
+    expected = get_context(request).token.reveal()
     if not token_matches(credentials.credentials, expected):
         raise ApiError(
             401,

@@ -31,26 +31,30 @@ class ApiContext:
     token: Secret
 
 
-async def get_context(request: Request) -> ApiContext:
+def get_context(request: Request) -> ApiContext:
     """The app's `ApiContext`."""
-    return context_of(request)
-
-
-def context_of(request: Request) -> ApiContext:
-    """The app's `ApiContext` (plain function, for code outside dependencies)."""
     context: ApiContext = request.app.state.hubsync
     return context
 
 
-async def get_service(request: Request) -> HubSyncService:
+def get_service(request: Request) -> HubSyncService:
     """The facade (same database, settings and demo portal as the dashboard and CLI)."""
-    return context_of(request).service
+    return get_context(request).service
 
 
-async def get_jobs(request: Request) -> SyncJobs:
+def get_jobs(request: Request) -> SyncJobs:
     """The background sync jobs of this process (single flight via the database lock)."""
-    return context_of(request).jobs
+    return get_context(request).jobs
 
 
-Service = Annotated[HubSyncService, Depends(get_service)]
-Jobs = Annotated[SyncJobs, Depends(get_jobs)]
+async def _service(request: Request) -> HubSyncService:
+    return get_service(request)
+
+
+async def _jobs(request: Request) -> SyncJobs:
+    return get_jobs(request)
+
+
+#: Route parameters: `service: Service`, `jobs: Jobs` (async: no thread hop to resolve).
+Service = Annotated[HubSyncService, Depends(_service)]
+Jobs = Annotated[SyncJobs, Depends(_jobs)]
