@@ -64,6 +64,19 @@ class ListInfo:
     name: str
     size: int | None = None
     processing_type: str | None = None
+    #: What the lists search says about the list's last change (`updatedAt`, `listVersion`,
+    #: `hs_last_record_added_at`): an incremental sync re-reads members only when they move.
+    updated_at: str | None = None
+    version: str | None = None
+    last_added_at: str | None = None
+
+    def change_signature(self) -> str | None:
+        """Everything the lists search tells about the list's members, as one text (None when
+        it tells nothing: such a list is always re-read)."""
+        parts = (self.updated_at, self.version, self.size, self.last_added_at)
+        if all(part is None for part in parts):
+            return None
+        return "|".join("" if part is None else str(part) for part in parts)
 
 
 @dataclass(frozen=True)

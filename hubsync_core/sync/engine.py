@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from hubsync_core.config import Settings
+from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import (
     AuthenticationError,
@@ -163,6 +164,11 @@ def _run_locked(
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
+                if ctx.mode == "incremental" and settings.audit_after_sync:
+                    # Imported here: the audit's repair builds on this module.
+                    from hubsync_core.audit.runner import audit_after_sync
+
+                    audit_after_sync(ctx)
         except Cancelled:
             status = "cancelled"
             message = (
@@ -233,6 +239,15 @@ def _run_locked(
 
 def _run_phases(ctx: RunContext) -> bool:
     """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
+    ahead_box: list[lists.ListsAhead | None] = [None]  # set when the contacts phase starts
+    try:
+        return _run_phases_from(ctx, ahead_box)
+    finally:
+        if ahead_box[0] is not None:
+            ahead_box[0].close()
+
+
+def _run_phases_from(ctx: RunContext, ahead_box: list[lists.ListsAhead | None]) -> bool:
     phases = PHASES[ctx.mode]
     current = ctx.checkpoint.get("phase", phases[0])
     complete = bool(ctx.checkpoint.get("complete", True))
@@ -243,6 +258,9 @@ def _run_phases(ctx: RunContext) -> bool:
         if phase == "contacts":
             if ctx.expected_total is None:
                 ctx.expected_total = _expected_total(ctx)
+            if ctx.trial_cap() is None:
+                # The lists' round trips overlap the contacts (see ListsAhead).
+                ahead_box[0] = lists.ListsAhead(ctx).start()
             # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
             scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
             # Into an empty table, the explorer's indexes are built once at the end.
@@ -256,17 +274,25 @@ def _run_phases(ctx: RunContext) -> bool:
             chainge.sync_chainge(ctx)
             complete = False
         elif phase == "archived" and complete:
-            deletions.archived_pass(ctx)
+            if ctx.mode == "incremental" and deletions.nothing_left(ctx):
+                # Neither the archived pass nor the sweep has anything to find.
+                ctx.save_checkpoint({**ctx.checkpoint, "settled": True})
+            else:
+                deletions.archived_pass(ctx)
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:
+            if ctx.checkpoint.get("settled"):
+                continue
             if "generation" not in ctx.checkpoint:
+                if deletions.nothing_left(ctx):  # the archived pass explained the difference
+                    continue
                 # Allocated once and kept in the checkpoint, so a sweep resumed half-way
                 # stamps the remaining ids with the same generation.
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
             deletions.id_sweep(ctx)
         elif phase == "lists" and complete:
-            lists.sync_lists(ctx)
+            lists.sync_lists(ctx, ahead_box[0])
         elif phase == "segments":
             log.info("Applying segments to contacts...")
             counts = _recompute(ctx)
@@ -311,11 +337,18 @@ def _advance_mark(ctx: RunContext) -> None:
 
 
 def _expected_total(ctx: RunContext) -> int | None:
-    """How many contacts this run should store: a search with limit=1 gives the total."""
+    """How many contacts this run should store: a search with limit=1 gives the total.
+
+    Sorted by id, newest first, so the one record is the highest id: the parallel backfill's
+    plan needs it, and gets it without a search of its own (`RunContext.highest_id`).
+    """
     try:
-        page = ctx.client.search_contacts([], ["hs_object_id"], limit=1)
+        page = ctx.client.search_contacts(
+            [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
+        )
     except (BadRequestError, TransientError, RateLimitedError):
         return None  # the total only feeds the ETA; the sync itself does not need it
+    ctx.highest_id = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
     if ctx.options.max_contacts is not None:
         total = min(total, ctx.options.max_contacts)
