@@ -407,7 +407,10 @@ class Suite:
 
         sizes = self.sizes.api
         for window in api.windows(self.backends, databases, sizes):
-            note = f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            note = (
+                f"server CPU {window['server_cpu_ms_per_request']:.1f} ms/request; "
+                f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            )
             if window["window"] == "during sync":
                 note += f", sync wrote {window['sync_contacts_during_window']:,} contacts"
             self.add(

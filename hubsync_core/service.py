@@ -27,9 +27,10 @@ from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
 from hubsync_core.connection import demo_sandbox, journal_client, make_client
 from hubsync_core.freshness import (
-    DEMO_SYNC_MINUTES,
     SYNC_JOB,
     FreshnessWorker,
+    describe_schedule,
+    live_updates_line,
     next_daily_reset,
     sync_job,
 )
@@ -38,7 +39,7 @@ from hubsync_core.hubspot.endpoints import hubspot_record_url
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.hubspot.journal import JournalClient
 from hubsync_core.hubspot.models import ContactRecord
-from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler
+from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler, parse_period
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
     LIST_FIELD,
@@ -450,7 +451,7 @@ class HubSyncService(BulkFacade):
         job = sync_job(
             run_sync or (lambda: self.sync(options)),
             self._daily_reset,
-            DEMO_SYNC_MINUTES if self.settings.demo else None,
+            (self.settings.demo_schedule_minutes or None) if self.settings.demo else None,
         )
         return Scheduler(self.db, [job], utcnow)
 
@@ -464,6 +465,18 @@ class HubSyncService(BulkFacade):
             raise ValueError(f"the schedule must be at least {MIN_MINUTES} minutes")
         schedule_store.set_every(self.db, SYNC_JOB, every_minutes, utcnow())
         return self.schedule()
+
+    def set_schedule_period(self, period: str) -> JobState:
+        """`set_schedule` from a period as people write it: "15m", "1h" or "off"."""
+        return self.set_schedule(parse_period(period))
+
+    def schedule_summary(self) -> str:
+        """ "every 15 min, next sync in 7 min (last: ...)" or "off", for the faces."""
+        return describe_schedule(self.schedule(), utcnow())
+
+    def live_updates_summary(self) -> str:
+        """ "Live updates: N events in the last hour, last at ...", for the faces."""
+        return live_updates_line(self.freshness_stats())
 
     def webhook_receiver(self) -> WebhookReceiver:
         """Verifies HubSpot webhook deliveries and stores their events in the inbox."""
