@@ -249,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.api_cli import add_api_commands
 
     add_api_commands(commands)
+    from hubsync_core.audit_cli import add_audit_commands
+
+    add_audit_commands(commands)
+
+    from hubsync_core.bulk_cli import add_bulk_commands
+
+    add_bulk_commands(commands)
     return parser
 
 

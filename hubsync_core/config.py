@@ -118,8 +118,17 @@ class Settings:
     journal_poll_seconds: int = 60
     #: Edits a minute the demo portal makes by itself (0 = none), to show live updates.
     demo_live_activity: int = 3
+    #: The demo portal's sync schedule until one is set (0 = off; real portals: off).
+    demo_schedule_minutes: int = 5
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
+    #: How late HubSpot's search index may show a change; the audit calls younger changes
+    #: pending instead of drift.
+    index_lag_seconds: int = 120
+    #: Run a counting audit after every incremental sync.
+    audit_after_sync: bool = True
+    #: "HH:MM" (UTC) for a nightly full audit in long-lived processes; None = off.
+    audit_nightly_at: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -168,10 +177,14 @@ class Settings:
             ("HUBSYNC_WEBHOOK_PUBLIC_URL", self.webhook_public_url or "(none)"),
             ("HUBSYNC_JOURNAL_POLL_SECONDS", str(self.journal_poll_seconds)),
             ("HUBSYNC_DEMO_LIVE_ACTIVITY", str(self.demo_live_activity)),
+            ("HUBSYNC_DEMO_SCHEDULE_MINUTES", str(self.demo_schedule_minutes)),
             (
                 "HUBSYNC_API_TOKEN",
                 self.api_token.masked() if self.api_token else "(generated on first start)",
             ),
+            ("HUBSYNC_INDEX_LAG_SECONDS", str(self.index_lag_seconds)),
+            ("HUBSYNC_AUDIT_AFTER_SYNC", str(self.audit_after_sync).lower()),
+            ("HUBSYNC_AUDIT_NIGHTLY_AT", self.audit_nightly_at or "off"),
         ]
         return [(name, value, self.sources.get(name, "default")) for name, value in shown]
 
@@ -202,6 +215,14 @@ class Settings:
             flat = {k: str(v) for k, v in secrets.items() if not isinstance(v, dict)}
             layers.append(("secrets.toml", flat))
         return _parse(layers)
+
+
+def _demo_schedule(minutes: int) -> int:
+    if 0 < minutes < 5:
+        raise SettingsError(
+            "HUBSYNC_DEMO_SCHEDULE_MINUTES", f"must be 0 (off) or at least 5, got {minutes}"
+        )
+    return minutes
 
 
 def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
@@ -334,6 +355,17 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             f"must be a share of the daily API budget above 0 and at most 1, got {share_raw!r}",
         )
 
+    nightly = (get("HUBSYNC_AUDIT_NIGHTLY_AT") or "off").strip().lower()
+    if nightly == "off":
+        audit_nightly_at = None
+    else:
+        hour, _, minute = nightly.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise SettingsError(
+                "HUBSYNC_AUDIT_NIGHTLY_AT", f"must be HH:MM (UTC) or off, got {nightly!r}"
+            )
+        audit_nightly_at = f"{int(hour):02d}:{int(minute):02d}"
+
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
@@ -363,6 +395,10 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         webhook_public_url=public_url,
         journal_poll_seconds=integer("HUBSYNC_JOURNAL_POLL_SECONDS", 60, minimum=5, maximum=3600),
         demo_live_activity=integer("HUBSYNC_DEMO_LIVE_ACTIVITY", 3, maximum=600),
+        demo_schedule_minutes=_demo_schedule(integer("HUBSYNC_DEMO_SCHEDULE_MINUTES", 5)),
         api_token=Secret(api_token) if api_token else None,
+        index_lag_seconds=integer("HUBSYNC_INDEX_LAG_SECONDS", 120, maximum=3600),
+        audit_after_sync=boolean("HUBSYNC_AUDIT_AFTER_SYNC", True),
+        audit_nightly_at=audit_nightly_at,
         sources=sources,
     )

@@ -12,6 +12,7 @@ import streamlit as st
 
 from hubsync_core.jobs import running_message
 from hubsync_core.sync.model import MODES, SyncOptions
+from pages.components.freshness import render_schedule_panel
 from pages.components.resources import OWNER, resources
 from pages.components.sync_panel import history_rows, render_outcome, render_progress
 
@@ -98,6 +99,7 @@ def live_panel() -> None:
 
 
 live_panel()
+render_schedule_panel(app)
 
 if not status.running:
     refused = state.pop("sync_refused", None)

@@ -34,7 +34,7 @@ class ContactsEndpoints(Transport):
         limit: int = 100,
         archived: bool = False,
     ) -> ContactPage:
-        """One page of `GET /crm/v3/objects/contacts`, naming `properties`.
+        """One page of `GET .../objects/contacts` (per HUBSPOT_API_VERSION), naming `properties`.
 
         Long property lists are split over several requests for the same page (each URL under
         `max_url_chars`) and merged by id; `next_after` comes from the first of them.
@@ -85,7 +85,7 @@ class ContactsEndpoints(Transport):
         limit: int = 200,
         after: str | None = None,
     ) -> SearchPage:
-        """One page of `POST /crm/v3/objects/contacts/search` (paced by the search limit).
+        """One page of `POST .../contacts/search` (paced by the search limit).
 
         Raises `SearchCapError` when HubSpot refuses to page past its 10,000-result cap.
         """
@@ -133,7 +133,7 @@ class ContactsEndpoints(Transport):
         return [record for record in self._parse_contacts(data.get("results")) if record.id]
 
     def get_properties(self) -> list[PropertyDefinition]:
-        """Every contact property definition (`GET /crm/v3/properties/contacts`)."""
+        """Every contact property definition (`GET .../properties/contacts`)."""
         data = self._request("GET", self.paths.contact_properties)
         found: list[PropertyDefinition] = []
         for item in dicts(data.get("results")):

@@ -107,6 +107,14 @@ class ApiPaths:
         """GET: the record ids in one list (`limit` <= 250, `after`)."""
         return f"{self.list_by_id(list_id)}/memberships"
 
+    def list_memberships_add(self, list_id: str) -> str:
+        """PUT: add record ids (a JSON array) to a static list."""
+        return f"{self.list_memberships(list_id)}/add"
+
+    def list_memberships_remove(self, list_id: str) -> str:
+        """PUT: remove record ids (a JSON array) from a static list."""
+        return f"{self.list_memberships(list_id)}/remove"
+
     def contact_list_memberships(self, contact_id: str) -> str:
         """GET: the lists one contact (object type 0-1) belongs to."""
         return f"{self._family('lists')}/records/0-1/{_segment(contact_id)}/memberships"
@@ -150,3 +158,9 @@ JOURNAL_EARLIEST = "/webhooks-journal/journal/2026-03/earliest"
 def journal_next(offset: str) -> str:
     """GET: the journal entry after `offset` (same shape as `JOURNAL_EARLIEST`)."""
     return f"/webhooks-journal/journal/2026-03/offset/{_segment(offset)}/next"
+
+
+# -- writes (bulk operations): see `hubspot.writes`; batch and list paths are on `ApiPaths` --
+
+#: POST: what a private-app / service-key token may do (`{"tokenKey"}` → `{scopes, hubId}`).
+PRIVATE_APP_TOKEN_INFO = TOKEN_INFO

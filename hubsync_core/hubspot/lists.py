@@ -13,7 +13,7 @@ class ListsEndpoints(Transport):
     """`search_lists`, `get_list`, `list_memberships` and `contact_list_ids`."""
 
     def search_lists(self, query: str = "", count: int = 500, offset: int = 0) -> ListsPage:
-        """One page of `POST /crm/v3/lists/search`."""
+        """One page of `POST .../lists/search` (per HUBSPOT_API_VERSION)."""
         if not 1 <= count <= 500:
             raise ValueError(f"count must be between 1 and 500, got {count}")
         if offset < 0:
@@ -29,7 +29,7 @@ class ListsEndpoints(Transport):
         )
 
     def get_list(self, list_id: str) -> ListInfo:
-        """One list's definition (`GET /crm/v3/lists/{listId}`)."""
+        """One list's definition (`GET .../lists/{listId}`)."""
         data = self._request("GET", self.paths.list_by_id(list_id))
         item = data.get("list") if isinstance(data.get("list"), dict) else data
         info = list_info(item)
@@ -40,7 +40,7 @@ class ListsEndpoints(Transport):
     def list_memberships(
         self, list_id: str, after: str | None = None, limit: int = 250
     ) -> MembershipPage:
-        """One page of a list's member record ids (`GET /crm/v3/lists/{id}/memberships`)."""
+        """One page of a list's member record ids (`GET .../lists/{id}/memberships`)."""
         if not 1 <= limit <= 250:
             raise ValueError(f"limit must be between 1 and 250, got {limit}")
         params = {"limit": str(limit)}

@@ -22,6 +22,7 @@ from .errors import ApiError, bad_request, not_found
 from .limits import AUTH_MESSAGE, FAULT_BODIES, MAX_URL, rate_limit_error
 from .routes import ADMIN_ROUTES, API_ROUTES
 from .routing import AdminRequest, Request, parse_json
+from .writes import write_ids
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -169,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
         )
         is_search = route is not None and route.search
         sb.count_request(is_search)
+        if route is not None and route.write:
+            sb.writes.add(method, path, write_ids(raw))
         if cfg.latency_ms:
             time.sleep(cfg.latency_ms / 1000)
         if len(self.path) > MAX_URL:
@@ -255,7 +258,14 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             self._error(err, cid, limit_headers)
             return
-        self._json(200, body, cid, limit_headers, truncate=truncate)
+        status = 200
+        if isinstance(body, tuple):  # (status, body): 207 Multi-Status, 204 No Content
+            status, body = body
+        if status == 204:
+            sb.count_response(status)
+            self._write(status, b"", [("X-HubSpot-Correlation-Id", cid), *limit_headers])
+            return
+        self._json(status, body, cid, limit_headers, truncate=truncate)
 
     # ---- admin path ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:
