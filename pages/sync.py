@@ -13,6 +13,7 @@ import streamlit as st
 from hubsync_core.jobs import running_message
 from hubsync_core.sync.model import MODES, SyncOptions
 from pages.components.audit_badge import render_audit
+from pages.components.freshness import render_schedule_panel
 from pages.components.resources import OWNER, resources
 from pages.components.sync_panel import history_rows, render_outcome, render_progress
 
@@ -99,6 +100,7 @@ def live_panel() -> None:
 
 
 live_panel()
+render_schedule_panel(app)
 
 if not status.running:
     refused = state.pop("sync_refused", None)
