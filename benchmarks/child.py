@@ -7,6 +7,7 @@
 - `export`: the full CSV export of a database.
 - `load`: N concurrent HTTP clients hitting one URL of `hubsync api` (keep-alive, one
   connection each) for a while, or until a sync run ends: requests/s and latency.
+- `bulk`: one `bulk set` on every live contact (see benchmarks/bulk.py).
 
 `sync`, `peer` and `export` print one JSON line: what they did, their wall and CPU seconds,
 and the process's peak RSS (`ru_maxrss`), which is theirs alone.
@@ -323,8 +324,19 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--seconds", type=float, default=15.0)
     load.add_argument("--run", type=int, help="stop early once this sync run is not running")
     load.set_defaults(handler=cmd_load)
+    bulk = commands.add_parser("bulk")
+    bulk.add_argument("--property", default="lead_score")
+    bulk.add_argument("--value", required=True)
+    bulk.set_defaults(handler=cmd_bulk)
     args = parser.parse_args(argv)
     return int(args.handler(args))
+
+
+def cmd_bulk(args: argparse.Namespace) -> int:
+    from benchmarks.bulk import cmd_bulk as run_bulk
+
+    _emit(run_bulk(args))
+    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ SCENARIOS = (
     "million",
     "api",
     "freshness",
+    "bulk",
 )
 BACKENDS = ("sqlite", "postgresql")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -67,6 +68,8 @@ class Sizes:
     million: int = 1_000_000
     freshness: int = 20_000
     freshness_deliveries: int = 300
+    bulk: int = 20_000
+    bulk_latency_ms: int = 250
     repeats: int = 3
     api: ApiSizes = field(default_factory=ApiSizes)
 
@@ -83,6 +86,8 @@ QUICK = Sizes(
     peer=300,
     million=0,
     freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
+    bulk=300,
+    bulk_latency_ms=50,
     repeats=1,
     api=QUICK_API,
 )
@@ -402,7 +407,10 @@ class Suite:
 
         sizes = self.sizes.api
         for window in api.windows(self.backends, databases, sizes):
-            note = f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            note = (
+                f"server CPU {window['server_cpu_ms_per_request']:.1f} ms/request; "
+                f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            )
             if window["window"] == "during sync":
                 note += f", sync wrote {window['sync_contacts_during_window']:,} contacts"
             self.add(
@@ -418,6 +426,12 @@ class Suite:
                     extra=window,
                 )
             )
+
+    def bulk(self, databases: Databases) -> None:
+        """Contacts written per second by a bulk update (see benchmarks/bulk.py)."""
+        from benchmarks import bulk
+
+        bulk.run(self, databases, self.sizes.bulk, self.sizes.bulk_latency_ms)
 
     def million(self, databases: Databases) -> None:
         """One 1,000,000-contact full sync (SQLite): flat memory."""
