@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from hubsync_core.audit.model import AuditReport
 from hubsync_core.audit.repair import run_audit
+from hubsync_core.bulk.facade import BulkFacade
 from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
 from hubsync_core.connection import demo_sandbox, journal_client, make_client
@@ -190,8 +191,9 @@ def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
-class HubSyncService:
-    """Sync HubSpot contacts into a database and query them.
+class HubSyncService(BulkFacade):
+    """Sync HubSpot contacts into a database and query them (and, through `BulkFacade`,
+    change them in HubSpot with previewed, audited bulk operations).
 
     Settings are read from the environment and `.env` unless given. The database and the
     HubSpot client are opened on first use and shared by later calls; `close()` releases them.
