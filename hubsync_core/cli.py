@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     contacts.add_argument("--offset", type=_non_negative, default=0, metavar="N")
     contacts.add_argument("--format", choices=("table", "json", "csv"), default="table")
     contacts.add_argument(
+        "--labels",
+        action="store_true",
+        help="CSV: enumeration options' labels (e.g. lifecycle stage 'Customer') instead of "
+        "HubSpot's internal values (the default, for round-trips)",
+    )
+    contacts.add_argument(
         "--columns", metavar="A,B,...", help="CSV columns (default: the visible ones)"
     )
     contacts.add_argument(
@@ -397,7 +403,11 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
             target = args.output
             if target is not None and target.is_dir():
                 target = target / export.csv_filename(flt, date.today())
-            order = {"sort": args.sort, "descending": not args.ascending}
+            order: dict[str, Any] = {"sort": args.sort, "descending": not args.ascending}
+            if args.labels:
+                from hubsync_core.store.property_options import option_labels
+
+                order["labels"] = option_labels(db)
             if target is None:
                 written = export.write_csv(db, flt, sys.stdout, columns=columns, **order)
             else:

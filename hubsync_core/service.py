@@ -59,6 +59,7 @@ from hubsync_core.store import (
     export,
     inbox,
     insights,
+    property_options,
     runs,
     schedule_store,
     segment_store,
@@ -584,11 +585,25 @@ class HubSyncService(BulkFacade):
         columns: list[str] | None = None,
         sort: str = "updated_at",
         descending: bool = True,
+        labels: bool = False,
     ) -> Iterator[str]:
         """The CSV export of a filter as text pieces, header first: the same bytes as the
-        dashboard's Export CSV and `hubsync contacts --format csv`. Raises `ValueError` at
-        once for an unknown sort or column."""
-        return export.iter_csv(self.db, flt, columns, sort=sort, descending=descending)
+        dashboard's Export CSV and `hubsync contacts --format csv`. Enumeration columns hold
+        internal values (round-trips to HubSpot), or with `labels` the options' labels.
+        Raises `ValueError` at once for an unknown sort or column."""
+        return export.iter_csv(
+            self.db,
+            flt,
+            columns,
+            sort=sort,
+            descending=descending,
+            labels=self.option_labels() if labels else None,
+        )
+
+    def option_labels(self) -> dict[str, dict[str, str]]:
+        """{property: {internal value: label}} of every enumeration option HubSpot defines
+        (stored by the last sync): what people read instead of values like "1088421376"."""
+        return property_options.option_labels(self.db)
 
     def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
         """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""

@@ -140,8 +140,8 @@ class ContactsEndpoints(Transport):
             name = item.get("name")
             if not isinstance(name, str) or not name:
                 continue
-            options = tuple(
-                str(option["value"])
+            pairs = tuple(
+                (str(option["value"]), as_str(option.get("label")) or str(option["value"]))
                 for option in dicts(item.get("options"))
                 if option.get("value") is not None
             )
@@ -152,7 +152,8 @@ class ContactsEndpoints(Transport):
                     type=as_str(item.get("type")) or "string",
                     field_type=as_str(item.get("fieldType")) or "",
                     group_name=as_str(item.get("groupName")) or "",
-                    options=options,
+                    options=tuple(value for value, _label in pairs),
+                    option_labels=pairs,
                 )
             )
         return found

@@ -56,6 +56,8 @@ class PropertyDefinition:
     field_type: str = ""
     group_name: str = ""
     options: tuple[str, ...] = ()
+    #: (value, label) of every option, in HubSpot's display order.
+    option_labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

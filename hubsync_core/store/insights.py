@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hubsync_core.store import segment_store
+from hubsync_core.store import property_options, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import (
     FUNNEL_STAGES,
@@ -200,8 +200,14 @@ def lifecycle_funnel(db: Database) -> list[StageCount]:
     if not any(counts.values()):
         return []
     stages = list(FUNNEL_STAGES) + [s for s in counts if s not in FUNNEL_STAGES]
+    # People read HubSpot's option labels ("Former customer"), not internal values.
+    labels = property_options.option_labels(db).get("lifecyclestage", {})
     return [
-        StageCount(stage, "No stage" if stage == NO_STAGE else stage, counts.get(stage, 0))
+        StageCount(
+            stage,
+            "No stage" if stage == NO_STAGE else labels.get(stage, stage),
+            counts.get(stage, 0),
+        )
         for stage in sorted(dict.fromkeys(stages), key=stage_sort_key)
         if stage in FUNNEL_STAGES or counts.get(stage, 0)
     ]

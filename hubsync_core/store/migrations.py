@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from hubsync_core.store import models
+from hubsync_core.store import models, property_options
 from hubsync_core.store.database import begin_immediate
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,19 @@ def _v5(conn: Connection) -> None:
 
 
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4_freshness, _v5]
+def _v6_property_options(conn: Connection) -> None:
+    """Enumeration options (value -> label), refreshed by each sync (see `property_options`)."""
+    property_options.create_table(conn)
+
+
+STEPS: list[Callable[[Connection], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4_freshness,
+    _v5,
+    _v6_property_options,
+]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -31,9 +31,18 @@ from hubsync_core.hubspot.errors import (
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync import (
+    budget,
+    chainge,
+    deletions,
+    full,
+    incremental,
+    lists,
+    parallel,
+)
 from hubsync_core.sync.context import Cancelled, RunContext, utcnow
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
+from hubsync_core.sync.options import refresh_options
 from hubsync_core.sync.records import CORE_PROPERTIES
 
 log = logging.getLogger("hubsync.sync")
@@ -162,6 +171,7 @@ def _run_locked(
             if ctx.checkpoint.get("phase") == "contacts":
                 ctx.expected_total = _expected_total(ctx)
             budget.check_before_start(ctx)
+            refresh_options(ctx)
             # A load that was killed left its indexes deferred: build them first.
             bulk_load.restore_pending_indexes(db)
             complete = _run_phases(ctx)
