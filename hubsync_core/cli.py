@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.api_cli import add_api_commands
 
     add_api_commands(commands)
+    from hubsync_core.audit_cli import add_audit_commands
+
+    add_audit_commands(commands)
     return parser
 
 

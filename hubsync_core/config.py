@@ -116,6 +116,13 @@ class Settings:
     demo_live_activity: int = 3
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
+    #: How late HubSpot's search index may show a change; the audit calls younger changes
+    #: pending instead of drift.
+    index_lag_seconds: int = 120
+    #: Run a counting audit after every incremental sync.
+    audit_after_sync: bool = True
+    #: "HH:MM" (UTC) for a nightly full audit in long-lived processes; None = off.
+    audit_nightly_at: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -166,6 +173,9 @@ class Settings:
                 "HUBSYNC_API_TOKEN",
                 self.api_token.masked() if self.api_token else "(generated on first start)",
             ),
+            ("HUBSYNC_INDEX_LAG_SECONDS", str(self.index_lag_seconds)),
+            ("HUBSYNC_AUDIT_AFTER_SYNC", str(self.audit_after_sync).lower()),
+            ("HUBSYNC_AUDIT_NIGHTLY_AT", self.audit_nightly_at or "off"),
         ]
         return [(name, value, self.sources.get(name, "default")) for name, value in shown]
 
@@ -310,6 +320,17 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
     if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
         raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
 
+    nightly = (get("HUBSYNC_AUDIT_NIGHTLY_AT") or "off").strip().lower()
+    if nightly == "off":
+        audit_nightly_at = None
+    else:
+        hour, _, minute = nightly.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise SettingsError(
+                "HUBSYNC_AUDIT_NIGHTLY_AT", f"must be HH:MM (UTC) or off, got {nightly!r}"
+            )
+        audit_nightly_at = f"{int(hour):02d}:{int(minute):02d}"
+
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
@@ -338,5 +359,8 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         journal_poll_seconds=integer("HUBSYNC_JOURNAL_POLL_SECONDS", 60, minimum=5, maximum=3600),
         demo_live_activity=integer("HUBSYNC_DEMO_LIVE_ACTIVITY", 3, maximum=600),
         api_token=Secret(api_token) if api_token else None,
+        index_lag_seconds=integer("HUBSYNC_INDEX_LAG_SECONDS", 120, maximum=3600),
+        audit_after_sync=boolean("HUBSYNC_AUDIT_AFTER_SYNC", True),
+        audit_nightly_at=audit_nightly_at,
         sources=sources,
     )

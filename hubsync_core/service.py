@@ -20,6 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core.audit.model import AuditReport
+from hubsync_core.audit.repair import run_audit
 from hubsync_core.clock import iso_z
 from hubsync_core.config import Settings
 from hubsync_core.connection import demo_sandbox, journal_client, make_client
@@ -47,6 +49,7 @@ from hubsync_core.segments import (
     load_definitions,
     validate_definition,
 )
+from hubsync_core.store import audit as audit_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import data_version as versions
 from hubsync_core.store import (
@@ -284,6 +287,19 @@ class HubSyncService:
         return run_sync(
             self.settings, self.db, self.client, options, on_progress=on_progress, cancel=cancel
         )
+
+    # -- audit -------------------------------------------------------------------------------
+    def audit(self, *, repair: bool = False) -> AuditReport:
+        """Prove the copy equals HubSpot by counting, naming each missing, extra and stale
+        contact; with `repair`, re-read and remove them (recorded as a `repair` run).
+
+        Raises `SyncAlreadyRunning` while a sync runs and `AuditNotReady` before any full sync.
+        """
+        return run_audit(self.settings, self.db, self.client, repair=repair, owner=self._owner)
+
+    def last_audit(self) -> dict[str, Any] | None:
+        """The last audit's report (`AuditReport.as_dict()` as saved), or None."""
+        return audit_store.last_report(self.db)
 
     # -- segments ----------------------------------------------------------------------------
     def apply_segments(self, reference_time: datetime | None = None) -> dict[str, int]:

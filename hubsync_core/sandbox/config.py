@@ -52,6 +52,9 @@ class SandboxConfig:
     client_secret: str = "sandbox-client-secret"
     #: Where webhook deliveries go (None: no deliveries; the journal still records events).
     webhook_url: str | None = None
+    #: Seconds before a change shows in search (HubSpot's index lag); 0 = at once. Until then
+    #: search sees the contact as it was (lastmodifieddate, live or not; a new one not at all).
+    index_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.contacts < 0:
@@ -61,5 +64,7 @@ class SandboxConfig:
         unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
         if unknown:
             raise ValueError(f"unknown fault kinds {unknown}; known: {list(FAULT_KINDS)}")
+        if self.index_lag_seconds < 0:
+            raise ValueError("index_lag_seconds must be >= 0")
         if self.rate_limit < 0 or self.search_rate_limit < 0:
             raise ValueError("rate limits must be >= 0")

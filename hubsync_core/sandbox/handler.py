@@ -252,7 +252,14 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             self._error(err, cid, limit_headers)
             return
-        self._json(200, body, cid, limit_headers, truncate=truncate)
+        status = 200
+        if isinstance(body, tuple):  # (status, body): 207 Multi-Status, 204 No Content
+            status, body = body
+        if status == 204:
+            sb.count_response(status)
+            self._write(status, b"", [("X-HubSpot-Correlation-Id", cid), *limit_headers])
+            return
+        self._json(status, body, cid, limit_headers, truncate=truncate)
 
     # ---- admin path ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:

@@ -6,10 +6,11 @@ one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same w
 
 from __future__ import annotations
 
-from . import admin, contacts_api, crm_api, freshness
+from . import admin, batch_read_api, contacts_api, crm_api, freshness
 from .routing import AdminRoute, Route
 
 API_ROUTES: tuple[Route, ...] = (
+    *batch_read_api.ROUTES,
     *contacts_api.ROUTES,
     *crm_api.ROUTES,
 )

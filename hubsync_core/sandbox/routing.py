@@ -72,6 +72,8 @@ class Request:
         return out
 
 
+#: An API handler returns the JSON body, or `(status, body)` for another status than 200
+#: (207 Multi-Status; 204 answers no body).
 Handler = Callable[[Request], Any]
 
 

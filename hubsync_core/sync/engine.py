@@ -164,6 +164,11 @@ def _run_locked(
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
+                if ctx.mode == "incremental" and settings.audit_after_sync:
+                    # Imported here: the audit's repair builds on this module.
+                    from hubsync_core.audit.runner import audit_after_sync
+
+                    audit_after_sync(ctx)
         except Cancelled:
             status = "cancelled"
             message = (

@@ -318,6 +318,8 @@ def test_acceptance_incremental_of_twenty_thousand_costs_the_minimum_api_calls(
         "HUBSPOT_BASE_URL": h.sandbox.base_url,
         "DATABASE_URL": h.db.url,
         "HUBSYNC_INCREMENTAL_LAG_MINUTES": "0",
+        # The sync's own calls: the audit that follows it (issue 19) is measured in tests/audit.
+        "HUBSYNC_AUDIT_AFTER_SYNC": "false",
     }.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
