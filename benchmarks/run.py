@@ -53,6 +53,9 @@ SCENARIOS = (
     "freshness",
 )
 BACKENDS = ("sqlite", "postgresql")
+#: The incremental scenarios measure the sync alone: the counting audit that follows each
+#: incremental sync by default (`HUBSYNC_AUDIT_AFTER_SYNC`) has its own searches.
+NO_AUDIT = {"HUBSYNC_AUDIT_AFTER_SYNC": "false"}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
 CEILING = 1_000.0
@@ -257,12 +260,12 @@ class Suite:
                 try:
                     full = self.sync(sandbox, url)
                     edits = change_contacts(sandbox, url, sizes.incremental_changed)
-                    quiet = self.sync(sandbox, url, mode="incremental")
+                    quiet = self.sync(sandbox, url, mode="incremental", env=NO_AUDIT)
                     check_incremental(sandbox, url, edits)
                     edits = change_contacts(sandbox, url, sizes.incremental_changed, "Again")
                     archived = archive_contacts(sandbox, url, INCREMENTAL_ARCHIVED)
                     change_list(sandbox, url)
-                    busy = self.sync(sandbox, url, mode="incremental")
+                    busy = self.sync(sandbox, url, mode="incremental", env=NO_AUDIT)
                     check_incremental(sandbox, url, edits, archived)
                 finally:
                     databases.drop(url)
