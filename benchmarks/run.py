@@ -51,6 +51,8 @@ SCENARIOS = (
     "million",
     "api",
     "freshness",
+    "audit",
+    "bulk",
 )
 BACKENDS = ("sqlite", "postgresql")
 #: The incremental scenarios measure the sync alone: the counting audit that follows each
@@ -78,6 +80,10 @@ class Sizes:
     million: int = 1_000_000
     freshness: int = 20_000
     freshness_deliveries: int = 300
+    #: Portal sizes of the audit scenario (benchmarks/audit.py); SQLite only.
+    audit: tuple[int, ...] = (10_000, 200_000)
+    bulk: int = 20_000
+    bulk_latency_ms: int = 250
     repeats: int = 3
     api: ApiSizes = field(default_factory=ApiSizes)
 
@@ -94,6 +100,9 @@ QUICK = Sizes(
     peer=300,
     million=0,
     freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
+    audit=(),  # `--only audit`; tests/audit run the acceptance scenarios at 3,000
+    bulk=300,
+    bulk_latency_ms=50,
     repeats=1,
     api=QUICK_API,
 )
@@ -393,7 +402,10 @@ class Suite:
 
         sizes = self.sizes.api
         for window in api.windows(self.backends, databases, sizes):
-            note = f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            note = (
+                f"server CPU {window['server_cpu_ms_per_request']:.1f} ms/request; "
+                f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            )
             if window["window"] == "during sync":
                 note += f", sync wrote {window['sync_contacts_during_window']:,} contacts"
             self.add(
@@ -409,6 +421,12 @@ class Suite:
                     extra=window,
                 )
             )
+
+    def bulk(self, databases: Databases) -> None:
+        """Contacts written per second by a bulk update (see benchmarks/bulk.py)."""
+        from benchmarks import bulk
+
+        bulk.run(self, databases, self.sizes.bulk, self.sizes.bulk_latency_ms)
 
     def million(self, databases: Databases) -> None:
         """One 1,000,000-contact full sync (SQLite): flat memory."""
@@ -471,6 +489,35 @@ class Suite:
                 extra=figures,
             )
         )
+
+    def audit(self, databases: Databases) -> None:
+        """`hubsync audit` calls and seconds, exact and damaged (see benchmarks/audit.py)."""
+        if "sqlite" not in self.backends or not self.sizes.audit:
+            return
+        from benchmarks import audit
+
+        for figures in audit.run(databases, self.sizes.audit, self.sync, self.log):
+            for kind in ("exact", "damaged"):
+                note = f"{figures['ranges']} ranges"
+                if kind == "damaged":
+                    counts = figures["damaged_counts"]
+                    note += (
+                        f"; named {counts['missing']} missing, {counts['extra']} extra, "
+                        f"{counts['stale']} stale (exactly the damage: {figures['named_exactly']})"
+                        f"; repair {figures['repair_calls']} calls, then "
+                        f"{figures['after_repair']} in {figures['after_repair_calls']} calls"
+                    )
+                self.add(
+                    Row(
+                        f"audit, {kind}",
+                        "sqlite",
+                        figures["contacts"],
+                        seconds=figures[f"{kind}_seconds"],
+                        api_calls=figures[f"{kind}_calls"],
+                        note=note,
+                        extra=figures,
+                    )
+                )
 
 
 def _check(runs: list[dict[str, Any]], live: int) -> None:

@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.audit_cli import add_audit_commands
 
     add_audit_commands(commands)
+
+    from hubsync_core.bulk_cli import add_bulk_commands
+
+    add_bulk_commands(commands)
     return parser
 
 

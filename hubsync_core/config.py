@@ -114,6 +114,8 @@ class Settings:
     journal_poll_seconds: int = 60
     #: Edits a minute the demo portal makes by itself (0 = none), to show live updates.
     demo_live_activity: int = 3
+    #: The demo portal's sync schedule until one is set (0 = off; real portals: off).
+    demo_schedule_minutes: int = 5
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
     #: How late HubSpot's search index may show a change; the audit calls younger changes
@@ -169,6 +171,7 @@ class Settings:
             ("HUBSYNC_WEBHOOK_PUBLIC_URL", self.webhook_public_url or "(none)"),
             ("HUBSYNC_JOURNAL_POLL_SECONDS", str(self.journal_poll_seconds)),
             ("HUBSYNC_DEMO_LIVE_ACTIVITY", str(self.demo_live_activity)),
+            ("HUBSYNC_DEMO_SCHEDULE_MINUTES", str(self.demo_schedule_minutes)),
             (
                 "HUBSYNC_API_TOKEN",
                 self.api_token.masked() if self.api_token else "(generated on first start)",
@@ -206,6 +209,14 @@ class Settings:
             flat = {k: str(v) for k, v in secrets.items() if not isinstance(v, dict)}
             layers.append(("secrets.toml", flat))
         return _parse(layers)
+
+
+def _demo_schedule(minutes: int) -> int:
+    if 0 < minutes < 5:
+        raise SettingsError(
+            "HUBSYNC_DEMO_SCHEDULE_MINUTES", f"must be 0 (off) or at least 5, got {minutes}"
+        )
+    return minutes
 
 
 def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
@@ -358,6 +369,7 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         webhook_public_url=public_url,
         journal_poll_seconds=integer("HUBSYNC_JOURNAL_POLL_SECONDS", 60, minimum=5, maximum=3600),
         demo_live_activity=integer("HUBSYNC_DEMO_LIVE_ACTIVITY", 3, maximum=600),
+        demo_schedule_minutes=_demo_schedule(integer("HUBSYNC_DEMO_SCHEDULE_MINUTES", 5)),
         api_token=Secret(api_token) if api_token else None,
         index_lag_seconds=integer("HUBSYNC_INDEX_LAG_SECONDS", 120, maximum=3600),
         audit_after_sync=boolean("HUBSYNC_AUDIT_AFTER_SYNC", True),

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from hubsync_core import __version__
-from hubsync_core.api import contacts, health, segments, sync, webhooks
+from hubsync_core.api import bulk, contacts, health, segments, sync, webhooks
 from hubsync_core.api.auth import require_token
 from hubsync_core.api.context import ApiContext
 from hubsync_core.api.errors import install_error_handlers
@@ -32,6 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sync.router,
     contacts.router,
     segments.router,
+    bulk.router,
 )
 #: Routers served without the bearer token (they must authenticate on their own, if at all).
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.public, webhooks.router)

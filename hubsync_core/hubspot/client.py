@@ -2,7 +2,7 @@
 
 Knows HTTP and HubSpot, nothing of storage. The client is assembled from one module per
 concern: `transport` (session, pacing, retries, errors), `contacts`, `lists` (and the
-account details), all reading responses through `parsing`.
+account details), `writes` (bulk operations), all reading responses through `parsing`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..config import SettingsError
 from .contacts import ContactsEndpoints
 from .lists import AccountEndpoints, ListsEndpoints
 from .transport import DEFAULT_USER_AGENT, ClientCounters
+from .writes import WriteEndpoints
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_USER_AGENT", "ClientCounters", "HubSpotClient"]
 
 
-class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints):
+class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints, WriteEndpoints):
     """A paced, retrying HubSpot CRM client. Raises only `hubspot.errors` exceptions.
 
     `sleep`, `clock` and `jitter` are injectable so tests never really wait; `rate_limiter`

@@ -69,3 +69,23 @@ JOURNAL_EARLIEST = "/webhooks-journal/journal/2026-03/earliest"
 def journal_next(offset: str) -> str:
     """GET: the journal entry after `offset` (same shape as `JOURNAL_EARLIEST`)."""
     return f"/webhooks-journal/journal/2026-03/offset/{_segment(offset)}/next"
+
+
+# -- writes (bulk operations): see `hubspot.writes` -----------------------------------------
+
+#: POST: update up to 100 contacts (`{"inputs": [{"id", "properties"}]}`); may answer 207.
+CONTACTS_BATCH_UPDATE = "/crm/v3/objects/contacts/batch/update"
+#: POST: archive up to 100 contacts (`{"inputs": [{"id"}]}`); answers 204.
+CONTACTS_BATCH_ARCHIVE = "/crm/v3/objects/contacts/batch/archive"
+#: POST: what a private-app / service-key token may do (`{"tokenKey"}` → `{scopes, hubId}`).
+PRIVATE_APP_TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
+
+
+def list_memberships_add(list_id: str) -> str:
+    """PUT: add record ids (a JSON array) to a static list."""
+    return f"/crm/v3/lists/{_segment(list_id)}/memberships/add"
+
+
+def list_memberships_remove(list_id: str) -> str:
+    """PUT: remove record ids (a JSON array) from a static list."""
+    return f"/crm/v3/lists/{_segment(list_id)}/memberships/remove"

@@ -13,7 +13,11 @@ ALL_KINDS: tuple[str, ...] = FAULT_KINDS + FORCED_ONLY_KINDS
 SCOPE_CONTACTS = "crm.objects.contacts.read"
 SCOPE_SCHEMAS = "crm.schemas.contacts.read"
 SCOPE_LISTS = "crm.lists.read"
-ALL_SCOPES: tuple[str, ...] = (SCOPE_CONTACTS, SCOPE_SCHEMAS, SCOPE_LISTS, "oauth")
+SCOPE_CONTACTS_WRITE = "crm.objects.contacts.write"
+SCOPE_LISTS_WRITE = "crm.lists.write"
+#: What a read-only installation's token has (no write scopes).
+READ_SCOPES: tuple[str, ...] = (SCOPE_CONTACTS, SCOPE_SCHEMAS, SCOPE_LISTS, "oauth")
+ALL_SCOPES: tuple[str, ...] = (*READ_SCOPES, SCOPE_CONTACTS_WRITE, SCOPE_LISTS_WRITE)
 
 
 @dataclass(frozen=True)

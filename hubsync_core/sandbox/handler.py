@@ -21,6 +21,7 @@ from .errors import ApiError, bad_request, not_found
 from .limits import AUTH_MESSAGE, FAULT_BODIES, MAX_URL, rate_limit_error
 from .routes import ADMIN_ROUTES, API_ROUTES
 from .routing import AdminRequest, Request, parse_json
+from .writes import write_ids
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -166,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
         )
         is_search = route is not None and route.search
         sb.count_request(is_search)
+        if route is not None and route.write:
+            sb.writes.add(method, path, write_ids(raw))
         if cfg.latency_ms:
             time.sleep(cfg.latency_ms / 1000)
         if len(self.path) > MAX_URL:

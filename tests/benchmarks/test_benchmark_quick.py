@@ -28,6 +28,8 @@ EXPECTED = {
     "peer: official client + SQLModel",
     "api contacts idle",
     "api contacts during sync",
+    "bulk update, 100 req/10 s",
+    "bulk update, latency",
 }
 
 
