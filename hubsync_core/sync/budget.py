@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
@@ -23,6 +24,8 @@ from hubsync_core.hubspot.errors import (
 )
 from hubsync_core.hubspot.paging import LIST_PAGE, SEARCH_PAGE
 from hubsync_core.store import contacts as contact_store
+from hubsync_core.store import runs
+from hubsync_core.store.database import Database
 from hubsync_core.sync.context import RunContext
 
 log = logging.getLogger("hubsync.sync")
@@ -60,13 +63,49 @@ class DailyBudget:
         return max((self.limit or 0) - (self.remaining or 0), 0)
 
 
-def read_budget(client: HubSpotClient) -> DailyBudget:
-    """Today's budget: the daily rate-limit headers this client last saw (no call), else the
-    account's API usage where the token may read it, else the headers of one cheap call
-    (OAuth tokens get neither: unknown). Raises what that call raises."""
+#: sync_state key: the daily budget the last run saw at its end ("limit,remaining,ISO time").
+LAST_BUDGET = "daily_budget_seen"
+#: A budget seen by an earlier run stands in for a call if it is this recent.
+RECENT = timedelta(hours=1)
+
+
+def remember_budget(db: Database, client: HubSpotClient, now: datetime) -> None:
+    """Keep what the run's last answer said of the daily budget, for the next run's check."""
+    headers = client.rate_limit
+    if headers.daily is None or headers.daily_remaining is None:
+        return
+    with db.transaction() as conn:
+        runs.set_state(
+            conn, LAST_BUDGET, f"{headers.daily},{headers.daily_remaining},{now.isoformat()}"
+        )
+
+
+def _recent_budget(db: Database, now: datetime) -> DailyBudget | None:
+    raw = runs.get_state(db, LAST_BUDGET)
+    try:
+        limit, remaining, seen = str(raw).split(",", 2)
+        if (
+            now - datetime.fromisoformat(seen) <= RECENT
+            and now.date() == datetime.fromisoformat(seen).date()
+        ):
+            return DailyBudget(int(limit), int(remaining))
+    except ValueError:
+        pass
+    return None
+
+
+def read_budget(
+    client: HubSpotClient, db: Database | None = None, now: datetime | None = None
+) -> DailyBudget:
+    """Today's budget: the daily rate-limit headers this client last saw, else what the last
+    run saw within the hour (no call either way), else the account's API usage where the
+    token may read it, else the headers of one cheap call (OAuth tokens get neither:
+    unknown). Raises what that call raises."""
     headers = client.rate_limit
     if headers.daily is not None:
         return DailyBudget(headers.daily, headers.daily_remaining)
+    if db is not None and now is not None and (recent := _recent_budget(db, now)) is not None:
+        return recent
     usage = client.api_usage()
     if usage is not None:
         return DailyBudget(usage.limit, usage.remaining)
@@ -130,7 +169,7 @@ def refusal(budget: DailyBudget, estimate: int | None, share: float, mode: str) 
 
 def check_before_start(ctx: RunContext) -> DailyBudget:
     """Read the budget and raise `BudgetRefused` when this run would spend too much of it."""
-    budget = read_budget(ctx.client)
+    budget = read_budget(ctx.client, ctx.db, ctx.clock())
     share = ctx.settings.daily_budget_share
     estimate = estimate_calls(ctx)
     reason = refusal(budget, estimate, share, ctx.mode)

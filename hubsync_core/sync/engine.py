@@ -217,6 +217,7 @@ def _run_locked(
     api_calls, retries, rate_limited, _ = ctx.api_counters()
     with db.transaction() as conn:
         ctx._save(conn)
+    budget.remember_budget(db, client, clock())
     runs.finish_run(
         db,
         run.id,
