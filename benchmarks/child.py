@@ -100,6 +100,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if stats.status == "succeeded" else 1
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`hubsync audit [--repair]` through the facade; the report with wall and CPU time."""
+    from hubsync_core.config import Settings
+    from hubsync_core.service import HubSyncService
+
+    settings = Settings.load(dotenv_path=None, secrets_path=None)
+    with HubSyncService(settings, owner="cli") as service:
+        service.db  # noqa: B018 - open the database before the clock starts
+        cpu_before, _ = _usage()
+        started = time.perf_counter()
+        report = service.audit(repair=args.repair)
+        wall = time.perf_counter() - started
+        cpu_after, peak = _usage()
+    _emit(
+        {
+            **report.as_dict(),
+            "wall_seconds": wall,
+            "cpu_seconds": cpu_after - cpu_before,
+            "peak_rss_mb": peak,
+        }
+    )
+    return 0
+
+
 # -- the peer --------------------------------------------------------------------------------
 
 
@@ -307,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--mode", default="full")
     sync.add_argument("--profile", help="write a cProfile of the sync (calling thread) here")
     sync.set_defaults(handler=cmd_sync)
+    audit = commands.add_parser("audit")
+    audit.add_argument("--repair", action="store_true")
+    audit.set_defaults(handler=cmd_audit)
     peer = commands.add_parser("peer")
     peer.add_argument("--base-url", required=True)
     peer.add_argument("--token", required=True)

@@ -43,6 +43,7 @@ SCENARIOS = (
     "million",
     "api",
     "freshness",
+    "audit",
     "bulk",
 )
 BACKENDS = ("sqlite", "postgresql")
@@ -68,6 +69,8 @@ class Sizes:
     million: int = 1_000_000
     freshness: int = 20_000
     freshness_deliveries: int = 300
+    #: Portal sizes of the audit scenario (benchmarks/audit.py); SQLite only.
+    audit: tuple[int, ...] = (10_000, 200_000)
     bulk: int = 20_000
     bulk_latency_ms: int = 250
     repeats: int = 3
@@ -86,6 +89,7 @@ QUICK = Sizes(
     peer=300,
     million=0,
     freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
+    audit=(),  # `--only audit`; tests/audit run the acceptance scenarios at 3,000
     bulk=300,
     bulk_latency_ms=50,
     repeats=1,
@@ -494,6 +498,35 @@ class Suite:
                 extra=figures,
             )
         )
+
+    def audit(self, databases: Databases) -> None:
+        """`hubsync audit` calls and seconds, exact and damaged (see benchmarks/audit.py)."""
+        if "sqlite" not in self.backends or not self.sizes.audit:
+            return
+        from benchmarks import audit
+
+        for figures in audit.run(databases, self.sizes.audit, self.sync, self.log):
+            for kind in ("exact", "damaged"):
+                note = f"{figures['ranges']} ranges"
+                if kind == "damaged":
+                    counts = figures["damaged_counts"]
+                    note += (
+                        f"; named {counts['missing']} missing, {counts['extra']} extra, "
+                        f"{counts['stale']} stale (exactly the damage: {figures['named_exactly']})"
+                        f"; repair {figures['repair_calls']} calls, then "
+                        f"{figures['after_repair']} in {figures['after_repair_calls']} calls"
+                    )
+                self.add(
+                    Row(
+                        f"audit, {kind}",
+                        "sqlite",
+                        figures["contacts"],
+                        seconds=figures[f"{kind}_seconds"],
+                        api_calls=figures[f"{kind}_calls"],
+                        note=note,
+                        extra=figures,
+                    )
+                )
 
 
 def _brief(run: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.components import formatting as fmt
+from pages.components.audit_badge import render_audit
 from pages.components.resources import get_service
 
 service = get_service()
@@ -30,6 +31,10 @@ else:
             seg_cols[index % len(seg_cols)].metric(name, fmt.number(count))
     else:
         st.caption("No segments computed yet.")
+
+if not overview.is_empty:
+    st.subheader("Copy complete?")
+    render_audit(service.last_audit(), key="overview_audit_chart")
 
 st.subheader("Last sync")
 last = overview.last_run
