@@ -41,7 +41,7 @@ def test_cancel_stops_between_batches_and_resume_finishes_the_rest(portal, servi
 def test_a_rejected_token_stops_the_run_unapplied_and_resume_sends_that_batch(portal, service):
     ids = portal.portal.live_ids()[:150]
     op_id = _saved(service, ids, "After the token")
-    portal.fail_next("401", path=endpoints.CONTACTS_BATCH_UPDATE)
+    portal.fail_next("401", path=endpoints.DEFAULT.contacts_batch("update"))
     stopped = service.run_bulk(op_id)
     assert stopped.status == "failed" and "rejected the access token" in (stopped.message or "")
     assert [b["status"] for b in audit.batches(service.db, op_id)] == ["pending", "pending"]
