@@ -135,9 +135,6 @@ class Suite:
                 **sandbox.env(),
                 "DATABASE_URL": url,
                 "HUBSYNC_INCREMENTAL_LAG_MINUTES": "0",
-                # A sync's own cost; the audit that follows incremental runs by default is
-                # the audit scenario's (benchmarks/audit.py).
-                "HUBSYNC_AUDIT_AFTER_SYNC": "false",
                 **(env or {}),
             },
         )
