@@ -57,7 +57,7 @@ class PropertyDefinition:
     group_name: str = ""
     options: tuple[str, ...] = ()
     #: (value, label) of every option, in HubSpot's display order.
-    option_labels: tuple[tuple[str, str], ...] = ()
+    option_labels: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
