@@ -12,12 +12,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from hubsync_core.clock import utcnow
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import lock, runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.store.models import SyncRun
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import PORTAL_ID
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from hubsync_core.clock import iso_z
+from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
@@ -31,7 +31,6 @@ from hubsync_core.segments import (
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import explorer, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES

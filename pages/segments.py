@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from hubsync_core import segments as rules
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import Condition, Group, SegmentDef, SegmentError
 from hubsync_core.store import explorer, segment_store
 from hubsync_core.store.database import Database
@@ -51,10 +52,6 @@ _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 def _plain(text: str) -> str:
     """`text` shown literally where Streamlit renders Markdown (alerts, captions, headings)."""
     return _MARKUP.sub(r"\\\1", text)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # -- form values <-> rule values ---------------------------------------------------------------
@@ -241,7 +238,7 @@ def _save(db: Database, known: set[str], user_names: list[str]) -> None:
             seg,
             known_properties=known,
             original_name=state.get("sg_original"),
-            ref=_now(),
+            ref=utcnow(),
         )
     except SegmentError as exc:
         state["sg_message"] = ("error", str(exc))
@@ -271,7 +268,7 @@ def _reset_builtin(db: Database, settings: Any, name: str) -> None:
     segment_store.reset_builtin(db, name)
     default = segment_store.get_definition(db, name, settings)
     if default is not None:
-        segment_store.recompute(db, [default], _now())
+        segment_store.recompute(db, [default], utcnow())
     state["sg_message"] = ("success", f"“{name}” is back to its default rule.")
     state["sg_loaded"] = None  # reload the editor from the stored definition
 
@@ -284,7 +281,7 @@ def _preview(
     _db: Database, db_url: str, rule_json: str, minute: str
 ) -> tuple[int, list[dict[str, Any]]]:
     # Keyed on the rule and the minute: typing the same rule again is instant.
-    return segment_store.preview(_db, rules.rule_from_dict(json.loads(rule_json)), _now(), 10)
+    return segment_store.preview(_db, rules.rule_from_dict(json.loads(rule_json)), utcnow(), 10)
 
 
 def _overview(defs: list[SegmentDef], counts: dict[str, int]) -> None:
@@ -432,7 +429,7 @@ def _editor(db: Database, settings: Any, defs: list[SegmentDef], known: set[str]
             rule_ok = False
     if rule_ok and seg is not None:
         count, sample = _preview(
-            db, db.url, json.dumps(seg.rule.to_dict(), sort_keys=True), f"{_now():%Y%m%d%H%M}"
+            db, db.url, json.dumps(seg.rule.to_dict(), sort_keys=True), f"{utcnow():%Y%m%d%H%M}"
         )
         st.markdown(f"**Preview:** {count:,} live contacts match")
         if sample:
@@ -516,7 +513,7 @@ def _import(db: Database, loaded: list[SegmentDef], known: set[str]) -> None:
             loaded,
             known_properties=known,
             replace_existing=bool(state.get("sg_replace")),
-            ref=_now(),
+            ref=utcnow(),
         )
     except SegmentError as exc:
         state["sg_message"] = ("error", f"Nothing was imported: {exc}")

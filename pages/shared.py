@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from hubsync_core.clock import naive_utc, utcnow
 from hubsync_core.config import Settings, SettingsError
 from hubsync_core.connection import (
     DEMO_EXPLANATION,
@@ -232,16 +233,12 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
 def when(value: datetime | None, now: datetime | None = None) -> str:
     """`2026-11-28 06:14 UTC (5 min ago)`; stored times are naive UTC."""
     if value is None:
         return "—"
-    value = _naive_utc(value)
-    now = _naive_utc(now or datetime.now(UTC))
+    value = naive_utc(value)
+    now = naive_utc(now) if now else utcnow()
     return f"{value:%Y-%m-%d %H:%M} UTC ({ago((now - value).total_seconds())})"
 
 
@@ -299,10 +296,7 @@ def latest_outcome(app: AppResources, status: JobStatus) -> SyncStats | None:
     result = status.result
     if result is not None and (
         (run is not None and result.run_id == run.id)
-        or (
-            result.run_id is None
-            and (run is None or run.started_at <= _naive_utc(result.timestamp))
-        )
+        or (result.run_id is None and (run is None or run.started_at <= result.timestamp))
     ):
         return result
     return SyncStats.from_run(run) if run is not None else None

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hubsync_core.clock import naive_utc, utcnow
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import (
     Contact,
@@ -78,10 +79,6 @@ _TIMES = ("created_at", "updated_at", "archived_at")
 _REPLACED = (*_TEXT[1:], "properties", *_TIMES, "synced_at", "archived")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
     """The connection's dialect INSERT construct (SQLite's and PostgreSQL's both offer
     `on_conflict_do_update` / `on_conflict_do_nothing` and `excluded`)."""
@@ -91,12 +88,6 @@ def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
 def _clean(value: Any) -> Any:
     if isinstance(value, str) and "\x00" in value:
         return value.replace("\x00", "")
-    return value
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -137,21 +128,17 @@ def _prepare(
         # the same as through the ORM types.
         json.dumps(properties),
         stamp(
-            created_at
-            if created_at is None or created_at.tzinfo is None
-            else _naive_utc(created_at)
+            created_at if created_at is None or created_at.tzinfo is None else naive_utc(created_at)
         ),
         stamp(
-            updated_at
-            if updated_at is None or updated_at.tzinfo is None
-            else _naive_utc(updated_at)
+            updated_at if updated_at is None or updated_at.tzinfo is None else naive_utc(updated_at)
         ),
-        stamp(_naive_utc(synced_at) if synced_at is not None else now),
+        stamp(naive_utc(synced_at) if synced_at is not None else now),
         bool(get("archived", False)),
         stamp(
             archived_at
             if archived_at is None or archived_at.tzinfo is None
-            else _naive_utc(archived_at)
+            else naive_utc(archived_at)
         ),
         texts[8],
         generation,
@@ -355,7 +342,7 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             "properties": {},
             "synced_at": now,
             "archived": True,
-            "archived_at": _naive_utc(at) or now,
+            "archived_at": naive_utc(at) or now,
             "archived_reason": reason,
             "seen_generation": 0,
         }

@@ -23,7 +23,7 @@ from hubsync_core.store.explorer import (
     facet_counts,
     stage_sort_key,
 )
-from hubsync_core.store.explorer.sql import CONTACTS, plain_value, reading
+from hubsync_core.store.explorer.sql import CONTACTS, reading
 from hubsync_core.store.explorer.terms import filter_terms
 from hubsync_core.store.runs import RUNS
 
@@ -118,8 +118,8 @@ def sync_history(db: Database, limit: int = 100) -> list[RunPoint]:
         rows = conn.execute(stmt).all()
     points = []
     for row in reversed(rows):
-        started = plain_value("started_at", row.started_at)
-        finished = plain_value("finished_at", row.finished_at)
+        started = row.started_at
+        finished = row.finished_at
         duration = row.duration_seconds
         if duration is None and finished is not None and started is not None:
             duration = max(0.0, (finished - started).total_seconds())

@@ -30,10 +30,11 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select, update
 
+from hubsync_core.clock import utcnow
 from hubsync_core.store.contacts import dialect_insert
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import SyncLock, SyncRun
@@ -50,10 +51,6 @@ INTERRUPTED_MESSAGE = (
     "the next sync resumes from its checkpoint."
 )
 _ATTEMPTS = 5
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def make_owner(kind: str) -> str:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, select, update
 from sqlmodel import Session
 
-from hubsync_core.clock import naive_utc
+from hubsync_core.clock import utcnow
 from hubsync_core.store.contacts import dialect_insert
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import RUN_STATUSES, SyncLock, SyncRun, SyncState
@@ -30,10 +30,6 @@ LOCKS = SyncLock.__table__  # type: ignore[attr-defined]
 RESUMABLE_STATUSES = ("partial", "cancelled", "interrupted", "failed")
 #: How far back `resumable_run` looks for a run with a checkpoint.
 _RESUME_LOOKBACK = 20
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _check_status(status: str) -> None:
@@ -287,7 +283,7 @@ _RUN_COLUMNS = (
 def _run_summary(row: sa.Row[Any] | None) -> RunSummary | None:
     if row is None:
         return None
-    data = {k: naive_utc(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+    data = dict(row._mapping)
     data["by_segment"] = dict(data.get("by_segment") or {})
     return RunSummary(**data)
 

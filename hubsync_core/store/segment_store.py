@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import (
     BUILTIN_KEYS,
     CONTACT_FIELDS,
@@ -67,10 +68,6 @@ PREVIEW_COLUMNS = (
     "lifecyclestage",
     "updated_at",
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _row_to_def(row: Any) -> SegmentDef:
@@ -175,7 +172,7 @@ def _save(
         "colour": seg.colour,
         "rule": _def_to_json(seg),
         "builtin": seg.builtin,
-        "updated_at": _now(),
+        "updated_at": utcnow(),
     }
     old = rows.get(original)
     if old is not None:

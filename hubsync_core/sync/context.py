@@ -7,9 +7,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.store import contacts as contact_store
@@ -23,10 +24,6 @@ log = logging.getLogger("hubsync.sync")
 
 class Cancelled(Exception):
     """The user asked the run to stop; raised between pages, never inside a transaction."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

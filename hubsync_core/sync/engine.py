@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import (
@@ -30,7 +31,7 @@ from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import lock, runs, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
-from hubsync_core.sync.context import Cancelled, RunContext, utcnow
+from hubsync_core.sync.context import Cancelled, RunContext
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
 

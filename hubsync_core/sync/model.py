@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
+
+from hubsync_core.clock import iso_z, utcnow
 
 if TYPE_CHECKING:
     from hubsync_core.store.models import SyncRun
@@ -115,7 +117,7 @@ class SyncStats:
     by_segment: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     duration_seconds: float = 0.0
-    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    timestamp: datetime = field(default_factory=utcnow)
     run_id: int | None = None
     mode: str = "full"
     status: str = "succeeded"
@@ -163,7 +165,7 @@ class SyncStats:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["timestamp"] = self.timestamp.isoformat().replace("+00:00", "Z")
+        data["timestamp"] = iso_z(self.timestamp)
         data["duration_seconds"] = round(self.duration_seconds, 3)
         return data
 

@@ -30,7 +30,7 @@ from hubsync_core.store.explorer.rows import (
     shape_rows,
     with_memberships,
 )
-from hubsync_core.store.explorer.sql import CONTACTS, exploring, plain_value, reading
+from hubsync_core.store.explorer.sql import CONTACTS, exploring, reading
 from hubsync_core.store.explorer.terms import filter_terms
 
 
@@ -202,7 +202,9 @@ def get_contact(db: Database, hubspot_id: str | int) -> dict[str, Any] | None:
         row = conn.execute(sa.select(*columns).where(CONTACTS.c.hubspot_id == key)).first()
         if row is None:
             return None
-        contact = {name: plain_value(name, value) for name, value in row._mapping.items()}
+        contact = dict(row._mapping)
+        contact["archived"] = bool(contact["archived"])
+        contact["properties"] = contact["properties"] or {}
         contact["segments"] = segments_of(conn, [key]).get(key, [])
         lists = lists_of(conn, [key]).get(key, [])
     contact["list_memberships"] = [item["name"] for item in lists]

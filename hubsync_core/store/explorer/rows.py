@@ -17,11 +17,9 @@ from hubsync_core.store.explorer.sql import (
     LISTS,
     MEMBERS,
     SEGMENTS,
-    TIMESTAMPS_AWARE,
     ids_in,
     no_index,
     opaque,
-    plain_value,
 )
 from hubsync_core.store.explorer.terms import (
     archived_term,
@@ -159,7 +157,7 @@ def with_memberships(stmt: sa.Select[Any], wanted: list[str]) -> sa.Select[Any]:
     return stmt
 
 
-_STORED, _CONVERTED, _SEGMENTS, _LISTS, _PROPERTY = range(5)
+_STORED, _PROPERTIES, _SEGMENTS, _LISTS, _PROPERTY = range(5)
 
 
 def shape_rows(
@@ -200,9 +198,9 @@ def shape_rows(
         elif name == "list_memberships":
             plan.append((name, _LISTS, 0))
         elif name in index:
-            # Only these can need converting (aware times, if the columns ever hold them).
-            needs = name == "properties" or (TIMESTAMPS_AWARE and name in _TIMESTAMP_FIELDS)
-            plan.append((name, _CONVERTED if needs else _STORED, index[name]))
+            # A missing `properties` reads as {}; stored values are returned as they are.
+            kind = _PROPERTIES if name == "properties" else _STORED
+            plan.append((name, kind, index[name]))
         else:
             plan.append((name, _PROPERTY, props_at))
     out: list[dict[str, Any]] = []
@@ -215,15 +213,12 @@ def shape_rows(
                 row[name] = list(segments.get(r[0], ()))
             elif kind == _LISTS:
                 row[name] = list(list_names.get(r[0], ()))
-            elif kind == _CONVERTED:
-                row[name] = plain_value(name, r[at])
+            elif kind == _PROPERTIES:
+                row[name] = r[at] or {}
             else:
                 row[name] = (r[at] or {}).get(name)
         out.append(row)
     return out
-
-
-_TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
 def segments_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[str]]:
