@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from hubsync_core import __version__
 from hubsync_core.config import Settings, SettingsError
 from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.run_status import RunStatus
 from hubsync_core.segments import SegmentError
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.sync.model import MODES, SyncOptions, SyncProgress, SyncStats
@@ -306,10 +307,10 @@ class _ProgressLine:
 
 def _print_stats(stats: SyncStats) -> None:
     headline = {
-        "succeeded": "Sync complete",
-        "partial": "Sync stopped early (partial)",
-        "failed": "Sync failed",
-        "cancelled": "Sync cancelled",
+        RunStatus.SUCCEEDED: "Sync complete",
+        RunStatus.PARTIAL: "Sync stopped early (partial)",
+        RunStatus.FAILED: "Sync failed",
+        RunStatus.CANCELLED: "Sync cancelled",
     }.get(stats.status, f"Sync {stats.status}")
     print(f"{headline} (run {stats.run_id}, {stats.mode})")
     print(f"  Total synced: {stats.total_synced:,}")

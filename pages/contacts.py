@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from hubsync_core.hubspot.endpoints import hubspot_record_url
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import explorer, export, runs, segment_store
 from hubsync_core.store.database import Database
@@ -595,7 +596,7 @@ def main() -> None:
     version = _data_version(db, service.settings)
     if version[1] == 0:
         run = runs.last_run(db)
-        if run is not None and run.status == "running":
+        if run is not None and run.status == RunStatus.RUNNING:
             st.info("A sync is running: contacts appear here as its pages are stored.")
         else:
             st.info("No contacts are stored yet: run a sync to fetch them from HubSpot.")

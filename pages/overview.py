@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store.overview import overview as read_overview
 from pages import shared
 
@@ -42,12 +43,12 @@ else:
     cols[2].metric("Outcome", shared.status_label(last.status))
     cols[3].metric("Contacts synced", shared.number(last.contacts))
     st.caption(f"{last.mode} sync · {shared.when(last.started_at)} · {last.pages:,} pages")
-    if last.error_message and last.status != "running":
+    if last.error_message and last.status != RunStatus.RUNNING:
         st.warning(last.error_message)
         if last.error_hint:
             st.caption(f"What to do next: {last.error_hint}")
     success = overview.last_success
-    if last.status != "succeeded" and success is not None:
+    if last.status != RunStatus.SUCCEEDED and success is not None:
         st.caption(
             f"Last successful sync: {shared.when(success.finished_at or success.started_at)}"
         )

@@ -33,6 +33,7 @@ from hubsync_core.connection import (
 )
 from hubsync_core.hubspot.models import RateLimitStatus
 from hubsync_core.jobs import JobStatus, SyncJobs
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import runs
 from hubsync_core.store.lock import SyncAlreadyRunning
@@ -203,7 +204,7 @@ def _sidebar_last_sync(app: AppResources, *, polling: bool) -> None:
         last = runs.last_run(app.service.db)
         if last is None:
             st.caption("Last sync: never")
-        elif last.status == "running":
+        elif last.status == RunStatus.RUNNING:
             st.caption(f"🔄 Sync running since {when(last.started_at)}")
         else:
             st.caption(f"Last sync: {when(last.finished_at or last.started_at)}")
@@ -220,12 +221,12 @@ def demo_banner() -> None:
 # --- formatting -----------------------------------------------------------------------------
 
 STATUS_LABELS = {
-    "running": "🔄 running",
-    "succeeded": "✅ succeeded",
-    "partial": "⚠️ partial",
-    "failed": "❌ failed",
-    "cancelled": "⏹️ cancelled",
-    "interrupted": "⚡ interrupted",
+    RunStatus.RUNNING: "🔄 running",
+    RunStatus.SUCCEEDED: "✅ succeeded",
+    RunStatus.PARTIAL: "⚠️ partial",
+    RunStatus.FAILED: "❌ failed",
+    RunStatus.CANCELLED: "⏹️ cancelled",
+    RunStatus.INTERRUPTED: "⚡ interrupted",
 }
 
 
@@ -364,9 +365,9 @@ def render_outcome(stats: SyncStats) -> None:
             f"{duration(stats.duration_seconds)} ({stats.mode}).",
             icon="✅",
         )
-    elif stats.status == "cancelled":
+    elif stats.status == RunStatus.CANCELLED:
         st.warning(f"**Sync cancelled.** {stats.message}", icon="⏹️")
-    elif stats.status in ("partial", "interrupted"):
+    elif stats.status in (RunStatus.PARTIAL, RunStatus.INTERRUPTED):
         st.warning(f"**Sync {stats.status}.** {stats.message}", icon="⚠️")
     else:
         st.error(f"**Sync failed.** {stats.message}", icon="❌")

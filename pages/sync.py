@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hubsync_core.run_status import RESUMABLE
 from hubsync_core.store import runs
 from hubsync_core.sync.model import MODES, SyncOptions
 from pages import shared
@@ -110,7 +111,7 @@ if not status.running:
         st.subheader("Last sync")
         shared.render_outcome(outcome)
         # A run that never started (no run id: nothing to resume) offers no Resume.
-        if outcome.run_id is not None and outcome.status in runs.RESUMABLE_STATUSES:
+        if outcome.run_id is not None and outcome.status in RESUMABLE:
             st.button(
                 "Resume",
                 key="sync_resume",

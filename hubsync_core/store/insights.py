@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import (
@@ -29,12 +30,12 @@ from hubsync_core.store.runs import RUNS
 
 #: A colour per run status (Vega/Tableau palette, readable on light and dark themes).
 STATUS_COLOURS: dict[str, str] = {
-    "succeeded": "#54A24B",
-    "partial": "#F58518",
-    "failed": "#E45756",
-    "cancelled": "#9D9D9D",
-    "interrupted": "#B279A2",
-    "running": "#4C78A8",
+    RunStatus.SUCCEEDED: "#54A24B",
+    RunStatus.PARTIAL: "#F58518",
+    RunStatus.FAILED: "#E45756",
+    RunStatus.CANCELLED: "#9D9D9D",
+    RunStatus.INTERRUPTED: "#B279A2",
+    RunStatus.RUNNING: "#4C78A8",
 }
 #: The segments the engaged-vs-cold trend follows.
 TREND_SEGMENTS: tuple[str, ...] = ("engaged", "cold")
@@ -180,7 +181,7 @@ def engagement_trend(db: Database, limit: int = 100) -> list[EngagementPoint]:
             cold=p.by_segment.get("cold", 0),
         )
         for p in sync_history(db, limit)
-        if p.status != "running" and any(s in p.by_segment for s in TREND_SEGMENTS)
+        if p.status != RunStatus.RUNNING and any(s in p.by_segment for s in TREND_SEGMENTS)
     ]
 
 

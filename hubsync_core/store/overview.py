@@ -7,6 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter
@@ -56,7 +57,7 @@ def overview(db: Database) -> Overview:
         segments = facet_values(plan, "segment", labels)
         lists = int(conn.execute(sa.select(sa.func.count()).select_from(LISTS)).scalar_one())
         latest = runs.last_run(conn)
-        success = runs.last_run(conn, statuses=("succeeded",))
+        success = runs.last_run(conn, statuses=(RunStatus.SUCCEEDED,))
     return Overview(
         total=int(total or 0),
         archived=int(archived or 0),

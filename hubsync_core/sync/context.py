@@ -13,6 +13,7 @@ from typing import Any
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
@@ -133,7 +134,7 @@ class RunContext:
         )
 
     # -- progress ---------------------------------------------------------------------------
-    def snapshot(self, status: str = "running", message: str = "") -> SyncProgress:
+    def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
         api_calls, retries, rate_limited, _errors = self.api_counters()
         limit = self.client.rate_limit
         return SyncProgress(
@@ -156,7 +157,7 @@ class RunContext:
             message=message,
         )
 
-    def publish(self, status: str = "running", message: str = "") -> None:
+    def publish(self, status: str = RunStatus.RUNNING, message: str = "") -> None:
         if self.on_progress is None:
             return
         try:

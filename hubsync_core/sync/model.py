@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from hubsync_core.clock import iso_z, utcnow
+from hubsync_core.run_status import RunStatus
 
 if TYPE_CHECKING:
     from hubsync_core.store.models import SyncRun
 
 SyncMode = Literal["auto", "full", "incremental"]
 MODES: tuple[str, ...] = ("auto", "full", "incremental")
-#: Statuses a finished run can have (see `store.models.RUN_STATUSES`).
-FINISHED = ("succeeded", "partial", "failed", "cancelled", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class SyncProgress:
     @property
     def eta_seconds(self) -> float | None:
         """Seconds left at the current rate, when the total is known."""
-        if not self.expected_total or self.contacts <= 0 or self.status != "running":
+        if not self.expected_total or self.contacts <= 0 or self.status != RunStatus.RUNNING:
             return None
         left = max(self.expected_total - self.contacts, 0)
         rate = self.contacts_per_second
@@ -120,7 +119,7 @@ class SyncStats:
     timestamp: datetime = field(default_factory=utcnow)
     run_id: int | None = None
     mode: str = "full"
-    status: str = "succeeded"
+    status: str = RunStatus.SUCCEEDED
     api_calls: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -155,7 +154,7 @@ class SyncStats:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == RunStatus.SUCCEEDED
 
     def raise_for_status(self) -> SyncStats:
         """Raise `SyncFailed` unless the run succeeded (like `requests.Response.raise_for_status`)."""
