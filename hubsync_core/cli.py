@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hubsync_core import __version__
+from hubsync_core.columns import BRIEF
 from hubsync_core.config import Settings, SettingsError
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.run_status import RunStatus
@@ -407,15 +408,7 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    columns = (
-        "hubspot_id",
-        "email",
-        "firstname",
-        "lastname",
-        "company",
-        "lifecyclestage",
-        "segments",
-    )
+    columns = BRIEF  # the short table: see `hubsync_core.columns`
     table = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in table]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))

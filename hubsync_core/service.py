@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hubsync_core import columns
 from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
@@ -35,23 +36,7 @@ from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
 
-SDK_FIELDS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "hubspot_id",
-    "list_memberships",
-    "segments",
-    "properties",
-    "created_at",
-    "updated_at",
-    "synced_at",
-    "lifecyclestage",
-    "archived",
-)
+SDK_FIELDS: tuple[str, ...] = (*columns.SDK, "properties")
 
 
 def sdk_contacts(

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from hubsync_core import columns as columns_registry
 from hubsync_core.hubspot.endpoints import hubspot_record_url
 from hubsync_core.run_status import RunStatus
 from hubsync_core.service import HubSyncService
@@ -35,26 +36,8 @@ PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_SIZE = 50
 CACHE_TTL = 60  # seconds; the key also carries the data version, so this only bounds staleness
 
-COLUMN_LABELS: dict[str, str] = {
-    "hubspot_id": "ID",
-    "email": "Email",
-    "firstname": "First name",
-    "lastname": "Last name",
-    "company": "Company",
-    "jobtitle": "Job title",
-    "phone": "Phone",
-    "lifecyclestage": "Lifecycle stage",
-    "segments": "Segments",
-    "list_memberships": "Lists",
-    "created_at": "Created",
-    "updated_at": "Last modified",
-    "synced_at": "Synced",
-    "archived": "Archived",
-    "archived_at": "Archived at",
-    "archived_reason": "Archived why",
-}
-COLUMN_CHOICES: tuple[str, ...] = tuple(COLUMN_LABELS)
-DEFAULT_COLUMNS: tuple[str, ...] = export.EXPORT_COLUMNS
+COLUMN_CHOICES: tuple[str, ...] = columns_registry.NAMES
+DEFAULT_COLUMNS: tuple[str, ...] = columns_registry.SHOWN
 
 
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
@@ -66,14 +49,14 @@ def _plain(text: str) -> str:
 
 
 def _label(column: str) -> str:
-    return COLUMN_LABELS.get(column, column)
+    return columns_registry.label(column)
 
 
 def _url_view() -> dict[str, Any]:
     """sort / order / size / page / contact from the URL, bad values replaced by defaults."""
     params = st.query_params
     sort = params.get("sort", DEFAULT_SORT)
-    if sort not in explorer.SORTABLE_COLUMNS:
+    if sort not in columns_registry.SORTABLE:
         sort = DEFAULT_SORT
     order = params.get("order", "desc")
     size_text = params.get("size", str(DEFAULT_SIZE))
@@ -533,7 +516,7 @@ def _detail(service: HubSyncService, contact_id: str, segment_names: dict[str, s
             st.text("Not a member of any synced list.")
         fields = [
             (_label(k), contact.get(k))
-            for k in explorer.CONTACT_FIELDS
+            for k in columns_registry.STORED
             if k not in ("archived", "hubspot_id")
         ]
         st.markdown("**Stored fields**")
@@ -627,7 +610,7 @@ def main() -> None:
         accept_new_options=True,
         help="Type a HubSpot property name (e.g. country) to show it as a column.",
     ) or list(DEFAULT_COLUMNS)
-    sortable = [c for c in explorer.SORTABLE_COLUMNS if c in columns or c == view["sort"]]
+    sortable = [c for c in columns_registry.SORTABLE if c in columns or c == view["sort"]]
     bar = st.columns([2, 1, 1])
     bar[0].selectbox(
         "Sort by", sortable, key="c_sort", format_func=_label, on_change=_on_view_change

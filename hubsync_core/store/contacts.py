@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hubsync_core.clock import naive_utc, utcnow
+from hubsync_core.columns import TEXT_LIKE
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import (
     Contact,
@@ -63,20 +64,12 @@ class ContactRow(TypedDict, total=False):
     archived_reason: str | None
 
 
-_TEXT = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "archived_reason",
-)
-_TIMES = ("created_at", "updated_at", "archived_at")
+#: Every column the upsert writes, in the table's order (that of its parameter tuples).
+_COLUMNS: tuple[str, ...] = tuple(column.name for column in CONTACTS.columns)
+#: The text-like columns, as `_prepare` cleans them: the id first, `archived_reason` last.
+_TEXT = tuple(name for name in _COLUMNS if name in TEXT_LIKE)
 #: Columns an accepted incoming row overwrites (everything but the key and seen_generation).
-_REPLACED = (*_TEXT[1:], "properties", *_TIMES, "synced_at", "archived")
+_REPLACED = tuple(name for name in _COLUMNS if name not in ("hubspot_id", "seen_generation"))
 
 
 def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
@@ -91,9 +84,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-#: Every column the upsert writes, in the order of its parameter tuples.
-_COLUMNS = (*_TEXT[:8], "properties", "created_at", "updated_at", "synced_at", "archived")
-_COLUMNS += ("archived_at", "archived_reason", "seen_generation")
 _ID, _UPDATED_AT = _COLUMNS.index("hubspot_id"), _COLUMNS.index("updated_at")
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hubsync_core.columns import BY_NAME, MEMBERSHIPS, NAMES, SORTABLE, STORED, ColumnKind
 from hubsync_core.store.explorer.planner import Plan
 from hubsync_core.store.explorer.sql import (
     CONTACTS,
@@ -30,49 +31,19 @@ from hubsync_core.store.explorer.terms import (
 )
 from hubsync_core.store.models import SEARCH_SEPARATOR
 
-#: Stored columns of `contacts` a row may carry (not `properties`: that is opt-in).
-CONTACT_FIELDS: tuple[str, ...] = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "created_at",
-    "updated_at",
-    "synced_at",
-    "archived",
-    "archived_at",
-    "archived_reason",
+#: Sorted case-insensitively, empty values last (option values: empty last, as they are).
+_TEXT_SORTS = frozenset(n for n in SORTABLE if BY_NAME[n].kind is ColumnKind.TEXT)
+_EMPTY_LAST = frozenset(
+    n for n in SORTABLE if BY_NAME[n].kind in (ColumnKind.TEXT, ColumnKind.CHOICE)
 )
-#: Columns computed from other tables (one query per page each).
-MEMBERSHIP_FIELDS: tuple[str, ...] = ("segments", "list_memberships")
-#: What `query_contacts` returns when no columns are named.
-DEFAULT_COLUMNS: tuple[str, ...] = CONTACT_FIELDS + MEMBERSHIP_FIELDS
-#: Columns a page may be sorted by.
-SORTABLE_COLUMNS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "jobtitle",
-    "lifecyclestage",
-    "created_at",
-    "updated_at",
-    "hubspot_id",
-    "phone",
-)
-_TEXT_SORTS = frozenset({"email", "firstname", "lastname", "company", "jobtitle", "phone"})
 #: Any other requested column is read from the `properties` JSON (HubSpot property names).
 _PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 
 
 def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
     """ORDER BY terms: the column (empty values last either way), then the id, numerically."""
-    if sort not in SORTABLE_COLUMNS:
-        raise ValueError(f"Cannot sort by {sort!r}; choose one of {', '.join(SORTABLE_COLUMNS)}")
+    if sort not in SORTABLE:
+        raise ValueError(f"Cannot sort by {sort!r}; choose one of {', '.join(SORTABLE)}")
     c = CONTACTS.c
 
     def direction(expr: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -87,7 +58,7 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
     if sort in _TEXT_SORTS:
         # Case-insensitive (the same order on SQLite and PostgreSQL for ASCII text).
         column = sa.func.lower(column)
-    if sort in _TEXT_SORTS or sort == "lifecyclestage":
+    if sort in _EMPTY_LAST:
         # An empty value sorts with the missing ones: last.
         column = sa.func.nullif(column, "")
     return [direction(column).nulls_last(), *by_id]
@@ -95,12 +66,12 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
 
 def _split_columns(columns: Sequence[str] | None) -> tuple[list[str], list[str], list[str]]:
     """(stored fields to select, membership fields, property names) for requested columns."""
-    wanted = list(dict.fromkeys(columns if columns is not None else DEFAULT_COLUMNS))
+    wanted = list(dict.fromkeys(columns if columns is not None else NAMES))
     stored, memberships, props = [], [], []
     for name in wanted:
-        if name in CONTACT_FIELDS or name == "properties":
+        if name in STORED or name == "properties":
             stored.append(name)
-        elif name in MEMBERSHIP_FIELDS:
+        elif name in MEMBERSHIPS:
             memberships.append(name)
         elif _PROPERTY_NAME.match(name):
             props.append(name)
@@ -120,7 +91,7 @@ def rows_select(
 
     `page` (limit, offset): the page's ids are chosen first, then only those rows read whole.
     """
-    wanted = list(dict.fromkeys(columns if columns is not None else DEFAULT_COLUMNS))
+    wanted = list(dict.fromkeys(columns if columns is not None else NAMES))
     stored, _, props = _split_columns(wanted)
     selected = list(dict.fromkeys(["hubspot_id", *stored]))
     if props and "properties" not in selected:
