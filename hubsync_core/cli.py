@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.segment_cli import add_segment_commands
 
     add_segment_commands(commands)
+    from hubsync_core.api_cli import add_api_commands
+
+    add_api_commands(commands)
     return parser
 
 

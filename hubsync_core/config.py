@@ -105,6 +105,8 @@ class Settings:
     demo_contacts: int = 3000
     demo_latency_ms: int = 0
     log_level: str = "INFO"
+    #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
+    api_token: Secret | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -143,6 +145,10 @@ class Settings:
             ("HUBSYNC_DEMO_CONTACTS", str(self.demo_contacts)),
             ("HUBSYNC_DEMO_LATENCY_MS", str(self.demo_latency_ms)),
             ("HUBSYNC_LOG_LEVEL", self.log_level),
+            (
+                "HUBSYNC_API_TOKEN",
+                self.api_token.masked() if self.api_token else "(generated on first start)",
+            ),
         ]
         return [(name, value, self.sources.get(name, "default")) for name, value in shown]
 
@@ -277,6 +283,10 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             "HUBSYNC_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
         )
 
+    api_token = get("HUBSYNC_API_TOKEN")
+    if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
+        raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
+
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
@@ -299,5 +309,6 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
         demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
         log_level=log_level,
+        api_token=Secret(api_token) if api_token else None,
         sources=sources,
     )

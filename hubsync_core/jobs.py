@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from hubsync_core.clock import utcnow
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import lock, runs
 from hubsync_core.store.database import Database
@@ -42,6 +43,18 @@ class JobStatus:
     error: str | None
 
 
+@dataclass(frozen=True)
+class SyncStart:
+    """What `SyncJobs.start_run` saw: the run's id once it exists, or how the sync ended."""
+
+    #: The run started (None if the sync ended before creating one).
+    run_id: int | None
+    #: The result, when the sync already ended (e.g. refused before its run was created).
+    result: SyncStats | None
+    #: Why the worker crashed, if it did.
+    error: str | None
+
+
 class SyncJobs:
     """Starts, cancels and reports background syncs for one service (one database)."""
 
@@ -53,6 +66,9 @@ class SyncJobs:
         self._progress: SyncProgress | None = None
         self._result: SyncStats | None = None
         self._error: str | None = None
+        #: Set once the current sync's run exists (first progress) or the worker ended.
+        self._settled = threading.Event()
+        self._refused: SyncAlreadyRunning | None = None
 
     @property
     def db(self) -> Database:
@@ -70,12 +86,89 @@ class SyncJobs:
             if lock.live_holder(self.db) is not None:
                 return self._busy_message()
             self._cancel = threading.Event()
+            self._settled = threading.Event()
             self._progress, self._result, self._error = None, None, None
+            self._refused = None
             self._thread = threading.Thread(
                 target=self._work, args=(options, self._cancel), name="hubsync-sync", daemon=True
             )
             self._thread.start()
             return None
+
+    def start_run(self, options: SyncOptions, timeout: float = 30.0) -> SyncStart:
+        """Start a background sync and return once its run exists (so callers get its id).
+
+        Raises `SyncAlreadyRunning` (naming the holder and its run) when a sync runs on this
+        database, in this process or any other. If the sync ends before its run is created
+        (e.g. an incremental sync with no full sync yet), its result is returned instead.
+        """
+        with self._guard:
+            local = self._thread is not None and self._thread.is_alive()
+            settled = self._settled
+        if local:
+            settled.wait(timeout)  # a sync starting here: wait until the lock names its run
+            raise self._holder_error(options)
+        refusal = self.start(options)
+        if refusal is not None:
+            raise self._holder_error(options)
+        with self._guard:
+            thread, settled = self._thread, self._settled
+        settled.wait(timeout)
+        with self._guard:
+            if self._thread is not thread:  # pragma: no cover - another start replaced it
+                raise self._holder_error(options)
+            if self._refused is not None:
+                raise self._refused
+            if self._error is not None:
+                return SyncStart(run_id=None, result=None, error=self._error)
+            if self._progress is not None:
+                return SyncStart(run_id=self._progress.run_id, result=None, error=None)
+            result = self._result
+        if result is not None:
+            return SyncStart(run_id=result.run_id, result=result, error=None)
+        return SyncStart(run_id=None, result=None, error="The sync did not start in time.")
+
+    def result_of(self, run_id: int) -> SyncStats | None:
+        """The `SyncStats` of a finished run: this process's own result, or the stored run's."""
+        with self._guard:
+            result = self._result
+        if result is not None and result.run_id == run_id:
+            return result
+        run = runs.get_run(self.db, run_id)
+        if run is None or run.status == RunStatus.RUNNING:
+            return None
+        return SyncStats.from_run(run)
+
+    def progress_of(self, run_id: int) -> SyncProgress | None:
+        """Live progress of a run: this process's snapshot while it runs here, else the
+        run row's counters (a run in another process, or a finished one)."""
+        status = self.status()  # also marks a dead process's run interrupted
+        if status.progress is not None and status.progress.run_id == run_id:
+            return status.progress
+        run = status.run if status.run is not None and status.run.id == run_id else None
+        run = run or runs.get_run(self.db, run_id)
+        return SyncProgress.from_run(run, utcnow()) if run is not None else None
+
+    def running_elsewhere(self) -> SyncAlreadyRunning | None:
+        """The sync running on this database now (any process), as the refusal to start
+        another would name it; None when none runs."""
+        holder = lock.live_holder(self.db)
+        if holder is not None:
+            return SyncAlreadyRunning.from_holder(holder)
+        with self._guard:
+            local = self._thread is not None and self._thread.is_alive()
+        return self._holder_error(SyncOptions(owner=self.service._owner)) if local else None
+
+    def _holder_error(self, options: SyncOptions) -> SyncAlreadyRunning:
+        holder = lock.live_holder(self.db)
+        if holder is not None:
+            return SyncAlreadyRunning.from_holder(holder)
+        progress = self._progress
+        return SyncAlreadyRunning(
+            lock.make_owner(options.owner),
+            progress.started_at if progress else utcnow(),
+            progress.run_id if progress else None,
+        )
 
     def cancel(self) -> bool:
         """Ask this process's running sync to stop after the current page."""
@@ -126,15 +219,17 @@ class SyncJobs:
 
     def _on_progress(self, progress: SyncProgress) -> None:
         self._progress = progress
+        self._settled.set()
 
     def _work(self, options: SyncOptions, cancel: threading.Event) -> None:
+        settled = self._settled
         try:
-            result = self.service.sync(options, on_progress=self._on_progress, cancel=cancel)
+            self._result = self.service.sync(options, on_progress=self._on_progress, cancel=cancel)
         except SyncAlreadyRunning as exc:
             self._error = str(exc)
-            return
+            self._refused = exc
         except Exception as exc:  # surfaced on the page instead of dying silently
             log.exception("background sync crashed")
             self._error = f"The sync stopped unexpectedly: {type(exc).__name__}: {exc}"
-            return
-        self._result = result
+        finally:
+            settled.set()

@@ -13,9 +13,11 @@ so results survive restarts and are shared with the dashboard and the CLI.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime
 from typing import Any
+
+import sqlalchemy as sa
 
 from hubsync_core import columns
 from hubsync_core.clock import iso_z, utcnow
@@ -30,8 +32,10 @@ from hubsync_core.segments import (
     load_definitions,
 )
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import explorer, runs, segment_store
+from hubsync_core.store import explorer, export, runs, segment_store
 from hubsync_core.store.database import Database
+from hubsync_core.store.explorer import ContactFilter
+from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -267,6 +271,93 @@ class HubSyncService:
             runs.delete_state(conn, HIGH_WATER_MARK)
             return removed
 
+    # -- explorer filters, pages, export and run history (the HTTP API, CLI, pages) --------
+    def parse_filter(
+        self, params: Mapping[str, str | list[str]]
+    ) -> tuple[ContactFilter, list[str]]:
+        """The contact filter in URL query parameters (the dashboard's names), and a warning
+        for each value that was ignored. The one parser every face uses."""
+        return explorer.parse_query_params(params)
+
+    def find_contacts(
+        self,
+        flt: ContactFilter | None = None,
+        *,
+        sort: str = "hubspot_id",
+        descending: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
+        contact shaped as `get_contacts` shapes it (the spec's fields, times ISO with a Z)."""
+        if sort not in columns.SORTABLE:
+            raise ValueError(f"sort must be one of {', '.join(columns.SORTABLE)}, got {sort!r}")
+        page = explorer.query_contacts(
+            self.db,
+            flt,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+            columns=SDK_FIELDS,
+        )
+        return {
+            "contacts": [_spec_contact(row) for row in page.rows],
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+        }
+
+    def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
+        """One contact (archived or not) with every stored field, times ISO with a Z."""
+        contact = explorer.get_contact(self.db, str(hubspot_id))
+        return _spec_contact(contact) if contact is not None else None
+
+    def iter_contacts_csv(
+        self,
+        flt: ContactFilter | None = None,
+        *,
+        columns: list[str] | None = None,
+        sort: str = "updated_at",
+        descending: bool = True,
+    ) -> Iterator[str]:
+        """The CSV export of a filter as text pieces, header first: the same bytes as the
+        dashboard's Export CSV and `hubsync contacts --format csv`. Raises `ValueError` at
+        once for an unknown sort or column."""
+        return export.iter_csv(self.db, flt, columns, sort=sort, descending=descending)
+
+    def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
+        """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""
+        return export.csv_filename(flt, today)
+
+    def segment_sizes(self) -> dict[str, int]:
+        """Live contacts per segment key, every defined segment included (zeros too)."""
+        return {f.value: f.count for f in explorer.facet_counts(self.db, None, "segment")}
+
+    def sync_runs(self, limit: int = 20, offset: int = 0) -> tuple[list[SyncRun], int]:
+        """A page of the sync history, newest first, and how many runs there are."""
+        return runs.history(self.db, limit, offset), runs.count_runs(self.db)
+
+    def sync_run(self, run_id: int) -> SyncRun | None:
+        """One sync run (its counters, status and checkpoint), or None."""
+        return runs.get_run(self.db, run_id)
+
+    def last_finished_run(self) -> SyncRun | None:
+        """The newest run that is no longer running, or None before the first sync."""
+        return runs.latest_run(self.db, finished=True)
+
+    def check_database(self) -> None:
+        """Run a trivial query; raises if the database cannot be reached."""
+        with self.db.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+
+def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
+    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
+
+
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 _services: dict[str, HubSyncService] = {}
 _services_lock = threading.Lock()

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlmodel import Session
 
 from hubsync_core.clock import utcnow
@@ -207,12 +207,19 @@ def resumable_run(db: Database, mode: str) -> SyncRun | None:
     return None
 
 
-def history(db: Database, limit: int = 50) -> list[SyncRun]:
-    """The newest `limit` runs, newest first."""
+def history(db: Database, limit: int = 50, offset: int = 0) -> list[SyncRun]:
+    """The newest `limit` runs (after skipping `offset`), newest first."""
+    query = select(SyncRun).order_by(RUNS.c.id.desc()).limit(limit).offset(offset)
     with Session(db.engine, expire_on_commit=False) as session:
-        found = list(session.scalars(select(SyncRun).order_by(RUNS.c.id.desc()).limit(limit)))
+        found = list(session.scalars(query))
         session.expunge_all()
         return found
+
+
+def count_runs(db: Database) -> int:
+    """How many sync runs are recorded."""
+    with db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(RUNS)).scalar_one())
 
 
 def get_state(db_or_conn: Database | Connection, key: str) -> str | None:

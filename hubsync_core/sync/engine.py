@@ -152,6 +152,7 @@ def _run_locked(
         clock=clock,
     )
     log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
+    ctx.publish()  # faces learn the run id at once, not after the first page
     _remember_portal(db, client)
     status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}

@@ -1,0 +1,258 @@
+"""Typed request and response bodies: the OpenAPI document at `/docs` is generated from them.
+
+Field names of `SyncRequest`, `SyncStatsBody`, `ContactBody` and `ContactsPage` are the
+original spec's, byte for byte; fields after the spec's are additions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hubsync_core.clock import iso_z
+from hubsync_core.store.models import SyncRun
+from hubsync_core.sync.model import SyncProgress, SyncStats
+
+
+class SyncRequest(BaseModel):
+    """`POST .../sync`: the spec's body plus `mode`, `wait` and `sweep`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(100, ge=1, le=100, description="Contacts per page (HubSpot's max 100)")
+    max_contacts: int | None = Field(None, ge=1, description="Stop after this many (testing)")
+    sync_type: Literal["all", "chainge"] = Field(
+        "all", description="all contacts, or only the CHAINge ones"
+    )
+    mode: Literal["auto", "full", "incremental"] = Field(
+        "auto", description="auto: incremental once a full sync completed, else full"
+    )
+    wait: bool = Field(
+        True, description="true: answer the stats when done; false: answer 202 at once"
+    )
+    sweep: bool = Field(
+        False, description="Also re-read every id to find contacts deleted without archiving"
+    )
+
+
+class SyncStatsBody(BaseModel):
+    """The spec's SyncStats (first six fields) plus what the run did."""
+
+    total_synced: int
+    total_pages: int
+    by_segment: dict[str, int]
+    errors: int
+    duration_seconds: float
+    timestamp: str | None = Field(description="When the run started, ISO 8601 UTC with a Z")
+    run_id: int | None
+    status: str = Field(description="succeeded, partial, failed, cancelled or interrupted")
+    mode: str
+    api_calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    rejected: int = 0
+    archived: int = 0
+    message: str = ""
+    hint: str = ""
+    correlation_id: str | None = None
+    warnings: list[str] = []
+
+    @classmethod
+    def of(cls, stats: SyncStats) -> SyncStatsBody:
+        data = stats.to_dict()
+        data["timestamp"] = iso_z(stats.timestamp)
+        data["by_segment"] = {k: int(v) for k, v in (stats.by_segment or {}).items()}
+        return cls.model_validate(data)
+
+
+class SyncAccepted(BaseModel):
+    """`POST .../sync` with `"wait": false`: the run started; follow `location`."""
+
+    run_id: int
+    status: Literal["running"] = "running"
+    location: str
+    message: str
+
+
+class RunProgress(BaseModel):
+    """Live numbers of a run (final numbers once it ended)."""
+
+    phase: str
+    contacts: int
+    pages: int
+    expected_total: int | None
+    fraction: float | None = Field(description="contacts / expected_total, when known")
+    contacts_per_second: float
+    elapsed_seconds: float
+    eta_seconds: float | None = Field(description="Seconds left at the current rate")
+    retries: int
+    rate_limited: int
+    rate_limit_remaining: int | None
+
+    @classmethod
+    def of(cls, progress: SyncProgress) -> RunProgress:
+        return cls(
+            phase=progress.phase,
+            contacts=progress.contacts,
+            pages=progress.pages,
+            expected_total=progress.expected_total,
+            fraction=progress.fraction,
+            contacts_per_second=round(progress.contacts_per_second, 1),
+            elapsed_seconds=round(progress.elapsed_seconds, 3),
+            eta_seconds=None if progress.eta_seconds is None else round(progress.eta_seconds, 1),
+            retries=progress.retries,
+            rate_limited=progress.rate_limited,
+            rate_limit_remaining=progress.rate_limit_remaining,
+        )
+
+
+class RunBody(BaseModel):
+    """One sync run as recorded."""
+
+    id: int
+    mode: str
+    status: str
+    owner: str = Field(description="Who ran it: cli, dashboard, api, sdk, with host and pid")
+    started_at: str | None
+    finished_at: str | None
+    duration_seconds: float | None
+    pages: int
+    contacts: int
+    api_calls: int
+    retries: int
+    rate_limited: int
+    errors: int
+    rejected: int
+    expected_total: int | None
+    by_segment: dict[str, Any]
+    message: str | None
+    hint: str | None
+    correlation_id: str | None
+    resumed_from: int | None
+    progress: RunProgress | None = Field(
+        None, description="Live progress (GET .../sync/runs/{id} only)"
+    )
+
+    @classmethod
+    def of(cls, run: SyncRun, progress: SyncProgress | None = None) -> RunBody:
+        return cls(
+            id=run.id or 0,
+            mode=run.mode,
+            status=run.status,
+            owner=run.owner,
+            started_at=iso_z(run.started_at),
+            finished_at=iso_z(run.finished_at),
+            duration_seconds=run.duration_seconds,
+            pages=run.pages,
+            contacts=run.contacts,
+            api_calls=run.api_calls,
+            retries=run.retries,
+            rate_limited=run.rate_limited,
+            errors=run.errors,
+            rejected=run.rejected,
+            expected_total=run.expected_total,
+            by_segment=dict(run.by_segment or {}),
+            message=run.error_message,
+            hint=run.error_hint,
+            correlation_id=run.correlation_id,
+            resumed_from=run.resumed_from,
+            progress=RunProgress.of(progress) if progress is not None else None,
+        )
+
+
+class RunsPage(BaseModel):
+    """`GET .../sync/runs`: newest first."""
+
+    runs: list[RunBody]
+    total: int
+    limit: int
+    offset: int
+
+
+class ContactBody(BaseModel):
+    """A contact with the spec's fields (plus `lifecyclestage` and `archived`)."""
+
+    email: str | None
+    firstname: str | None
+    lastname: str | None
+    company: str | None
+    phone: str | None
+    jobtitle: str | None
+    hubspot_id: str
+    list_memberships: list[str]
+    segments: list[str]
+    properties: dict[str, Any]
+    created_at: str | None
+    updated_at: str | None
+    synced_at: str | None
+    lifecyclestage: str | None = None
+    archived: bool = False
+
+
+class ListRef(BaseModel):
+    list_id: str
+    name: str | None
+
+
+class ContactDetail(ContactBody):
+    """`GET .../contacts/{hubspot_id}`: every stored field, archived contacts included."""
+
+    archived_at: str | None = None
+    archived_reason: str | None = None
+    lists: list[ListRef] = []
+
+
+class ContactsPage(BaseModel):
+    """The spec's answer to `GET .../contacts`."""
+
+    contacts: list[ContactBody]
+    total: int
+    limit: int
+    offset: int
+    segment: str | list[str] | None = Field(
+        description="The segment asked for (a list when several were), else null"
+    )
+
+
+class Deleted(BaseModel):
+    """`DELETE .../contacts?confirm=true`."""
+
+    deleted: int = Field(description="How many contacts were removed")
+
+
+class SegmentBody(BaseModel):
+    key: str = Field(description="The value `segment=` takes")
+    name: str
+    colour: str
+    description: str
+    builtin: bool
+    contacts: int = Field(description="Live contacts in the segment now")
+    rule: dict[str, Any]
+
+
+class SegmentsBody(BaseModel):
+    segments: list[SegmentBody]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class LastSync(BaseModel):
+    run_id: int
+    status: str
+    finished_at: str | None
+    age_seconds: float | None = Field(description="Seconds since it finished")
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    database: str = Field(description="ok, or why it cannot be reached")
+    sync_running: bool
+    last_sync: LastSync | None
+
+    @staticmethod
+    def age(finished_at: datetime | None, now: datetime) -> float | None:
+        return None if finished_at is None else round((now - finished_at).total_seconds(), 1)
