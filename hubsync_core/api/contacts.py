@@ -22,27 +22,14 @@ from hubsync_core.api.sync import busy
 from hubsync_core.clock import utcnow
 from hubsync_core.columns import SORTABLE
 from hubsync_core.service import ContactFilter
+from hubsync_core.store.explorer import QUERY_PARAM_KEYS
 
 router = APIRouter(prefix=PREFIX, tags=["contacts"])
 
 SortColumn = Literal[SORTABLE]  # type: ignore[valid-type]
 Order = Literal["asc", "desc"]
-_FILTER_KEYS = frozenset(
-    {
-        "segment",
-        "match",
-        "q",
-        "search",
-        "stage",
-        "created_from",
-        "created_to",
-        "modified_from",
-        "modified_to",
-        "has_email",
-        "archived",
-        "list",
-    }
-)
+#: The explorer's URL parameters, plus `search` (the spec's name for `q`).
+_FILTER_KEYS = frozenset({*QUERY_PARAM_KEYS, "search"})
 _IGNORED = re.compile(r"^Ignored (\w+)=(.*?): (.*)$")
 
 
