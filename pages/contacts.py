@@ -191,7 +191,7 @@ def _data_version(db: Database, settings: Any) -> tuple[Any, ...]:
     """A cheap token that changes whenever a sync writes, contacts are cleared or a segment is
     saved (also from the CLI): part of every cache key below. Outside runs contacts are only
     ever cleared, so "is any contact stored" (a capped count, one row read) says enough."""
-    run = runs.last_run(db)
+    run = runs.latest_run(db)
     stored = explorer.count_contacts(db, ContactFilter(archived="include"), cap=0)
     rules = tuple(
         (d.key, d.name, d.colour, json.dumps(d.rule.to_dict(), sort_keys=True))
@@ -578,7 +578,7 @@ def main() -> None:
     db = service.db
     version = _data_version(db, service.settings)
     if version[1] == 0:
-        run = runs.last_run(db)
+        run = runs.latest_run(db)
         if run is not None and run.status == RunStatus.RUNNING:
             st.info("A sync is running: contacts appear here as its pages are stored.")
         else:

@@ -32,7 +32,7 @@ HISTORY_RUNS = 100
 def _data_version(db: Database, settings: Any) -> tuple[Any, ...]:
     """A cheap token that changes whenever a sync writes, contacts are cleared or a segment is
     saved (also from the CLI): part of every cache key below."""
-    run = runs.last_run(db)
+    run = runs.latest_run(db)
     stored = explorer.count_contacts(db, ContactFilter(archived="include"))
     rules = tuple(
         (d.key, d.name, d.colour, json.dumps(d.rule.to_dict(), sort_keys=True))

@@ -201,7 +201,7 @@ def _sidebar_last_sync(app: AppResources, *, polling: bool) -> None:
     # While a sync runs, every page's sidebar follows it (and says when it ended).
     @st.fragment(run_every=2.0 if polling else None)
     def last_sync() -> None:
-        last = runs.last_run(app.service.db)
+        last = runs.latest_run(app.service.db)
         if last is None:
             st.caption("Last sync: never")
         elif last.status == RunStatus.RUNNING:

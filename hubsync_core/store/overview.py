@@ -14,7 +14,7 @@ from hubsync_core.store.explorer import ContactFilter
 from hubsync_core.store.explorer.facets import facet_values, segment_labels
 from hubsync_core.store.explorer.planner import Plan
 from hubsync_core.store.explorer.sql import CONTACTS, LISTS, exploring
-from hubsync_core.store.runs import RunSummary
+from hubsync_core.store.models import SyncRun
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class Overview:
     segment_names: dict[str, str]
     lists: int
     last_synced_at: datetime | None
-    last_run: RunSummary | None
-    last_success: RunSummary | None
+    last_run: SyncRun | None
+    last_success: SyncRun | None
 
     @property
     def is_empty(self) -> bool:
@@ -56,8 +56,8 @@ def overview(db: Database) -> Overview:
         plan = Plan(conn, db.dialect, ContactFilter())
         segments = facet_values(plan, "segment", labels)
         lists = int(conn.execute(sa.select(sa.func.count()).select_from(LISTS)).scalar_one())
-        latest = runs.last_run(conn)
-        success = runs.last_run(conn, statuses=(RunStatus.SUCCEEDED,))
+    latest = runs.latest_run(db)
+    success = runs.latest_run(db, statuses=(RunStatus.SUCCEEDED,))
     return Overview(
         total=int(total or 0),
         archived=int(archived or 0),

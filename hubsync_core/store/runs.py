@@ -9,11 +9,8 @@ attributes stay readable after the session is gone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection, func, select, update
 from sqlmodel import Session
 
@@ -160,11 +157,16 @@ def get_run(db: Database, run_id: int) -> SyncRun | None:
         return run
 
 
-def latest_run(db: Database, *, finished: bool = False) -> SyncRun | None:
-    """The newest run (with `finished=True`, the newest that is no longer running)."""
+def latest_run(
+    db: Database, *, finished: bool = False, statuses: Sequence[str] | None = None
+) -> SyncRun | None:
+    """The newest run: with `finished=True` the newest that is no longer running, with
+    `statuses` the newest that ended with one of them."""
     query = select(SyncRun).order_by(RUNS.c.id.desc()).limit(1)
     if finished:
         query = query.where(RUNS.c.status != RunStatus.RUNNING)
+    if statuses:
+        query = query.where(RUNS.c.status.in_(list(statuses)))
     return _one(db, query)
 
 
@@ -249,65 +251,3 @@ def mark_stale_runs(db: Database, *, stale_after: float = 60.0) -> int:
     from hubsync_core.store.lock import mark_interrupted_runs
 
     return mark_interrupted_runs(db, stale_after=stale_after)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One sync run as the Overview and CLI show it."""
-
-    id: int
-    mode: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    pages: int
-    contacts: int
-    api_calls: int
-    retries: int
-    rate_limited: int
-    errors: int
-    duration_seconds: float | None
-    error_message: str | None
-    error_hint: str | None
-    by_segment: dict[str, Any] = field(default_factory=dict)
-
-
-_RUN_COLUMNS = (
-    "id",
-    "mode",
-    "status",
-    "started_at",
-    "finished_at",
-    "pages",
-    "contacts",
-    "api_calls",
-    "retries",
-    "rate_limited",
-    "errors",
-    "duration_seconds",
-    "error_message",
-    "error_hint",
-    "by_segment",
-)
-
-
-def _run_summary(row: sa.Row[Any] | None) -> RunSummary | None:
-    if row is None:
-        return None
-    data = dict(row._mapping)
-    data["by_segment"] = dict(data.get("by_segment") or {})
-    return RunSummary(**data)
-
-
-def last_run(
-    db_or_conn: Database | Connection, *, statuses: Sequence[str] | None = None
-) -> RunSummary | None:
-    """The most recently started sync run (optionally only with one of `statuses`)."""
-    stmt = sa.select(*(RUNS.c[name] for name in _RUN_COLUMNS))
-    if statuses:
-        stmt = stmt.where(RUNS.c.status.in_(list(statuses)))
-    stmt = stmt.order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(1)
-    if isinstance(db_or_conn, Connection):
-        return _run_summary(db_or_conn.execute(stmt).first())
-    with db_or_conn.connect() as conn:
-        return _run_summary(conn.execute(stmt).first())

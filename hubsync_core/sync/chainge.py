@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import islice
 
+from hubsync_core.hubspot import search_filters as sf
+from hubsync_core.hubspot.paging import walk_search_by_id
 from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.lists import list_member_ids
-from hubsync_core.sync.records import merged_ids, to_rows
 
+#: Ids per search (HubSpot's IN filter takes at most 100 values).
 ID_CHUNK = 100
-SORTS = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 
 
 def _chunks(ids: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -22,50 +23,31 @@ def _chunks(ids: Iterator[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _store(ctx: RunContext, records: list) -> None:  # type: ignore[type-arg]
-    rows, rejections = to_rows(records, ctx.clock())
-    merges = [(r["hubspot_id"], merged_ids(r["properties"])) for r in rows]
-    ctx.store_page(rows, rejections, merges=[m for m in merges if m[1]])
-
-
 def sync_chainge(ctx: RunContext) -> None:
+    """Store the CHAINge contacts (the list's members, or contacts of CHAINge companies)."""
     list_id = ctx.settings.chainge_list_id
     if list_id:
-        member_ids = sorted(set(list_member_ids(ctx, list_id)), key=int)
+        member_ids = sorted(
+            {i for i in list_member_ids(ctx, list_id, ctx.trial_cap()) if i.isdigit()}, key=int
+        )
         ctx.expected_total = len(member_ids)
         for chunk in _chunks(iter(member_ids), ID_CHUNK):
             ctx.check_cancel()
             page = ctx.client.search_contacts(
-                [
-                    {
-                        "filters": [
-                            {"propertyName": "hs_object_id", "operator": "IN", "values": chunk}
-                        ]
-                    }
-                ],
-                ctx.properties,
-                sorts=SORTS,
-                limit=ID_CHUNK,
+                sf.group(sf.id_in(chunk)), ctx.properties, sorts=sf.by_id(), limit=ID_CHUNK
             )
-            _store(ctx, page.contacts)
+            ctx.store_records(page.contacts)
         return
-    last_id = "0"
-    while True:
+    walk = walk_search_by_id(
+        ctx.client,
+        ctx.properties,
+        filters=[sf.contains_token("company", "*chainge*")],
+        last_id="0",
+        max_records=ctx.trial_cap(),
+        what="the CHAINge contacts search",
+    )
+    for page in walk:
         ctx.check_cancel()
-        groups = [
-            {
-                "filters": [
-                    {"propertyName": "company", "operator": "CONTAINS_TOKEN", "value": "*chainge*"},
-                    {"propertyName": "hs_object_id", "operator": "GT", "value": last_id},
-                ]
-            }
-        ]
-        page = ctx.client.search_contacts(groups, ctx.properties, sorts=SORTS, limit=200)
         if ctx.expected_total is None:
             ctx.expected_total = page.total
-        if not page.contacts:
-            return
-        _store(ctx, page.contacts)
-        last_id = max((r.id for r in page.contacts if r.id.isdigit()), key=int, default=last_id)
-        if page.next_after is None:
-            return
+        ctx.store_records(page.contacts)

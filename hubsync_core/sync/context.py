@@ -13,12 +13,13 @@ from typing import Any
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.run_status import RunStatus
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
 from hubsync_core.sync.model import SyncOptions, SyncProgress
-from hubsync_core.sync.records import Rejection
+from hubsync_core.sync.records import Rejection, convert_page
 
 log = logging.getLogger("hubsync.sync")
 
@@ -75,6 +76,10 @@ class RunContext:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled()
 
+    def trial_cap(self) -> int | None:
+        """The most records any one phase of a trial run (`max_contacts`) may read."""
+        return self.options.max_contacts
+
     def remaining_cap(self) -> int | None:
         if self.options.max_contacts is None:
             return None
@@ -110,6 +115,14 @@ class RunContext:
             self.rejected += len(rejections)
             self._save(conn)
         self.publish()
+
+    def store_records(
+        self, records: Sequence[ContactRecord], checkpoint: dict[str, Any] | None = None
+    ) -> int:
+        """Convert one page of records (see `records.convert_page`), store it, count the rows."""
+        rows, rejections, merges = convert_page(records, self.clock())
+        self.store_page(rows, rejections, merges=merges, checkpoint=checkpoint)
+        return len(rows)
 
     def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.checkpoint = checkpoint

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from hubsync_core.hubspot.paging import contact_problem, walk_contacts
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.records import parse_time
@@ -18,35 +19,47 @@ log = logging.getLogger("hubsync.sync")
 
 def archived_pass(ctx: RunContext) -> None:
     """Mark every contact HubSpot lists as archived, resuming at the checkpoint's cursor."""
-    after = ctx.checkpoint.get("after")
-    while True:
+    walk = walk_contacts(
+        ctx.client,
+        ["hs_object_id"],
+        after=ctx.checkpoint.get("after"),
+        archived=True,
+        max_records=ctx.trial_cap(),
+    )
+    for page in walk:
         ctx.check_cancel()
-        page = ctx.client.list_contacts(["hs_object_id"], after=after, limit=100, archived=True)
         items = [
             (record.id, parse_time(record.archived_at))
-            for record in page.contacts
-            if record.id.isdigit()
+            for record in page.items
+            if not contact_problem(record)
         ]
-        after = page.next_after
-        ctx.store_page([], [], archived=items, checkpoint={**ctx.checkpoint, "after": after})
-        if after is None:
-            return
+        ctx.store_page(
+            [], [], archived=items, checkpoint={**ctx.checkpoint, "after": page.next_after}
+        )
 
 
 def id_sweep(ctx: RunContext) -> int:
-    """Re-read every live id (ids only, cheap) and mark stored contacts that vanished."""
+    """Re-read every live id (ids only, cheap) and mark stored contacts that vanished.
+
+    A sweep stopped by a trial run's cap marks nothing: unseen ids were only not read yet.
+    """
     generation: int = ctx.checkpoint["generation"]
-    after = ctx.checkpoint.get("after")
-    while True:
+    walk = walk_contacts(
+        ctx.client,
+        ["hs_object_id"],
+        after=ctx.checkpoint.get("after"),
+        max_records=ctx.trial_cap(),
+        what="the id sweep",
+    )
+    for page in walk:
         ctx.check_cancel()
-        page = ctx.client.list_contacts(["hs_object_id"], after=after, limit=100)
-        ids = [record.id for record in page.contacts if record.id.isdigit()]
-        after = page.next_after
+        ids = [record.id for record in page.items if not contact_problem(record)]
         with ctx.db.transaction() as conn:
             contact_store.mark_seen(conn, ids, generation)
-        ctx.save_checkpoint({**ctx.checkpoint, "after": after})
-        if after is None:
-            break
+        ctx.save_checkpoint({**ctx.checkpoint, "after": page.next_after})
+    if ctx.checkpoint.get("after") is not None:
+        log.info("Id sweep stopped at max_contacts=%s; nothing marked as vanished", ctx.trial_cap())
+        return 0
     return mark_vanished(ctx)
 
 

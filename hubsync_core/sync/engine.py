@@ -251,8 +251,7 @@ def _run_phases(ctx: RunContext) -> bool:
             if not complete:
                 log.info("Stopped at max_contacts=%s", ctx.options.max_contacts)
         elif phase == "changes":
-            incremental.sync_window(ctx)
-            complete = ctx.remaining_cap() != 0
+            complete = incremental.sync_window(ctx)
         elif phase == "chainge":
             chainge.sync_chainge(ctx)
             complete = False

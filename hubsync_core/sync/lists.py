@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hubsync_core.hubspot.errors import MissingScopesError
 from hubsync_core.hubspot.models import ListInfo
+from hubsync_core.hubspot.paging import walk_list_members, walk_lists
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.sync.context import RunContext
 
@@ -20,25 +21,15 @@ LISTS_SCOPE_WARNING = (
 
 
 def all_lists(ctx: RunContext) -> list[ListInfo]:
-    found: list[ListInfo] = []
-    offset = 0
-    while True:
-        page = ctx.client.search_lists(count=500, offset=offset)
-        found.extend(page.lists)
-        if not page.has_more or not page.lists:
-            return found
-        offset = page.offset
+    """Every list of the portal (at most `max_contacts` of them in a trial run)."""
+    return [info for page in walk_lists(ctx.client, max_records=ctx.trial_cap()) for info in page]
 
 
-def list_member_ids(ctx: RunContext, list_id: str) -> Iterator[str]:
-    after: str | None = None
-    while True:
+def list_member_ids(ctx: RunContext, list_id: str, limit: int | None = None) -> Iterator[str]:
+    """The record ids of one list's members (at most `limit`)."""
+    for page in walk_list_members(ctx.client, list_id, max_records=limit):
         ctx.check_cancel()
-        page = ctx.client.list_memberships(list_id, after=after)
-        yield from page.record_ids
-        if page.next_after is None:
-            return
-        after = page.next_after
+        yield from page.items[: None if limit is None else max(limit, 0)]
 
 
 def sync_lists(ctx: RunContext) -> None:
@@ -47,11 +38,15 @@ def sync_lists(ctx: RunContext) -> None:
     Lists are read concurrently (all threads share the client's pacing budget), because at
     real-world latency a portal's lists cost as much wall time as thousands of contacts;
     each list is then written in its own transaction, so readers never see one half replaced.
+    A trial run (`max_contacts`) reads lists one by one until it read that many members.
     """
     try:
         lists = all_lists(ctx)
         with ctx.db.transaction() as conn:
             contact_store.replace_lists(conn, lists)
+        if ctx.trial_cap() is not None:
+            _trial_memberships(ctx, lists, ctx.trial_cap() or 0)
+            return
         workers = max(1, min(ctx.settings.parallel_fetches, len(lists)))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="hubsync-lists")
         try:
@@ -66,6 +61,26 @@ def sync_lists(ctx: RunContext) -> None:
     except MissingScopesError:
         log.warning(LISTS_SCOPE_WARNING)
         ctx.warnings.append(LISTS_SCOPE_WARNING)
+
+
+def _trial_memberships(ctx: RunContext, lists: list[ListInfo], budget: int) -> None:
+    """Read lists' members in order until `budget` members were read (a trial run)."""
+    done = 0
+    for info in lists:
+        if budget <= 0:
+            log.info(
+                "Stopped list memberships at max_contacts=%s after %d of %d lists",
+                ctx.trial_cap(),
+                done,
+                len(lists),
+            )
+            return
+        ids = list(list_member_ids(ctx, info.list_id, budget))
+        budget -= len(ids)
+        with ctx.db.transaction() as conn:
+            contact_store.replace_list_members(conn, info.list_id, ids)
+        done += 1
+    log.info("Synced memberships of %d lists", done)
 
 
 def _member_ids(ctx: RunContext, list_id: str) -> list[str]:

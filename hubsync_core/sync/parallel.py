@@ -45,17 +45,19 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.errors import BadRequestError, RateLimitedError, TransientError
-from hubsync_core.hubspot.models import ContactPage, ContactRecord
+from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.hubspot.pacing import DEFAULT_SEARCH_PER_SECOND
-from hubsync_core.store.contacts import PreparedContacts, prepare_contacts
+from hubsync_core.hubspot.paging import walk_contacts, walk_search_by_id
+from hubsync_core.store.contacts import PreparedContacts
 from hubsync_core.sync import full
 from hubsync_core.sync.context import RunContext
-from hubsync_core.sync.records import Rejection, merged_ids, to_rows
+from hubsync_core.sync.records import Rejection
 
 log = logging.getLogger("hubsync.sync")
 
@@ -124,9 +126,7 @@ def _initial_plan(ctx: RunContext) -> dict[str, Any] | None:
 
 
 def _edge_id(ctx: RunContext, direction: str) -> int | None:
-    page = ctx.client.search_contacts(
-        [], [_PROPERTY], sorts=[{"propertyName": _PROPERTY, "direction": direction}], limit=1
-    )
+    page = ctx.client.search_contacts([], [_PROPERTY], sorts=sf.by_id(direction), limit=1)
     for record in page.contacts:
         if record.id.isdigit():
             return int(record.id)
@@ -346,15 +346,10 @@ class _Backfill:
                 if self.stop.is_set() and isinstance(item, _Page):
                     return False
 
-    def _convert(
-        self, records: Sequence[ContactRecord]
-    ) -> tuple[PreparedContacts, list[Rejection], list[tuple[str, list[str]]]]:
+    def _convert(self, records: Sequence[ContactRecord]) -> full.Converted:
         """A page as the writer stores it, converted here in the fetch thread: the writer's
         database work then runs (without the GIL) while the next pages are converted."""
-        rows, rejections = to_rows(records, self.ctx.clock())
-        merges = [(row["hubspot_id"], merged_ids(row["properties"])) for row in rows]
-        prepared = prepare_contacts(self.ctx.db.dialect, rows, generation=self.generation)
-        return prepared, rejections, [m for m in merges if m[1]]
+        return full.convert(records, self.ctx, self.generation)
 
     def _list_worker(self) -> None:
         ctx = self.ctx
@@ -364,33 +359,27 @@ class _Backfill:
             return
         batch = ctx.options.batch_size
 
-        def pages() -> Iterator[tuple[str | None, ContactPage]]:
-            cursor, arrived = self.list_after, time.monotonic()
-            while True:
-                page = ctx.client.list_contacts(ctx.properties, after=cursor, limit=batch)
-                # Arrival to arrival: how fast the list really advances, the writer included.
-                started, arrived = arrived, time.monotonic()
-                ids = [int(r.id) for r in page.contacts if r.id.isdigit()]
-                with self.lock:
-                    if ids and self.floor is None:
-                        self.floor = min(ids)
-                        self.density = self._density(self.floor)
-                    if ids:  # received: no range above it may be claimed for search any more
-                        self.list_seen = max(self.list_seen, max(ids))
-                    self.rates.observe("list_rate", len(page.contacts), arrived - started)
-                    self.lock.notify_all()
-                yield cursor, page
-                if page.next_after is None:
-                    return
-                cursor = page.next_after
-
-        for cursor, page in pages():
+        arrived = time.monotonic()
+        for page in walk_contacts(
+            ctx.client, ctx.properties, after=self.list_after, page_size=batch
+        ):
+            # Arrival to arrival: how fast the list really advances, the writer included.
+            started, arrived = arrived, time.monotonic()
+            ids = [int(r.id) for r in page.items if r.id.isdigit()]
+            with self.lock:
+                if ids and self.floor is None:
+                    self.floor = min(ids)
+                    self.density = self._density(self.floor)
+                if ids:  # received: no range above it may be claimed for search any more
+                    self.list_seen = max(self.list_seen, max(ids))
+                self.rates.observe("list_rate", len(page.items), arrived - started)
+                self.lock.notify_all()
             if self.stop.is_set():
                 return
             with self.lock:
                 boundary = lead.hi
-                keep = [r for r in page.contacts if not (r.id.isdigit() and int(r.id) >= boundary)]
-                reached = len(keep) < len(page.contacts) or page.next_after is None
+                keep = [r for r in page.items if not (r.id.isdigit() and int(r.id) >= boundary)]
+                reached = len(keep) < len(page.items) or page.next_after is None
                 if reached:
                     self.list_seen = max(self.list_seen, boundary)
                     self.lock.notify_all()
@@ -403,7 +392,7 @@ class _Backfill:
                 merges,
                 max(kept_ids) if kept_ids else None,
                 reached,
-                f"list after={cursor}",
+                f"list after={page.after}",
                 list_after=page.next_after,
             )
             if not self._put(item):
@@ -428,36 +417,35 @@ class _Backfill:
         ctx = self.ctx
         span = self.ranges[index]
         last = span.last
-        while not self.stop.is_set():
-            low = (
-                {"propertyName": _PROPERTY, "operator": "GT", "value": str(last)}
-                if last is not None
-                else {"propertyName": _PROPERTY, "operator": "GTE", "value": str(span.lo)}
-            )
-            high = {"propertyName": _PROPERTY, "operator": "LT", "value": str(span.hi)}
-            started = time.monotonic()
-            page = ctx.client.search_contacts(
-                [{"filters": [low, high]}],
-                ctx.properties,
-                sorts=[{"propertyName": _PROPERTY, "direction": "ASCENDING"}],
-                limit=SEARCH_LIMIT,
-            )
+        walk = walk_search_by_id(
+            ctx.client,
+            ctx.properties,
+            last_id=None if last is None else str(last),
+            first_id=str(span.lo),
+            end_id=str(span.hi),
+            page_size=SEARCH_LIMIT,
+            what=f"the search of ids {span.lo}-{span.hi - 1}",
+        )
+        started = time.monotonic()
+        for page in walk:
+            if self.stop.is_set():
+                return
             floor = span.lo if last is None else last + 1
             # Only what the filter asked for: nothing another range (or the list) stores.
             records = [r for r in page.contacts if r.id.isdigit() and floor <= int(r.id) < span.hi]
             ids = [int(r.id) for r in records]
-            got = len(page.contacts)
-            done = got < SEARCH_LIMIT or page.total <= got or not ids
             with self.lock:
-                self.rates.observe("search_rate", got, time.monotonic() - started)
+                self.rates.observe("search_rate", len(page.contacts), time.monotonic() - started)
             rows, rejections, merges = self._convert(records)
             new_last = max(ids) if ids else last
             describe = f"search ids {span.lo}-{span.hi - 1} after {last}"
+            done = page.done or not ids
             if not self._put(_Page(index, rows, rejections, merges, new_last, done, describe)):
                 return
             if done:
                 return
             last = new_last
+            started = time.monotonic()
 
     def _claim(self) -> int | None:
         """A range for a search worker: an unfinished one of a resumed run, or a new one cut

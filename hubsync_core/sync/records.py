@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hubsync_core import columns
+from hubsync_core.clock import naive_utc
 from hubsync_core.columns import ColumnKind
 from hubsync_core.hubspot.models import ContactRecord
 
@@ -61,15 +62,14 @@ def _parse_time_slow(value: Any) -> datetime | None:
     text = str(value).strip()
     if text.isdigit():
         try:
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC).replace(tzinfo=None)
+            return naive_utc(datetime.fromtimestamp(int(text) / 1000, tz=UTC))
         except (OverflowError, OSError, ValueError):
             return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    parsed = naive_utc(parsed)
     if not 1970 <= parsed.year <= 9999:
         return None
     return parsed
@@ -154,3 +154,19 @@ def to_rows(
             }
         )
     return rows, rejections
+
+
+#: A merge seen on a page: (winner id, the ids it absorbed).
+Merge = tuple[str, list[str]]
+
+
+def convert_page(
+    records: Iterable[ContactRecord], synced_at: datetime
+) -> tuple[list[dict[str, Any]], list[Rejection], list[Merge]]:
+    """One page as the store takes it: rows, rejections, and the merges its winners report.
+
+    The one conversion every phase uses (list scan, search windows, id ranges, CHAINge).
+    """
+    rows, rejections = to_rows(records, synced_at)
+    merges = [(row["hubspot_id"], merged_ids(row["properties"])) for row in rows]
+    return rows, rejections, [merge for merge in merges if merge[1]]

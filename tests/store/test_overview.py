@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from hubsync_core.store.database import Database
 from hubsync_core.store.overview import overview
-from hubsync_core.store.runs import last_run
+from hubsync_core.store.runs import latest_run
 
 from .contact_data import (
     SYNCED,
@@ -30,7 +30,7 @@ def test_overview_counts_live_archived_and_emailless_contacts(people: Database) 
     assert found.last_success is not None and found.last_success.id == good
     assert found.last_success.contacts == 9
     assert found.is_empty is False
-    assert last_run(people, statuses=["failed"]).started_at == d("2026-11-27T10:00:00")  # type: ignore[union-attr]
+    assert latest_run(people, statuses=["failed"]).started_at == d("2026-11-27T10:00:00")  # type: ignore[union-attr]
 
 
 def test_overview_of_an_empty_database(db: Database) -> None:
@@ -39,4 +39,4 @@ def test_overview_of_an_empty_database(db: Database) -> None:
     assert (found.total, found.archived, found.without_email, found.lists) == (0, 0, 0, 0)
     assert found.last_run is None and found.last_success is None
     assert found.last_synced_at is None
-    assert last_run(db) is None
+    assert latest_run(db) is None
