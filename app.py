@@ -1,14 +1,17 @@
 """HubSync dashboard: `streamlit run app.py`.
 
 The shell only: page config, sign-in gate, navigation, sidebar and demo banner. Each page is a
-file in `pages/`; `pages/shared.py` holds what they share.
+file in `pages/`; `pages/components/` holds what they share (never pages themselves: the
+navigation below lists the pages explicitly).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages import shared
+from pages.components.frame import render_frame
+from pages.components.resources import resources
+from pages.components.signin import is_signed_in, render_login
 
 st.set_page_config(page_title="HubSync", page_icon="🔄", layout="wide")
 
@@ -21,12 +24,12 @@ PAGES = [
     st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings"),
 ]
 
-signed_in = shared.is_signed_in()
+signed_in = is_signed_in()
 # Navigation is built even before sign-in so that page URLs stay valid; it is hidden until then.
 navigation = st.navigation(PAGES, position="sidebar" if signed_in else "hidden")
 if not signed_in:
-    shared.render_login()
+    render_login()
     st.stop()
 
-shared.render_frame(shared.resources())
+render_frame(resources())
 navigation.run()

@@ -22,6 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.api import QUICK_API, ApiSizes
 from benchmarks.infra import (
     TOKEN,
     BenchError,
@@ -32,7 +33,7 @@ from benchmarks.infra import (
     scratch_dir,
 )
 
-SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million")
+SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million", "api")
 BACKENDS = ("sqlite", "postgresql")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
@@ -55,6 +56,7 @@ class Sizes:
     peer: int = 10_000
     million: int = 1_000_000
     repeats: int = 3
+    api: ApiSizes = field(default_factory=ApiSizes)
 
 
 QUICK = Sizes(
@@ -69,6 +71,7 @@ QUICK = Sizes(
     peer=300,
     million=0,
     repeats=1,
+    api=QUICK_API,
 )
 
 
@@ -367,6 +370,29 @@ class Suite:
                 )
         finally:
             sandbox.stop()
+
+    def api(self, databases: Databases) -> None:
+        """`GET .../contacts?segment=chainge&limit=100` through `hubsync api` under load."""
+        from benchmarks import api
+
+        sizes = self.sizes.api
+        for window in api.windows(self.backends, databases, sizes):
+            note = f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            if window["window"] == "during sync":
+                note += f", sync wrote {window['sync_contacts_during_window']:,} contacts"
+            self.add(
+                Row(
+                    f"api contacts {window['window']}",
+                    window["backend"],
+                    sizes.contacts,
+                    seconds=window["seconds"],
+                    query_p50_ms=window["p50_ms"],
+                    query_p95_ms=window["p95_ms"],
+                    note=f"{window['requests_per_s']:,.0f} req/s, p99 {window['p99_ms']:.0f} ms, "
+                    f"{window['errors']} errors; {note}",
+                    extra=window,
+                )
+            )
 
     def million(self, databases: Databases) -> None:
         """One 1,000,000-contact full sync (SQLite): flat memory."""

@@ -43,6 +43,13 @@ class JobStatus:
     error: str | None
 
 
+def running_message(run: SyncRun | None) -> str:
+    """The "A sync is already running (started … by …)" line for the running run."""
+    if run is None:
+        return "A sync is already running in this app."
+    return str(SyncAlreadyRunning(run.owner, run.started_at, run.id))
+
+
 @dataclass(frozen=True)
 class SyncStart:
     """What `SyncJobs.start_run` saw: the run's id once it exists, or how the sync ended."""

@@ -13,8 +13,8 @@ so results survive restarts and are shared with the dashboard and the CLI.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,21 +24,60 @@ from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
 from hubsync_core.connection import make_client
 from hubsync_core.hubspot.client import HubSpotClient
+from hubsync_core.hubspot.endpoints import hubspot_record_url
+from hubsync_core.run_status import RESUMABLE
+from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
+    LIST_FIELD,
+    PROPERTY_PREFIX,
     ContactSegment,
     Group,
     SegmentDef,
     dump_definitions,
     load_definitions,
+    validate_definition,
 )
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import explorer, export, runs, segment_store
+from hubsync_core.store import data_version as versions
+from hubsync_core.store import explorer, export, insights, runs, segment_store
+from hubsync_core.store import overview as overview_store
+from hubsync_core.store.data_version import DataVersion
 from hubsync_core.store.database import Database
-from hubsync_core.store.explorer import ContactFilter
+from hubsync_core.store.explorer import (
+    FACETS,
+    ContactFilter,
+    ContactPage,
+    Exploration,
+    FacetValue,
+)
+from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare, StageCount
 from hubsync_core.store.models import SyncRun
+from hubsync_core.store.overview import Overview
+from hubsync_core.store.segment_store import ImportResult
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
+
+# Types the faces pass to and get from the facade, importable from here so that no face
+# needs to import `hubsync_core.store` (tests/test_architecture.py keeps pages to that).
+__all__ = [
+    "FACETS",
+    "ContactFilter",
+    "ContactPage",
+    "DataVersion",
+    "EngagementPoint",
+    "Exploration",
+    "FacetValue",
+    "HubSyncService",
+    "ImportResult",
+    "Overview",
+    "RunPoint",
+    "SegmentShare",
+    "StageCount",
+    "SyncRun",
+    "get_sync_service",
+]
+
 
 SDK_FIELDS: tuple[str, ...] = (*columns.SDK, "properties")
 
@@ -56,27 +95,49 @@ def sdk_contacts(
     `updated_at`. `segment` may be a name or an enum whose `.value` is one. Times are ISO
     strings with a Z.
     """
-    explorer.check_paging(limit, offset)
     name = getattr(segment, "value", segment)
     name = str(name) if name not in (None, "") else None
     flt = explorer.ContactFilter(segments=(name,) if name else (), search=search)
+    return {**contacts_page(db, flt, limit=limit, offset=offset), "segment": name}
+
+
+def contacts_page(
+    db: Database,
+    flt: ContactFilter | None = None,
+    *,
+    sort: str = "hubspot_id",
+    descending: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
+    contact with the spec's fields (`SDK_FIELDS`), times as ISO strings with a Z."""
+    explorer.check_paging(limit, offset)
+    if sort not in columns.SORTABLE:
+        raise ValueError(f"sort must be one of {', '.join(columns.SORTABLE)}, got {sort!r}")
     page = explorer.query_contacts(
-        db, flt, sort="hubspot_id", descending=False, limit=limit, offset=offset, columns=SDK_FIELDS
+        db,
+        flt,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        columns=SDK_FIELDS,
     )
-    contacts = [
-        {
-            key: iso_z(value) if key in ("created_at", "updated_at", "synced_at") else value
-            for key, value in row.items()
-        }
-        for row in page.rows
-    ]
     return {
-        "contacts": contacts,
+        "contacts": [_spec_contact(row) for row in page.rows],
         "total": page.total,
         "limit": limit,
         "offset": offset,
-        "segment": name,
     }
+
+
+def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
+    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
+
+
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
 class HubSyncService:
@@ -193,6 +254,19 @@ class HubSyncService:
         names.update(self.settings.properties)
         return names
 
+    def rule_fields(self) -> list[str]:
+        """The fields a segment rule may name, as a rule writes them: the contact columns,
+        then `properties.<name>` for every known property, then the list pseudo-field."""
+        known = self.known_properties()
+        names = {
+            name.removeprefix(PROPERTY_PREFIX)
+            for name in known
+            if name.startswith(PROPERTY_PREFIX) or name not in RULE_COLUMNS
+        }
+        names.update(CORE_PROPERTIES)
+        properties = sorted(PROPERTY_PREFIX + name for name in names)
+        return [*(c for c in RULE_COLUMNS if c in known), *properties, LIST_FIELD]
+
     def save_segment(self, segment: SegmentDef, *, original_name: str | None = None) -> SegmentDef:
         """Validate and store a segment (new, or edited/renamed from `original_name`), then
         recompute its members. Raises `SegmentError` with a clear message when invalid."""
@@ -221,11 +295,36 @@ class HubSyncService:
 
     def import_segments(
         self, text: str, format: str = "toml", *, replace_existing: bool = False
-    ) -> segment_store.ImportResult:
+    ) -> ImportResult:
         """Add the segments of a TOML or JSON document (all or nothing) and recompute them."""
+        return self.import_segment_definitions(
+            load_definitions(text, format), replace_existing=replace_existing
+        )
+
+    def validate_segment(self, segment: SegmentDef, *, original_name: str | None = None) -> None:
+        """Raise `SegmentError` if `save_segment` would refuse this segment (the same rules
+        and the same `known_properties` as every face)."""
+        others = [s.name for s in self.segments() if not s.builtin and s.name != original_name]
+        validate_definition(
+            segment, known_properties=self.known_properties(), existing_names=others
+        )
+
+    def reset_segment(self, name: str) -> SegmentDef | None:
+        """Put a built-in segment back to its default rule (from the settings) and recompute
+        its members; returns the default. Raises `SegmentError` for a user segment."""
+        segment_store.reset_builtin(self.db, name)
+        default = segment_store.get_definition(self.db, name, self.settings)
+        if default is not None:
+            segment_store.recompute(self.db, [default], utcnow())
+        return default
+
+    def import_segment_definitions(
+        self, definitions: Sequence[SegmentDef], *, replace_existing: bool = False
+    ) -> ImportResult:
+        """Add already-parsed segments (all or nothing) and recompute them."""
         return segment_store.import_definitions(
             self.db,
-            load_definitions(text, format),
+            definitions,
             known_properties=self.known_properties(),
             replace_existing=replace_existing,
             ref=utcnow(),
@@ -269,6 +368,7 @@ class HubSyncService:
         with self.db.transaction() as conn:
             removed = contact_store.clear_contacts(conn)
             runs.delete_state(conn, HIGH_WATER_MARK)
+            versions.bump(conn)
             return removed
 
     # -- explorer filters, pages, export and run history (the HTTP API, CLI, pages) --------
@@ -290,23 +390,9 @@ class HubSyncService:
     ) -> dict[str, Any]:
         """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
         contact shaped as `get_contacts` shapes it (the spec's fields, times ISO with a Z)."""
-        if sort not in columns.SORTABLE:
-            raise ValueError(f"sort must be one of {', '.join(columns.SORTABLE)}, got {sort!r}")
-        page = explorer.query_contacts(
-            self.db,
-            flt,
-            sort=sort,
-            descending=descending,
-            limit=limit,
-            offset=offset,
-            columns=SDK_FIELDS,
+        return contacts_page(
+            self.db, flt, sort=sort, descending=descending, limit=limit, offset=offset
         )
-        return {
-            "contacts": [_spec_contact(row) for row in page.rows],
-            "total": page.total,
-            "limit": limit,
-            "offset": offset,
-        }
 
     def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
         """One contact (archived or not) with every stored field, times ISO with a Z."""
@@ -351,13 +437,129 @@ class HubSyncService:
         with self.db.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    # -- what the dashboard reads ------------------------------------------------------------
+    def data_version(self) -> DataVersion:
+        """A cheap key that changes whenever stored data changes (a sync, a clear, a segment
+        edit, from any face): cache reads under it."""
+        return versions.data_version(self.db)
 
-def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
-    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
+    def has_contacts(self) -> bool:
+        """Whether any contact (archived ones too) is stored (reads one row at most)."""
+        return explorer.count_contacts(self.db, ContactFilter(archived="include"), cap=0) > 0
 
+    def count_contacts(self, flt: ContactFilter | None = None) -> int:
+        """How many contacts match (by default: every live contact)."""
+        return explorer.count_contacts(self.db, flt)
 
-_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
+    def explore(
+        self,
+        flt: ContactFilter,
+        *,
+        sort: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+        columns: Sequence[str],
+    ) -> Exploration:
+        """A page of contacts, its total and every facet's counts, in one read.
+        Raises ValueError for an unknown sort or a column that is not a property name."""
+        return explorer.explore(
+            self.db,
+            flt,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+            columns=columns,
+            facets=FACETS,  # type: ignore[arg-type]
+        )
+
+    def contact_page(
+        self,
+        flt: ContactFilter,
+        *,
+        sort: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+        columns: Sequence[str],
+    ) -> ContactPage:
+        """A page of contacts and its total, without facets (paging a known filter)."""
+        return explorer.query_contacts(
+            self.db,
+            flt,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+            columns=columns,
+        )
+
+    def contact_url(self, contact_id: str | int) -> str | None:
+        """The contact's record page in HubSpot, None until a sync recorded the portal id."""
+        portal_id = self.portal_id()
+        return hubspot_record_url(portal_id, contact_id) if portal_id else None
+
+    def overview(self) -> Overview:
+        """Totals, segment sizes and the last sync, for the Overview page."""
+        return overview_store.overview(self.db)
+
+    def last_run(self) -> SyncRun | None:
+        """The most recently started sync run, None before the first."""
+        return runs.latest_run(self.db)
+
+    def latest_outcome(self, local_result: SyncStats | None = None) -> SyncStats | None:
+        """The newest finished sync's result: `local_result` (this process's own, richer
+        stats) when it is that run's (or a sync refused before it stored a run), else the
+        stored run's; None before any sync."""
+        run = runs.latest_run(self.db, finished=True)
+        if local_result is not None:
+            if run is not None and local_result.run_id == run.id:
+                return local_result
+            ended = local_result.timestamp
+            ended = ended.astimezone(UTC).replace(tzinfo=None) if ended.tzinfo else ended
+            if local_result.run_id is None and (run is None or run.started_at <= ended):
+                return local_result
+        return SyncStats.from_run(run) if run is not None else None
+
+    def resume_options(self, stats: SyncStats) -> SyncOptions | None:
+        """Options that resume the sync `stats` describes (the same mode again: the engine
+        continues from its checkpoint), or None when there is nothing to resume."""
+        if stats.run_id is None or stats.status not in RESUMABLE:
+            return None
+        if stats.mode == "chainge":
+            return SyncOptions(chainge_only=True, owner=self._owner)
+        mode: SyncMode = stats.mode if stats.mode in ("full", "incremental") else "auto"  # type: ignore[assignment]
+        return SyncOptions(mode=mode, owner=self._owner)
+
+    def segment_distribution(self) -> list[SegmentShare]:
+        """Live contacts per segment, with each segment's share and colour."""
+        return insights.segment_distribution(self.db, self.settings)
+
+    def sync_history_points(self, limit: int = 100) -> list[RunPoint]:
+        """The last `limit` runs, oldest first, for charts."""
+        return insights.sync_history(self.db, limit)
+
+    def engagement_trend(self, limit: int = 100) -> list[EngagementPoint]:
+        """Engaged and cold members after each of the last `limit` finished syncs."""
+        return insights.engagement_trend(self.db, limit)
+
+    def lifecycle_funnel(self) -> list[StageCount]:
+        """Live contacts per lifecycle stage, in funnel order."""
+        return insights.lifecycle_funnel(self.db)
+
+    def created_per_month(self) -> list[tuple[date, int]]:
+        """Live contacts created in HubSpot, per month."""
+        return insights.created_per_month(self.db)
+
+    def database_location(self) -> str:
+        """Where the database is (a path or a URL without its password)."""
+        return self.db.location()
+
+    def database_size(self) -> int | None:
+        """The database's size in bytes, when the backend can tell."""
+        return self.db.size_bytes()
+
 
 _services: dict[str, HubSyncService] = {}
 _services_lock = threading.Lock()

@@ -8,64 +8,58 @@ colours are set explicitly.
 from __future__ import annotations
 
 import html
-import json
 from datetime import date, datetime
-from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from hubsync_core.store import explorer, insights, runs, segment_store
-from hubsync_core.store.database import Database
-from hubsync_core.store.explorer import ContactFilter
-from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare, StageCount
-from pages import shared
+from hubsync_core.service import (
+    DataVersion,
+    EngagementPoint,
+    HubSyncService,
+    RunPoint,
+    SegmentShare,
+    StageCount,
+)
+from pages.components.formatting import status_label
+from pages.components.resources import get_service
 
 CACHE_TTL = 60  # seconds; the key also carries the data version
 HISTORY_RUNS = 100
 
 
-# -- cached reads (all chart data comes from hubsync_core.store.insights) ----------------------
-
-
-def _data_version(db: Database, settings: Any) -> tuple[Any, ...]:
-    """A cheap token that changes whenever a sync writes, contacts are cleared or a segment is
-    saved (also from the CLI): part of every cache key below."""
-    run = runs.latest_run(db)
-    stored = explorer.count_contacts(db, ContactFilter(archived="include"))
-    rules = tuple(
-        (d.key, d.name, d.colour, json.dumps(d.rule.to_dict(), sort_keys=True))
-        for d in segment_store.list_definitions(db, settings)
-    )
-    return ((run.id, run.status, run.contacts, run.pages) if run else None, stored, rules)
+# -- cached reads: keyed by the database and its data version ----------------------------------
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _segments(
-    _db: Database, db_url: str, version: tuple[Any, ...], _settings: Any
-) -> list[SegmentShare]:
-    return insights.segment_distribution(_db, _settings)
+def _segments(_service: HubSyncService, db_url: str, version: DataVersion) -> list[SegmentShare]:
+    return _service.segment_distribution()
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _history(_db: Database, db_url: str, version: tuple[Any, ...]) -> list[RunPoint]:
-    return insights.sync_history(_db, HISTORY_RUNS)
+def _history(_service: HubSyncService, db_url: str, version: DataVersion) -> list[RunPoint]:
+    return _service.sync_history_points(HISTORY_RUNS)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _trend(_db: Database, db_url: str, version: tuple[Any, ...]) -> list[EngagementPoint]:
-    return insights.engagement_trend(_db, HISTORY_RUNS)
+def _trend(_service: HubSyncService, db_url: str, version: DataVersion) -> list[EngagementPoint]:
+    return _service.engagement_trend(HISTORY_RUNS)
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _funnel(_db: Database, db_url: str, version: tuple[Any, ...]) -> list[StageCount]:
-    return insights.lifecycle_funnel(_db)
+def _funnel(_service: HubSyncService, db_url: str, version: DataVersion) -> list[StageCount]:
+    return _service.lifecycle_funnel()
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _created(_db: Database, db_url: str, version: tuple[Any, ...]) -> list[tuple[date, int]]:
-    return insights.created_per_month(_db)
+def _created(_service: HubSyncService, db_url: str, version: DataVersion) -> list[tuple[date, int]]:
+    return _service.created_per_month()
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _live_total(_service: HubSyncService, db_url: str, version: DataVersion) -> int:
+    return _service.count_contacts()
 
 
 # -- charts ------------------------------------------------------------------------------------
@@ -126,7 +120,7 @@ def _history_chart(points: list[RunPoint]) -> None:
             go.Bar(
                 x=[_run_label(p.id, p.started_at) for p in mine],
                 y=[p.contacts for p in mine],
-                name=shared.status_label(status),
+                name=status_label(status),
                 marker_color=mine[0].colour,
                 customdata=[[p.id, p.mode] for p in mine],
                 hovertemplate="run #%{customdata[0]} (%{customdata[1]}): %{y:,} contacts"
@@ -227,30 +221,28 @@ def _created_chart(points: list[tuple[date, int]]) -> None:
 
 def main() -> None:
     # First: it reruns through app.py (sign-in gate, frame) when this page was opened directly.
-    service = shared.get_service()
+    service = get_service()
     st.title("📊 Insights")
-    db = service.db
-    version = _data_version(db, service.settings)
-    if version[1] == 0 and version[0] is None:
+    key = (service, service.settings.database_url, service.data_version())
+    if key[2].run is None and not service.has_contacts():
         st.info("Nothing to chart yet: no contacts are stored and no sync has run.")
         try:
             st.page_link("pages/sync.py", label="Go to the Sync page", icon="🔄")
         except st.errors.StreamlitAPIException:  # page not registered (page run on its own)
             st.write("Run a sync from the Sync page.")
 
-    shares = _segments(db, db.url, version, service.settings)
-    total = explorer.count_contacts(db)
+    shares = _segments(*key)
     left, right = st.columns(2)
     with left:
-        _segment_chart(shares, total)
+        _segment_chart(shares, _live_total(*key))
     with right:
-        _funnel_chart(_funnel(db, db.url, version))
-    _history_chart(_history(db, db.url, version))
+        _funnel_chart(_funnel(*key))
+    _history_chart(_history(*key))
     left, right = st.columns(2)
     with left:
-        _trend_chart(_trend(db, db.url, version), {s.key: s.name for s in shares})
+        _trend_chart(_trend(*key), {s.key: s.name for s in shares})
     with right:
-        _created_chart(_created(db, db.url, version))
+        _created_chart(_created(*key))
 
 
 main()

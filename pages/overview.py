@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from hubsync_core.run_status import RunStatus
-from hubsync_core.store.overview import overview as read_overview
-from pages import shared
+from pages.components import formatting as fmt
+from pages.components.resources import get_service
 
-app = shared.resources()
+service = get_service()
 st.title("🏠 Overview")
 
-overview = read_overview(app.service.db)
+overview = service.overview()
 
 if overview.is_empty:
     st.info(
@@ -20,15 +20,15 @@ if overview.is_empty:
     st.page_link("pages/sync.py", label="Go to Sync and click **Sync now**", icon="🔄")
 else:
     cols = st.columns(4)
-    cols[0].metric("Contacts", shared.number(overview.total))
-    cols[1].metric("Archived", shared.number(overview.archived))
-    cols[2].metric("Without email", shared.number(overview.without_email))
-    cols[3].metric("HubSpot lists", shared.number(overview.lists))
+    cols[0].metric("Contacts", fmt.number(overview.total))
+    cols[1].metric("Archived", fmt.number(overview.archived))
+    cols[2].metric("Without email", fmt.number(overview.without_email))
+    cols[3].metric("HubSpot lists", fmt.number(overview.lists))
     st.subheader("Segments")
     if overview.by_segment:
         seg_cols = st.columns(min(len(overview.by_segment), 6))
         for index, (name, count) in enumerate(overview.by_segment.items()):
-            seg_cols[index % len(seg_cols)].metric(name, shared.number(count))
+            seg_cols[index % len(seg_cols)].metric(name, fmt.number(count))
     else:
         st.caption("No segments computed yet.")
 
@@ -39,17 +39,15 @@ if last is None:
 else:
     cols = st.columns(4)
     cols[0].metric("Started", f"{last.started_at:%Y-%m-%d %H:%M} UTC")
-    cols[1].metric("Took", shared.duration(last.duration_seconds))
-    cols[2].metric("Outcome", shared.status_label(last.status))
-    cols[3].metric("Contacts synced", shared.number(last.contacts))
-    st.caption(f"{last.mode} sync · {shared.when(last.started_at)} · {last.pages:,} pages")
+    cols[1].metric("Took", fmt.duration(last.duration_seconds))
+    cols[2].metric("Outcome", fmt.status_label(last.status))
+    cols[3].metric("Contacts synced", fmt.number(last.contacts))
+    st.caption(f"{last.mode} sync · {fmt.when(last.started_at)} · {last.pages:,} pages")
     if last.error_message and last.status != RunStatus.RUNNING:
         st.warning(last.error_message)
         if last.error_hint:
             st.caption(f"What to do next: {last.error_hint}")
     success = overview.last_success
     if last.status != RunStatus.SUCCEEDED and success is not None:
-        st.caption(
-            f"Last successful sync: {shared.when(success.finished_at or success.started_at)}"
-        )
+        st.caption(f"Last successful sync: {fmt.when(success.finished_at or success.started_at)}")
     st.page_link("pages/sync.py", label="Sync page: history, progress, Sync now", icon="🔄")

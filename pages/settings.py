@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hubsync_core.store import segment_store
-from pages import shared
+from pages.components import formatting as fmt
+from pages.components.resources import resources
 
-app = shared.resources()
+app = resources()
 service = app.service
 state = st.session_state
 CONFIRM_WORD = "CLEAR"
@@ -49,8 +49,8 @@ if check is not None:
         cols = st.columns(3)
         cols[0].metric("Portal id", check.portal_id)
         cols[1].metric("Time zone", check.time_zone or "—")
-        cols[2].metric("Rate-limit headroom", shared.headroom_of(check.rate_limit))
-        if room := shared.rate_limit_text(check.rate_limit):
+        cols[2].metric("Rate-limit headroom", fmt.headroom_of(check.rate_limit))
+        if room := fmt.rate_limit_text(check.rate_limit):
             st.caption(f"Rate limit: {room}")
     if check.missing_scopes:
         st.markdown("**Missing scopes:** " + ", ".join(f"`{s}`" for s in check.missing_scopes))
@@ -65,17 +65,17 @@ st.caption(
     "Precedence: the process environment, then `.env`, then top-level keys of "
     "`.streamlit/secrets.toml`, then the default. See `.env.example` for each one."
 )
-st.dataframe(shared.setting_rows(app), hide_index=True)
+st.dataframe(fmt.setting_rows(app.settings.describe()), hide_index=True)
 
 # --- database -------------------------------------------------------------------------------
 st.subheader("Database")
 cols = st.columns([3, 1])
-cols[0].markdown(f"**Location:** `{service.db.location()}`")
-cols[1].metric("Size", shared.size(service.db.size_bytes()))
+cols[0].markdown(f"**Location:** `{service.database_location()}`")
+cols[1].metric("Size", fmt.size(service.database_size()))
 
 # --- segment windows ------------------------------------------------------------------------
 st.subheader("Segment windows")
-definitions = segment_store.list_definitions(service.db, app.settings)
+definitions = service.segments()
 st.dataframe(
     [
         {"segment": seg.name, "rule": seg.description or "(custom rule)"}

@@ -1,6 +1,7 @@
 """Sync: start a sync, watch it live, cancel or resume it, and see every past run.
 
-The sync runs in the process-wide `SyncJobs` (see pages/shared.py), never in this script, so
+The sync runs in the process-wide `SyncJobs` (see pages/components/resources.py), never in this
+script, so
 its progress survives reruns, page switches, closed tabs and reloads: the live panel polls
 `jobs.status()`, which also sees a sync running in another process through the database.
 """
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hubsync_core.run_status import RESUMABLE
-from hubsync_core.store import runs
+from hubsync_core.jobs import running_message
 from hubsync_core.sync.model import MODES, SyncOptions
-from pages import shared
+from pages.components.resources import OWNER, resources
+from pages.components.sync_panel import history_rows, render_outcome, render_progress
 
-app = shared.resources()
-jobs = app.jobs
+app = resources()
+service, jobs = app.service, app.jobs
 state = st.session_state
 
 MODE_HELP = (
@@ -39,7 +40,7 @@ def sync_now() -> None:
             mode=state.get("sync_mode", "auto"),
             chainge_only=bool(state.get("sync_chainge")),
             max_contacts=int(cap) if cap else None,
-            owner=shared.OWNER,
+            owner=OWNER,
         )
     )
 
@@ -85,8 +86,8 @@ def live_panel() -> None:
     if state.get("sync_refused"):
         st.warning(state["sync_refused"], icon="⏳")
     elif not state.get("sync_started_here"):
-        st.info(shared.already_running_message(current.run), icon="⏳")
-    shared.render_progress(current.progress)
+        st.info(running_message(current.run), icon="⏳")
+    render_progress(current.progress)
     if current.local:
         if state.get("sync_cancelling"):
             st.caption("⏹️ Stopping after the current page…")
@@ -104,25 +105,26 @@ if not status.running:
         st.warning(refused, icon="⏳")
     if status.error:
         st.error(status.error, icon="❌")
-    outcome = shared.latest_outcome(app, status)
+    outcome = service.latest_outcome(status.result)
     if outcome is None:
         st.info("No sync yet: choose the options above and click **Sync now**.", icon="👋")
     else:
         st.subheader("Last sync")
-        shared.render_outcome(outcome)
-        # A run that never started (no run id: nothing to resume) offers no Resume.
-        if outcome.run_id is not None and outcome.status in RESUMABLE:
+        render_outcome(outcome)
+        # None for a run that cannot be resumed (it succeeded, or never started).
+        resume = service.resume_options(outcome)
+        if resume is not None:
             st.button(
                 "Resume",
                 key="sync_resume",
                 on_click=start,
-                args=(shared.resume_options(outcome),),
+                args=(resume,),
                 help="Start a sync in the same mode: it continues from where this run stopped.",
             )
 
 st.subheader("Sync history")
-history = runs.history(app.service.db, limit=50)
+history, _ = service.sync_runs(limit=50)
 if history:
-    st.dataframe(shared.history_rows(history), hide_index=True)
+    st.dataframe(history_rows(history), hide_index=True)
 else:
     st.caption("No sync has run yet.")

@@ -102,8 +102,18 @@ def _pg_trgm(conn: Connection) -> bool:
         return False
 
 
+def _v3(conn: Connection) -> None:
+    """The id-order index: pages sorted by id (the SDK's and the API's default) walk it."""
+    conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {models.ID_ORDER_INDEX} "
+            "ON contacts (archived, length(hubspot_id), hubspot_id)"
+        )
+    )
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -49,6 +49,7 @@ from hubsync_core.segments import (
     validate_definition,
     validate_rule,
 )
+from hubsync_core.store.data_version import bump
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import Contact, ContactSegmentRow, SegmentDefinition
 
@@ -188,6 +189,7 @@ def _save(
             top = max((r["position"] for r in rows.values() if not r["builtin"]), default=99)
             position = max(top, 99) + 1
         conn.execute(insert(DEFINITIONS).values(position=position, **values))
+    bump(conn)
     return seg
 
 
@@ -255,6 +257,7 @@ def delete_definition(db: Database, name: str) -> bool:
             return False
         conn.execute(delete(DEFINITIONS).where(DEFINITIONS.c.name == match["name"]))
         conn.execute(delete(MEMBERSHIP).where(MEMBERSHIP.c.segment == segment_key(match["name"])))
+        bump(conn)
     return True
 
 
@@ -264,6 +267,7 @@ def reset_builtin(db: Database, name: str) -> bool:
         raise SegmentError(f"{name!r} is not a built-in segment ({', '.join(BUILTIN_KEYS)}).")
     with db.transaction() as conn:
         result = conn.execute(delete(DEFINITIONS).where(DEFINITIONS.c.name == name))
+        bump(conn)
     return result.rowcount > 0
 
 
@@ -311,6 +315,7 @@ def _recompute(
         counts[key] = int(result.rowcount)
     if prune:
         conn.execute(delete(MEMBERSHIP).where(MEMBERSHIP.c.segment.not_in(keys)))
+    bump(conn)
     return counts
 
 

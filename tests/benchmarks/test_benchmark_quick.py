@@ -25,6 +25,8 @@ EXPECTED = {
     "incremental",
     "explorer 2k",
     "peer: official client + SQLModel",
+    "api contacts idle",
+    "api contacts during sync",
 }
 
 
@@ -100,3 +102,16 @@ def test_peer_stores_the_same_portal_and_gets_a_ratio(quick_run) -> None:
     for row in (r for r in report["rows"] if r["scenario"].startswith("peer")):
         assert row["contacts"] == row["extra"]["hubsync"]["total_synced"]
         assert row["extra"]["ratio"] > 0
+
+
+def test_api_answers_every_request_under_load_idle_and_during_a_sync(quick_run) -> None:
+    _, report = quick_run
+    rows = [r for r in report["rows"] if r["scenario"].startswith("api contacts")]
+    assert len(rows) == 4
+    for row in rows:
+        window = row["extra"]
+        assert window["requests"] > 0 and window["errors"] == 0
+        assert set(window["statuses"]) == {"200"}
+        assert 0 < row["query_p50_ms"] <= row["query_p95_ms"]
+    for row in (r for r in rows if r["scenario"] == "api contacts during sync"):
+        assert row["extra"]["sync_contacts_during_window"] > 0

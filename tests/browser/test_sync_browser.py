@@ -195,8 +195,9 @@ def bad_token_app(launch_fresh_app):
 
 def test_a_failed_sync_says_why_what_to_do_and_offers_resume(bad_token_app, page, ui) -> None:
     # The first request of this fresh server is a deep link: the shell must still run.
-    # (Streamlit first runs the page alone, in its legacy mode; pages/shared.py reruns it
-    # through app.py at once, so wait for the shell rather than for the first idle moment.)
+    # (Streamlit first runs the page alone, in its legacy mode; pages/components/resources.py
+    # reruns it through app.py at once, so wait for the shell rather than for the first idle
+    # moment.)
     ui.open_page(page, bad_token_app, "sync")
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("HubSpot portal connected").wait_for()

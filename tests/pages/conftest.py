@@ -1,7 +1,7 @@
 """AppTest harness for the dashboard: every page runs in-process on a temporary database.
 
-How fakes get in: `pages/shared.py` builds its process-wide resources through two module-level
-hooks, `shared.load_settings` and `shared.resource_factory`. The `harness` fixture replaces
+How fakes get in: `pages/components/resources.py` builds the process-wide resources through two
+module-level hooks, `resources.load_settings` and `resources.resource_factory`. The `harness` fixture replaces
 both (and clears `st.cache_resource`), so the pages run on:
 
 - settings read from a fixed environment (a temp `HUBSYNC_DATA_DIR`, a `DATABASE_URL`,
@@ -35,7 +35,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # `from pages import shared`, as the app's scripts do
+if str(REPO) not in sys.path:  # `from pages.components import ...`, as the app's scripts do
     sys.path.insert(0, str(REPO))
 
 from hubsync_core.clock import utcnow  # noqa: E402
@@ -47,7 +47,7 @@ from hubsync_core.service import HubSyncService  # noqa: E402
 from hubsync_core.store import runs  # noqa: E402
 from hubsync_core.store.database import Database  # noqa: E402
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats  # noqa: E402
-from pages import shared  # noqa: E402
+from pages.components import resources  # noqa: E402
 
 APP = str(REPO / "app.py")
 PAGES = ("overview", "sync", "contacts", "insights", "segments", "settings")
@@ -187,12 +187,17 @@ class Harness:
     def settings(self) -> Settings:
         return Settings.load(self.environ, dotenv_path=None, secrets_path=None)
 
-    def resources(self, settings: Settings) -> shared.AppResources:
+    def resources(self, settings: Settings) -> resources.AppResources:
         if self.service is None:
-            self.service = RunnerService(settings, database=self.db, client=self.client)  # type: ignore[arg-type]
+            self.service = RunnerService(
+                settings,
+                database=self.db,
+                client=self.client,  # type: ignore[arg-type]
+                owner=resources.OWNER,  # as the app's own service records its syncs
+            )
         if self.jobs is None:
             self.jobs = SyncJobs(self.service)
-        return shared.AppResources(
+        return resources.AppResources(
             settings=settings,
             service=self.service,
             jobs=self.jobs,
@@ -268,8 +273,8 @@ def _make_harness(
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     harness = Harness(environ=environ, db=Database(environ["DATABASE_URL"]))
-    monkeypatch.setattr(shared, "load_settings", harness.settings)
-    monkeypatch.setattr(shared, "resource_factory", harness.resources)
+    monkeypatch.setattr(resources, "load_settings", harness.settings)
+    monkeypatch.setattr(resources, "resource_factory", harness.resources)
     _clear_caches()
     try:
         yield harness

@@ -128,9 +128,9 @@ def test_a_signed_in_user_sees_the_pages_and_can_sign_out(harness) -> None:
 def test_an_unreadable_secrets_file_stops_the_app_instead_of_dropping_sign_in(
     harness, monkeypatch
 ) -> None:
-    from pages import shared
+    from pages.components import signin
 
-    monkeypatch.setattr(shared, "secrets_file_exists", lambda: True)
+    monkeypatch.setattr(signin, "secrets_file_exists", lambda: True)
     at = harness.app()  # no secrets are readable here, yet "a file exists"
     assert not at.exception
     assert "secrets.toml could not be read" in at.error[0].value

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from hubsync_core import cli
 from hubsync_core import segments as rules
 from hubsync_core.config import Settings
 from hubsync_core.segments import Condition, Group, SegmentDef
@@ -282,6 +283,32 @@ def test_unknown_property_is_refused_by_name(seeded: Any) -> None:
     ok(at.run())
     errors = " ".join(shown(at.error))
     assert "unknown property 'countyr'" in errors and "properties.country" in errors
+
+
+def test_a_rule_the_cli_accepts_is_accepted_by_the_dashboard(
+    harness: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A property the portal is configured to sync, which no stored contact has yet: the CLI
+    # and the dashboard know the same fields (HubSyncService.known_properties).
+    harness.environ["HUBSYNC_PROPERTIES"] = "hs_analytics_source"
+    monkeypatch.setenv("HUBSYNC_PROPERTIES", "hs_analytics_source")
+    monkeypatch.chdir(harness.environ["HUBSYNC_DATA_DIR"])  # no stray .env
+    condition = "properties.hs_analytics_source eq PAID_SEARCH"
+    assert cli.main(["segments", "add", "Paid search", "--where", condition]) == 0
+    capsys.readouterr()
+
+    at = open_segments(harness)
+    at.text_input(key="sg_name").input("Paid search again")
+    set_row(at, rows_of(at)[0], "properties.hs_analytics_source", "eq", "PAID_SEARCH")
+    ok(at.run())
+    assert not at.error
+    at.button(key="sg_save").click()
+    ok(at.run())
+    assert any("Saved “Paid search again”" in text for text in shown(at.success))
+    cli_rule = stored(harness.db, "Paid search")
+    dashboard_rule = stored(harness.db, "Paid search again")
+    assert cli_rule is not None and dashboard_rule is not None
+    assert dashboard_rule.rule == cli_rule.rule
 
 
 def test_duplicate_name_is_refused(seeded: Any) -> None:

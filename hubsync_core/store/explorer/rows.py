@@ -275,8 +275,9 @@ def check_paging(limit: int, offset: int) -> None:
 #: matches first (see `read_page`).
 WINDOW_MIN = 2000
 WINDOW_LIMIT = 50_000
-#: Sorts with an (archived, date, ..., id) index to walk.
-_DATE_SORTS = ("updated_at", "created_at")
+#: Sorts with an index that starts with `archived` to walk: (archived, date, ..., id), and
+#: (archived, length(id), id) for the numeric id order.
+_WALK_SORTS = ("updated_at", "created_at", "hubspot_id")
 
 
 class RawPage(NamedTuple):
@@ -311,8 +312,8 @@ def read_page(
 
 def _window(plan: Plan, sort: str, limit: int, offset: int, total: int | None) -> int | None:
     flt = plan.flt
-    if sort not in _DATE_SORTS or flt.archived == "include":
-        return None  # no (archived, date) index order to read a window from
+    if sort not in _WALK_SORTS or flt.archived == "include":
+        return None  # no index order starting with `archived` to read a window from
     if is_trivial(flt):
         return None  # every contact matches: the plain walk is the page
     wanted = offset + limit
@@ -363,7 +364,7 @@ def page_where(plan: Plan, sort: str) -> list[ColumnElement[bool]]:
 
 def _walk_sort_index(plan: Plan, sort: str) -> bool:
     flt = plan.flt
-    if plan.dialect != "sqlite" or sort not in _DATE_SORTS:
+    if plan.dialect != "sqlite" or sort not in _WALK_SORTS:
         return False
     if flt.archived == "include":
         return False  # no archived term: nothing to walk the (archived, date) index by

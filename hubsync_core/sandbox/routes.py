@@ -1,0 +1,17 @@
+"""The sandbox's routing table: every endpoint family, one line each (first match wins).
+
+To add a family, write a module with `ROUTES = (route(...), ...)` (see `contacts_api.py`) and add
+one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same way.
+"""
+
+from __future__ import annotations
+
+from . import admin, contacts_api, crm_api
+from .routing import AdminRoute, Route
+
+API_ROUTES: tuple[Route, ...] = (
+    *contacts_api.ROUTES,
+    *crm_api.ROUTES,
+)
+
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (*admin.ROUTES,)
