@@ -33,7 +33,17 @@ from benchmarks.infra import (
     scratch_dir,
 )
 
-SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million", "api")
+SCENARIOS = (
+    "ingest",
+    "rate",
+    "latency",
+    "incremental",
+    "explorer",
+    "peer",
+    "million",
+    "api",
+    "freshness",
+)
 BACKENDS = ("sqlite", "postgresql")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
@@ -55,6 +65,8 @@ class Sizes:
     explorer_repeats: int = 5
     peer: int = 10_000
     million: int = 1_000_000
+    freshness: int = 20_000
+    freshness_deliveries: int = 300
     repeats: int = 3
     api: ApiSizes = field(default_factory=ApiSizes)
 
@@ -70,6 +82,7 @@ QUICK = Sizes(
     explorer_repeats=1,
     peer=300,
     million=0,
+    freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
     repeats=1,
     api=QUICK_API,
 )
@@ -425,6 +438,36 @@ class Suite:
             )
         finally:
             sandbox.stop()
+
+    def freshness(self, databases: Databases) -> None:
+        """Webhooks through the API server into SQLite: acknowledged events/s, apply
+        latency, API calls per 1,000 changed contacts (see benchmarks/freshness.py)."""
+        if "sqlite" not in self.backends or not self.sizes.freshness:
+            return
+        from benchmarks import freshness
+
+        workdir = databases.workdir / "freshness"
+        workdir.mkdir(parents=True, exist_ok=True)
+        figures = freshness.run(
+            workdir, self.sizes.freshness, self.sizes.freshness_deliveries, self.log
+        )
+        self.add(
+            Row(
+                "freshness (webhooks)",
+                "sqlite",
+                figures["contacts"],
+                seconds=figures["seconds_changes_to_applied"],
+                api_calls=figures["api_calls"],
+                query_p50_ms=figures["apply_latency_p50_ms"],
+                query_p95_ms=figures["apply_latency_p95_ms"],
+                note=(
+                    f"{figures['ack_events_per_s']:,.0f} events/s acknowledged; "
+                    f"{figures['api_calls_per_1000_changed']:.1f} API calls per 1,000 changed "
+                    f"contacts; p50/p95 = apply latency"
+                ),
+                extra=figures,
+            )
+        )
 
 
 def _brief(run: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,10 @@ from typing import Any, TextIO
 from hubsync_core import __version__
 from hubsync_core.columns import BRIEF
 from hubsync_core.config import Settings, SettingsError
+from hubsync_core.freshness import live_updates_line
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.run_status import RunStatus
+from hubsync_core.schedule_cli import add_every_option, add_schedule_commands, run_every
 from hubsync_core.segments import SegmentError
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.sync.model import MODES, SyncOptions, SyncProgress, SyncStats
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sync the built-in demo portal even if a token is configured",
     )
     sync.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    add_every_option(sync)
     sync.set_defaults(handler=cmd_sync)
 
     contacts = commands.add_parser(
@@ -239,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hubsync_core.segment_cli import add_segment_commands
 
     add_segment_commands(commands)
+    add_schedule_commands(commands)
     from hubsync_core.api_cli import add_api_commands
 
     add_api_commands(commands)
@@ -251,6 +255,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.demo:
         settings = settings.with_overrides(access_token=None)
+    if args.every:
+        return run_every(args, settings)
     options = SyncOptions(
         mode=args.mode,
         batch_size=args.batch_size,
@@ -435,6 +441,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     with HubSyncService(settings, owner="cli") as service:
         overview = read_overview(service.db)
         last = service.get_stats()
+        live = service.freshness_stats()
     data = {
         "portal": "demo" if settings.demo else "hubspot",
         "database": service_location(settings),
@@ -443,6 +450,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         "without_email": overview.without_email,
         "by_segment": overview.by_segment,
         "last_sync": last.to_dict() if last.run_id else None,
+        "live_updates": live.__dict__,
     }
     if args.json:
         print(json.dumps(data, indent=2, default=str))
@@ -460,6 +468,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         )
     else:
         print("Last sync: never (run `hubsync sync`)")
+    print(live_updates_line(live))
     return EXIT_OK
 
 

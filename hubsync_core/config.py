@@ -105,6 +105,15 @@ class Settings:
     demo_contacts: int = 3000
     demo_latency_ms: int = 0
     log_level: str = "INFO"
+    #: Project/legacy app credentials: the secret signs webhooks (v3), id + secret fetch the
+    #: client-credentials token of the Webhooks Journal.
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    #: The receiver's URL exactly as configured in HubSpot (HubSpot signs over it).
+    webhook_public_url: str | None = None
+    journal_poll_seconds: int = 60
+    #: Edits a minute the demo portal makes by itself (0 = none), to show live updates.
+    demo_live_activity: int = 3
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -145,6 +154,14 @@ class Settings:
             ("HUBSYNC_DEMO_CONTACTS", str(self.demo_contacts)),
             ("HUBSYNC_DEMO_LATENCY_MS", str(self.demo_latency_ms)),
             ("HUBSYNC_LOG_LEVEL", self.log_level),
+            ("HUBSPOT_CLIENT_ID", self.client_id or "(none)"),
+            (
+                "HUBSPOT_CLIENT_SECRET",
+                self.client_secret.masked() if self.client_secret else "(none)",
+            ),
+            ("HUBSYNC_WEBHOOK_PUBLIC_URL", self.webhook_public_url or "(none)"),
+            ("HUBSYNC_JOURNAL_POLL_SECONDS", str(self.journal_poll_seconds)),
+            ("HUBSYNC_DEMO_LIVE_ACTIVITY", str(self.demo_live_activity)),
             (
                 "HUBSYNC_API_TOKEN",
                 self.api_token.masked() if self.api_token else "(generated on first start)",
@@ -283,6 +300,12 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             "HUBSYNC_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
         )
 
+    client_secret = get("HUBSPOT_CLIENT_SECRET")
+    public_url = get("HUBSYNC_WEBHOOK_PUBLIC_URL")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise SettingsError(
+            "HUBSYNC_WEBHOOK_PUBLIC_URL", f"must start with http:// or https://, got {public_url!r}"
+        )
     api_token = get("HUBSYNC_API_TOKEN")
     if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
         raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
@@ -309,6 +332,11 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
         demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
         log_level=log_level,
+        client_id=get("HUBSPOT_CLIENT_ID"),
+        client_secret=Secret(client_secret) if client_secret else None,
+        webhook_public_url=public_url,
+        journal_poll_seconds=integer("HUBSYNC_JOURNAL_POLL_SECONDS", 60, minimum=5, maximum=3600),
+        demo_live_activity=integer("HUBSYNC_DEMO_LIVE_ACTIVITY", 3, maximum=600),
         api_token=Secret(api_token) if api_token else None,
         sources=sources,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from hubsync_core.config import Secret, Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import HubSpotError, MissingScopesError
+from hubsync_core.hubspot.journal import JournalClient
 from hubsync_core.hubspot.models import RateLimitStatus
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 
@@ -70,6 +71,19 @@ def make_client(settings: Settings) -> HubSpotClient:
     return HubSpotClient.from_settings(
         settings.with_overrides(access_token=portal.token, base_url=portal.base_url)
     )
+
+
+def journal_client(settings: Settings) -> JournalClient | None:
+    """A Webhooks Journal reader when a project app's client id and secret are configured
+    (the demo portal's journal otherwise, in demo mode); None when there is no journal."""
+    if settings.client_id and settings.client_secret:
+        return JournalClient(settings.base_url, settings.client_id, settings.client_secret)
+    if settings.demo:
+        sandbox = demo_sandbox(settings)
+        return JournalClient(
+            sandbox.base_url, sandbox.config.client_id, Secret(sandbox.config.client_secret)
+        )
+    return None
 
 
 @dataclass(frozen=True)

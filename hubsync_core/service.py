@@ -13,8 +13,9 @@ so results survive restarts and are shared with the dashboard and the CLI.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +23,21 @@ import sqlalchemy as sa
 from hubsync_core import columns
 from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
-from hubsync_core.connection import make_client
+from hubsync_core.connection import demo_sandbox, journal_client, make_client
+from hubsync_core.freshness import (
+    DEMO_SYNC_MINUTES,
+    SYNC_JOB,
+    FreshnessWorker,
+    next_daily_reset,
+    sync_job,
+)
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.endpoints import hubspot_record_url
+from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.hubspot.journal import JournalClient
+from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.run_status import RESUMABLE
+from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
     LIST_FIELD,
@@ -39,7 +51,15 @@ from hubsync_core.segments import (
 )
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import data_version as versions
-from hubsync_core.store import explorer, export, insights, runs, segment_store
+from hubsync_core.store import (
+    explorer,
+    export,
+    inbox,
+    insights,
+    runs,
+    schedule_store,
+    segment_store,
+)
 from hubsync_core.store import overview as overview_store
 from hubsync_core.store.data_version import DataVersion
 from hubsync_core.store.database import Database
@@ -54,9 +74,12 @@ from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare,
 from hubsync_core.store.models import SyncRun
 from hubsync_core.store.overview import Overview
 from hubsync_core.store.segment_store import ImportResult
-from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
+from hubsync_core.sync.applier import ApplyResult, EventApplier
+from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, properties_to_sync, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
+from hubsync_core.webhooks.journal import JournalPoll, poll_journal
+from hubsync_core.webhooks.receiver import WebhookReceiver
 
 # Types the faces pass to and get from the facade, importable from here so that no face
 # needs to import `hubsync_core.store` (tests/test_architecture.py keeps pages to that).
@@ -160,6 +183,8 @@ class HubSyncService:
         self._client = client
         self._owner = owner
         self._lock = threading.Lock()
+        self._journal: JournalClient | None = None
+        self._properties_cache: tuple[datetime, list[str]] | None = None
 
     # -- resources ----------------------------------------------------------------------------
     @property
@@ -182,6 +207,9 @@ class HubSyncService:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
             if self._db is not None:
                 self._db.dispose()
                 self._db = None
@@ -371,6 +399,102 @@ class HubSyncService:
             versions.bump(conn)
             return removed
 
+    # -- freshness: schedule, change events, journal ----------------------------------------
+    def scheduler(self, run_sync: Callable[[], SyncStats] | None = None) -> Scheduler:
+        """The scheduler of this database's periodic jobs (the sync schedule first).
+
+        `run_sync` runs one scheduled sync (default: an `auto` sync owned by "schedule").
+        """
+        options = SyncOptions(mode="auto", owner="schedule")
+        job = sync_job(
+            run_sync or (lambda: self.sync(options)),
+            self._daily_reset,
+            DEMO_SYNC_MINUTES if self.settings.demo else None,
+        )
+        return Scheduler(self.db, [job], utcnow)
+
+    def schedule(self) -> JobState:
+        """The sync schedule: period (None = off), next run, last result, pause."""
+        return self.scheduler().state(SYNC_JOB)
+
+    def set_schedule(self, every_minutes: int | None) -> JobState:
+        """Sync every `every_minutes` (at least 5), or never with None; lifts a pause."""
+        if every_minutes is not None and every_minutes < MIN_MINUTES:
+            raise ValueError(f"the schedule must be at least {MIN_MINUTES} minutes")
+        schedule_store.set_every(self.db, SYNC_JOB, every_minutes, utcnow())
+        return self.schedule()
+
+    def webhook_receiver(self) -> WebhookReceiver:
+        """Verifies HubSpot webhook deliveries and stores their events in the inbox."""
+        return WebhookReceiver(
+            self.db, self.settings.client_secret, self.settings.webhook_public_url
+        )
+
+    def event_applier(self) -> EventApplier:
+        """Applies stored change events (batch reads through this service's client)."""
+        return EventApplier(self.settings, self.db, self._batch_read, self._stored_properties)
+
+    def apply_events(self) -> ApplyResult:
+        """Apply every pending change event now; returns what was done."""
+        return self.event_applier().drain()
+
+    def poll_journal(self) -> JournalPoll | None:
+        """Read new Webhooks Journal entries into the inbox (None: no journal configured)."""
+        journal = self._journal_client()
+        return poll_journal(self.db, journal) if journal is not None else None
+
+    def freshness_stats(self) -> inbox.InboxStats:
+        """Change events: pending, received and applied in the last hour, latest times."""
+        return inbox.stats(self.db)
+
+    def freshness_worker(self, run_sync: Callable[[], SyncStats] | None = None) -> FreshnessWorker:
+        """A worker hosting the schedule, the journal poller and the applier (not started)."""
+        applier = self.event_applier()
+        # The demo portal's journal is local: read it often so its live activity shows.
+        every = min(self.settings.journal_poll_seconds, 5) if self.settings.demo else None
+        interval = float(every or self.settings.journal_poll_seconds)
+        last_poll = [float("-inf")]
+
+        def live_step() -> bool:
+            polled = None
+            if time.monotonic() - last_poll[0] >= interval:
+                last_poll[0] = time.monotonic()
+                polled = self.poll_journal()
+            applied = applier.apply_once() if applier.due() else ApplyResult()
+            return bool(applied.events) or bool(polled and polled.entries)
+
+        def on_start() -> None:
+            # The demo portal makes a few edits a minute, so live updates can be watched.
+            if self.settings.demo and self.settings.demo_live_activity:
+                demo_sandbox(self.settings).freshness.set_activity(self.settings.demo_live_activity)
+
+        return FreshnessWorker(self.scheduler(run_sync), live_step, on_start=on_start)
+
+    def _batch_read(self, ids: Sequence[str], properties: Sequence[str]) -> list[ContactRecord]:
+        return self.client.batch_read_contacts(ids, properties)
+
+    def _stored_properties(self) -> list[str]:
+        # Cached: with HUBSYNC_PROPERTIES=all the list costs an API call to build.
+        now = utcnow()
+        cached = self._properties_cache
+        if cached is None or now - cached[0] > timedelta(minutes=10):
+            cached = (now, properties_to_sync(self.settings, self.client))
+            self._properties_cache = cached
+        return cached[1]
+
+    def _daily_reset(self) -> datetime:
+        try:
+            zone = self.client.account_details().time_zone
+        except HubSpotError:
+            zone = None
+        return next_daily_reset(utcnow(), zone)
+
+    def _journal_client(self) -> JournalClient | None:
+        with self._lock:
+            if self._journal is None:
+                self._journal = journal_client(self.settings)
+            return self._journal
+
     # -- explorer filters, pages, export and run history (the HTTP API, CLI, pages) --------
     def parse_filter(
         self, params: Mapping[str, str | list[str]]
@@ -517,7 +641,6 @@ class HubSyncService:
             if run is not None and local_result.run_id == run.id:
                 return local_result
             ended = local_result.timestamp
-            ended = ended.astimezone(UTC).replace(tzinfo=None) if ended.tzinfo else ended
             if local_result.run_id is None and (run is None or run.started_at <= ended):
                 return local_result
         return SyncStats.from_run(run) if run is not None else None

@@ -465,6 +465,10 @@ def audited_run(h: Harness, mode: str = "auto", **kwargs: Any) -> RunAudit:
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 
 
+#: The checkout these tests belong to.
+REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def cli_env(sandbox: Sandbox, database_url: str, data_dir: str, **env: str) -> dict[str, str]:
     """A clean environment for `python -m hubsync_core.cli` against a sandbox."""
     values = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
@@ -477,6 +481,8 @@ def start_cli(args: Sequence[str], env: Mapping[str, str], cwd: str, log_name: s
     (`<log_name>.out`, `<log_name>.err`)."""
     out = open(Path(cwd) / f"{log_name}.out", "wb")  # noqa: SIM115 - closed with the process
     err = open(Path(cwd) / f"{log_name}.err", "wb")  # noqa: SIM115
+    # The child imports this checkout, like the tests do (not the installed package).
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hubsync_core.cli", *args],
         env=dict(env),

@@ -13,6 +13,8 @@ from urllib.parse import quote
 CONTACTS = "/crm/v3/objects/contacts"
 #: POST: search contacts (filterGroups, sorts, properties, limit, after); own rate limit.
 CONTACTS_SEARCH = "/crm/v3/objects/contacts/search"
+#: POST: read up to 100 contacts by id (`{"inputs": [{"id"}], "properties": [...]}`).
+CONTACTS_BATCH_READ = "/crm/v3/objects/contacts/batch/read"
 #: GET: every contact property definition.
 CONTACT_PROPERTIES = "/crm/v3/properties/contacts"
 #: POST: search lists by name (`query`, `count`, `offset`).
@@ -54,3 +56,16 @@ def is_search(path: str) -> bool:
 def hubspot_record_url(portal_id: str | int, hubspot_id: str | int) -> str:
     """The contact's page in HubSpot's web app (not an API path)."""
     return f"https://app.hubspot.com/contacts/{portal_id}/record/0-1/{hubspot_id}"
+
+
+# -- freshness: the Webhooks Journal (2026-03) and its client-credentials token ---------------
+
+#: POST (form): a client-credentials access token for a project app.
+OAUTH_TOKEN = "/oauth/v1/token"
+#: GET: the oldest journal entry still held (3 days): `{currentOffset, expiresAt, url}`.
+JOURNAL_EARLIEST = "/webhooks-journal/journal/2026-03/earliest"
+
+
+def journal_next(offset: str) -> str:
+    """GET: the journal entry after `offset` (same shape as `JOURNAL_EARLIEST`)."""
+    return f"/webhooks-journal/journal/2026-03/offset/{_segment(offset)}/next"

@@ -46,6 +46,12 @@ class SandboxConfig:
     hostile: bool = False
     #: Requests per day before 429 DAILY; None = not enforced (headers then report 250,000).
     daily_limit: int | None = None
+    #: The app's client id and secret: the secret signs webhooks (v3); both buy a
+    #: client-credentials token for the Webhooks Journal.
+    client_id: str = "sandbox-app"
+    client_secret: str = "sandbox-client-secret"
+    #: Where webhook deliveries go (None: no deliveries; the journal still records events).
+    webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.contacts < 0:

@@ -170,6 +170,16 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(cfg.latency_ms / 1000)
         if len(self.path) > MAX_URL:
             raise ApiError(414, "URI Too Long", "VALIDATION_ERROR")
+        # The journal and its token use the app's client credentials, not the CRM token.
+        answer = sb.freshness.api_route(
+            method, path, raw, self.headers.get("Authorization"), sb.base_url
+        )
+        if answer is not None:
+            if answer[0] == 204:
+                self._write(204, b"", [("X-HubSpot-Correlation-Id", cid)])
+            else:
+                self._json(answer[0], answer[1], cid)
+            return
 
         auth = self.headers.get("Authorization") or ""
         scheme, _, token = auth.partition(" ")

@@ -11,6 +11,9 @@ Every method is thread-safe (one re-entrant lock shared by all of them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .config import SandboxConfig
 from .portal_lists import ListsMixin
 from .portal_mutations import MutationsMixin
@@ -43,3 +46,5 @@ class Portal(MutationsMixin, ListsMixin, SearchMixin):
     def __init__(self, config: SandboxConfig, now_ms: int) -> None:
         super().__init__(config, now_ms)
         self._init_lists()
+        #: Called after every mutation with `{"kind", "id", "at", ...}` (webhook events).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from . import schema
-from .portal_store import ARCHIVED, LIVE, MERGED, PortalStore, to_epoch_ms
+from .portal_store import ARCHIVED, ERASED, LIVE, MERGED, PortalStore, to_epoch_ms
 from .search import to_ms
 
 
 class MutationsMixin(PortalStore):
-    """Contact mutations (used by the admin path, tests and the demo)."""
+    """Contact mutations (used by the admin path, tests and the demo). Each one tells the
+    portal's `listeners` (the webhook emitter) what changed."""
+
+    listeners: list[Callable[[dict[str, Any]], None]]
+
+    def _changed(self, kind: str, record_id: str | int, at: int, **info: Any) -> None:
+        for listener in list(self.listeners):
+            listener({"kind": kind, "id": str(record_id), "at": at, **info})
 
     def _bump(self, i: int) -> int:
         """Set a contact's modification time to now (strictly later than before)."""
@@ -78,6 +85,7 @@ class MutationsMixin(PortalStore):
             self._state[i] = LIVE
             self._n += 1
             self._set_overrides(i, props)
+            self._changed("creation", last + 1, now, properties=dict(self._overrides.get(i, {})))
             return str(last + 1)
 
     def update_contact(self, record_id: str | int, properties: dict[str, Any]) -> None:
@@ -86,7 +94,8 @@ class MutationsMixin(PortalStore):
         with self._lock:
             i = self._require(record_id, LIVE)
             self._set_overrides(i, props)
-            self._bump(i)
+            at = self._bump(i)
+            self._changed("propertyChange", record_id, at, properties=props)
 
     def archive_contact(self, record_id: str | int) -> None:
         """Archive (delete) a live contact: it moves to `archived=true` with `archivedAt`."""
@@ -95,6 +104,7 @@ class MutationsMixin(PortalStore):
             ms = self._bump(i)
             self._archived_at[i] = ms
             self._state[i] = ARCHIVED
+            self._changed("deletion", record_id, ms)
 
     def restore_contact(self, record_id: str | int) -> None:
         """Bring an archived contact back to life (HubSpot's restore)."""
@@ -102,7 +112,14 @@ class MutationsMixin(PortalStore):
             i = self._require(record_id, ARCHIVED)
             self._state[i] = LIVE
             self._archived_at[i] = 0
-            self._bump(i)
+            self._changed("restore", record_id, self._bump(i))
+
+    def privacy_delete(self, record_id: str | int) -> None:
+        """GDPR-delete a live or archived contact: it vanishes from every endpoint."""
+        with self._lock:
+            i = self._require(record_id, LIVE, ARCHIVED)
+            self._state[i] = ERASED
+            self._changed("privacyDeletion", record_id, int(time.time() * 1000))
 
     def merge_contacts(self, winner_id: str | int, loser_id: str | int) -> None:
         """Merge loser into winner: the loser vanishes (not archived), the winner lists it in
@@ -128,7 +145,11 @@ class MutationsMixin(PortalStore):
             fill["hs_merged_object_ids"] = ";".join(dict.fromkeys(parts))
             self._set_overrides(w, fill)
             self._state[lo] = MERGED
-            self._bump(w)
+            at = self._bump(w)
+            # This portal keeps the primary's id (older HubSpot portals; newer ones create a
+            # new record): newObjectId is the primary's own id then.
+            winner, loser = str(int(self._ids[w])), str(int(self._ids[lo]))
+            self._changed("merge", winner, at, primary=winner, merged=[loser], new=winner)
 
     def set_modified(self, ids: Iterable[str | int], when: dt.datetime | int) -> int:
         """Give many contacts one identical modification time (a bulk update); returns how

@@ -22,7 +22,8 @@ from .config import SandboxConfig
 from .errors import bad_request, not_found
 from .generator import DAY_MS, Ctx, Generator, stream_key, unit
 
-LIVE, ARCHIVED, MERGED = 0, 1, 2
+#: Contact states. ERASED: deleted for privacy (GDPR), gone from every endpoint.
+LIVE, ARCHIVED, MERGED, ERASED = 0, 1, 2, 3
 CHUNK = 1 << 17
 _ALWAYS = ("createdate", "hs_object_id", "lastmodifieddate")
 
@@ -290,7 +291,7 @@ class PortalStore:
         """One live or archived contact with every property; None if unknown or merged away."""
         with self._lock:
             i = self._index(record_id)
-            if i is None or int(self._state[i]) == MERGED:
+            if i is None or int(self._state[i]) in (MERGED, ERASED):
                 return None
             arr = np.array([i], dtype=np.int64)
             archived = int(self._state[i]) == ARCHIVED

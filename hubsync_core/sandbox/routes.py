@@ -6,7 +6,7 @@ one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same w
 
 from __future__ import annotations
 
-from . import admin, contacts_api, crm_api
+from . import admin, contacts_api, crm_api, freshness
 from .routing import AdminRoute, Route
 
 API_ROUTES: tuple[Route, ...] = (
@@ -14,4 +14,4 @@ API_ROUTES: tuple[Route, ...] = (
     *crm_api.ROUTES,
 )
 
-ADMIN_ROUTES: tuple[AdminRoute, ...] = (*admin.ROUTES,)
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (*admin.ROUTES, *freshness.ADMIN_ROUTES)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import SandboxConfig
+from .freshness import SandboxFreshness
 from .handler import HttpServer
 from .limits import Faults, Limiter
 from .portal import Portal
@@ -52,6 +53,8 @@ class Sandbox:
         self.config = config or SandboxConfig()
         now = self.config.now if self.config.now is not None else time.time()
         self.portal = Portal(self.config, int(now * 1000))
+        #: Webhook events of every mutation, the Webhooks Journal, live activity.
+        self.freshness = SandboxFreshness(self.config, self.portal)
         self.limiter = Limiter(self.config)
         self.faults = Faults(self.config)
         self._stats_lock = threading.Lock()
@@ -84,6 +87,7 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
+        self.freshness.start()
         return self._base_url
 
     def stop(self) -> None:
@@ -91,6 +95,7 @@ class Sandbox:
         server, self._server = self._server, None
         if server is None:
             return
+        self.freshness.stop()
         server.shutdown()
         server.server_close()
         with server.conn_lock:

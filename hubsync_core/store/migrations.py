@@ -112,8 +112,16 @@ def _v3(conn: Connection) -> None:
     )
 
 
+def _v4_freshness(conn: Connection) -> None:
+    """The freshness pipeline's tables: event inbox, privacy-deletion audit, job schedule."""
+    from hubsync_core.store.freshness_models import FRESHNESS_TABLES
+
+    tables = [model.__table__ for model in FRESHNESS_TABLES]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(conn, tables=tables)
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4_freshness]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -28,8 +28,8 @@ from hubsync_core.hubspot.errors import (
     TransientError,
 )
 from hubsync_core.run_status import RunStatus
+from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import lock, runs, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
 from hubsync_core.sync.context import Cancelled, RunContext
@@ -161,6 +161,8 @@ def _run_locked(
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
             ctx.properties = properties_to_sync(settings, client)
+            # A load that was killed left its indexes deferred: build them first.
+            bulk_load.restore_pending_indexes(db)
             complete = _run_phases(ctx)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
@@ -247,7 +249,9 @@ def _run_phases(ctx: RunContext) -> bool:
                 ctx.expected_total = _expected_total(ctx)
             # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
             scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
-            complete = scan(ctx)
+            # Into an empty table, the explorer's indexes are built once at the end.
+            with bulk_load.initial_load(ctx.db):
+                complete = scan(ctx)
             if not complete:
                 log.info("Stopped at max_contacts=%s", ctx.options.max_contacts)
         elif phase == "changes":
