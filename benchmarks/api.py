@@ -4,13 +4,16 @@ For each backend: a database filled with synthetic contacts (`explorer.fill`), `
 serving it in a process of its own, and N concurrent clients (`python -m benchmarks.child
 load`, another process, keep-alive connections) hitting the route, first idle, then while a
 sync started through the API itself (`POST .../sync`, the server's own background worker)
-writes contacts from a sandbox portal into the same database. Requests/s, p50/p95/p99 and
-every non-200 answer are reported; the window during the sync stops when the sync ends.
+writes contacts from a sandbox portal into the same database. Requests/s, p50/p95/p99,
+every non-200 answer, and the server's CPU milliseconds per request (from /proc: it moves
+far less with a busy machine than latency does) are reported; the window during the sync
+stops when the sync ends.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks.infra import BenchError, Databases, SandboxProcess, child_env, run_child
@@ -94,6 +98,11 @@ class ApiProcess:
                     raise
                 time.sleep(0.1)
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the server process has used (user + system, all threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -119,11 +128,16 @@ def measure(database_url: str, backend: str, sizes: ApiSizes) -> list[dict[str, 
             *("--url", server.base_url + ROUTE, "--token", API_TOKEN),
             *("--clients", str(sizes.clients), "--seconds", str(sizes.seconds)),
         ]
+        cpu = server.cpu_seconds()
         idle = run_child(["load", *load_args])
+        idle["server_cpu_ms_per_request"] = _per_request(server.cpu_seconds() - cpu, idle)
         status, started = server.call("POST", "/api/integrations/hubspot/sync", {"wait": False})
         if status != 202:
             raise BenchError(f"POST /sync answered {status}: {started}")
+        cpu = server.cpu_seconds()
         busy = run_child(["load", *load_args, "--run", str(started["run_id"])])
+        # Includes the sync worker's CPU (same process).
+        busy["server_cpu_ms_per_request"] = _per_request(server.cpu_seconds() - cpu, busy)
         status, run = server.call("GET", f"/api/integrations/hubspot/sync/runs/{started['run_id']}")
         busy["sync_contacts_during_window"] = run["contacts"]
         busy["sync_status_at_end"] = run["status"]
@@ -134,6 +148,10 @@ def measure(database_url: str, backend: str, sizes: ApiSizes) -> list[dict[str, 
         {"window": "idle", "backend": backend, **idle},
         {"window": "during sync", "backend": backend, **busy},
     ]
+
+
+def _per_request(cpu_seconds: float, window: dict[str, Any]) -> float:
+    return cpu_seconds * 1000 / max(window["requests"], 1)
 
 
 def windows(

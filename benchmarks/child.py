@@ -7,6 +7,7 @@
 - `export`: the full CSV export of a database.
 - `load`: N concurrent HTTP clients hitting one URL of `hubsync api` (keep-alive, one
   connection each) for a while, or until a sync run ends: requests/s and latency.
+- `bulk`: one `bulk set` on every live contact (see benchmarks/bulk.py).
 
 `sync`, `peer` and `export` print one JSON line: what they did, their wall and CPU seconds,
 and the process's peak RSS (`ru_maxrss`), which is theirs alone.
@@ -97,6 +98,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
     )
     _emit(result)
     return 0 if stats.status == "succeeded" else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`hubsync audit [--repair]` through the facade; the report with wall and CPU time."""
+    from hubsync_core.config import Settings
+    from hubsync_core.service import HubSyncService
+
+    settings = Settings.load(dotenv_path=None, secrets_path=None)
+    with HubSyncService(settings, owner="cli") as service:
+        service.db  # noqa: B018 - open the database before the clock starts
+        cpu_before, _ = _usage()
+        started = time.perf_counter()
+        report = service.audit(repair=args.repair)
+        wall = time.perf_counter() - started
+        cpu_after, peak = _usage()
+    _emit(
+        {
+            **report.as_dict(),
+            "wall_seconds": wall,
+            "cpu_seconds": cpu_after - cpu_before,
+            "peak_rss_mb": peak,
+        }
+    )
+    return 0
 
 
 # -- the peer --------------------------------------------------------------------------------
@@ -306,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--mode", default="full")
     sync.add_argument("--profile", help="write a cProfile of the sync (calling thread) here")
     sync.set_defaults(handler=cmd_sync)
+    audit = commands.add_parser("audit")
+    audit.add_argument("--repair", action="store_true")
+    audit.set_defaults(handler=cmd_audit)
     peer = commands.add_parser("peer")
     peer.add_argument("--base-url", required=True)
     peer.add_argument("--token", required=True)
@@ -323,8 +351,19 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--seconds", type=float, default=15.0)
     load.add_argument("--run", type=int, help="stop early once this sync run is not running")
     load.set_defaults(handler=cmd_load)
+    bulk = commands.add_parser("bulk")
+    bulk.add_argument("--property", default="lead_score")
+    bulk.add_argument("--value", required=True)
+    bulk.set_defaults(handler=cmd_bulk)
     args = parser.parse_args(argv)
     return int(args.handler(args))
+
+
+def cmd_bulk(args: argparse.Namespace) -> int:
+    from benchmarks.bulk import cmd_bulk as run_bulk
+
+    _emit(run_bulk(args))
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ SCENARIOS = (
     "million",
     "api",
     "freshness",
+    "audit",
+    "bulk",
 )
 BACKENDS = ("sqlite", "postgresql")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -57,7 +59,7 @@ class Sizes:
     ingest: int = 100_000
     rate: int = 20_000
     rate_latency_ms: int = 50
-    latency: int = 10_000
+    latency: int = 12_000
     latency_ms: int = 250
     incremental_stored: int = 200_000
     incremental_changed: int = 500
@@ -67,6 +69,10 @@ class Sizes:
     million: int = 1_000_000
     freshness: int = 20_000
     freshness_deliveries: int = 300
+    #: Portal sizes of the audit scenario (benchmarks/audit.py); SQLite only.
+    audit: tuple[int, ...] = (10_000, 200_000)
+    bulk: int = 20_000
+    bulk_latency_ms: int = 250
     repeats: int = 3
     api: ApiSizes = field(default_factory=ApiSizes)
 
@@ -83,6 +89,9 @@ QUICK = Sizes(
     peer=300,
     million=0,
     freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
+    audit=(),  # `--only audit`; tests/audit run the acceptance scenarios at 3,000
+    bulk=300,
+    bulk_latency_ms=50,
     repeats=1,
     api=QUICK_API,
 )
@@ -258,7 +267,9 @@ class Suite:
             sandbox.stop()
 
     def incremental(self, databases: Databases) -> None:
-        """A full sync of N contacts, then M changed in HubSpot, then an incremental sync."""
+        """A full sync of N contacts, then M changed in HubSpot, then an incremental sync; and
+        the same with contacts archived and list members changed too. Each run is checked
+        to leave the database equal to the portal (live count, every change stored)."""
         sizes = self.sizes
         sandbox = SandboxProcess.start(sizes.incremental_stored)
         try:
@@ -266,33 +277,43 @@ class Suite:
                 url = databases.new(backend, "incremental")
                 try:
                     full = self.sync(sandbox, url)
-                    changed = _change_contacts(sandbox, url, sizes.incremental_changed)
-                    result = self.sync(sandbox, url, mode="incremental")
+                    edits = _change_contacts(sandbox, url, sizes.incremental_changed)
+                    quiet = self.sync(sandbox, url, mode="incremental")
+                    _check_incremental(sandbox, url, edits)
+                    edits = _change_contacts(sandbox, url, sizes.incremental_changed, "Again")
+                    archived = _archive_contacts(sandbox, url, INCREMENTAL_ARCHIVED)
+                    _change_list(sandbox, url)
+                    busy = self.sync(sandbox, url, mode="incremental")
+                    _check_incremental(sandbox, url, edits, archived)
                 finally:
                     databases.drop(url)
-                if result["total_synced"] < changed:
-                    raise BenchError(
-                        f"incremental synced {result['total_synced']} of {changed} changed"
-                    )
-                row = Row(
-                    "incremental",
-                    backend,
-                    result["total_synced"],
-                    seconds=result["duration_seconds"],
-                    contacts_per_s=None,
-                    api_calls=result["sandbox_requests"],
-                    rate_limited=result["sandbox_429"],
-                    cpu_s_per_10k=None,
-                    peak_rss_mb=result["peak_rss_mb"],
-                    note=(
-                        f"{full['total_synced']:,} stored, {changed} changed; "
-                        f"{result['sandbox_search_requests']} searches, "
-                        f"{result['duration_seconds']:.1f} s"
+                for result, label, extra_note in (
+                    (quiet, "incremental", "no list changed, nothing archived"),
+                    (
+                        busy,
+                        "incremental, lists+archived",
+                        f"{INCREMENTAL_ARCHIVED} archived, 1 list changed",
                     ),
-                    runs=[_brief(full), _brief(result)],
-                    extra={"changed": changed, "stored": full["total_synced"]},
-                )
-                self.add(row)
+                ):
+                    row = Row(
+                        label,
+                        backend,
+                        result["total_synced"],
+                        seconds=result["duration_seconds"],
+                        contacts_per_s=None,
+                        api_calls=result["sandbox_requests"],
+                        rate_limited=result["sandbox_429"],
+                        cpu_s_per_10k=None,
+                        peak_rss_mb=result["peak_rss_mb"],
+                        note=(
+                            f"{full['total_synced']:,} stored, {len(edits)} changed, "
+                            f"{extra_note}; {result['sandbox_search_requests']} searches, "
+                            f"{result['duration_seconds']:.1f} s; exact"
+                        ),
+                        runs=[_brief(full), _brief(result)],
+                        extra={"changed": len(edits), "stored": full["total_synced"]},
+                    )
+                    self.add(row)
         finally:
             sandbox.stop()
 
@@ -390,7 +411,10 @@ class Suite:
 
         sizes = self.sizes.api
         for window in api.windows(self.backends, databases, sizes):
-            note = f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            note = (
+                f"server CPU {window['server_cpu_ms_per_request']:.1f} ms/request; "
+                f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            )
             if window["window"] == "during sync":
                 note += f", sync wrote {window['sync_contacts_during_window']:,} contacts"
             self.add(
@@ -406,6 +430,12 @@ class Suite:
                     extra=window,
                 )
             )
+
+    def bulk(self, databases: Databases) -> None:
+        """Contacts written per second by a bulk update (see benchmarks/bulk.py)."""
+        from benchmarks import bulk
+
+        bulk.run(self, databases, self.sizes.bulk, self.sizes.bulk_latency_ms)
 
     def million(self, databases: Databases) -> None:
         """One 1,000,000-contact full sync (SQLite): flat memory."""
@@ -469,6 +499,35 @@ class Suite:
             )
         )
 
+    def audit(self, databases: Databases) -> None:
+        """`hubsync audit` calls and seconds, exact and damaged (see benchmarks/audit.py)."""
+        if "sqlite" not in self.backends or not self.sizes.audit:
+            return
+        from benchmarks import audit
+
+        for figures in audit.run(databases, self.sizes.audit, self.sync, self.log):
+            for kind in ("exact", "damaged"):
+                note = f"{figures['ranges']} ranges"
+                if kind == "damaged":
+                    counts = figures["damaged_counts"]
+                    note += (
+                        f"; named {counts['missing']} missing, {counts['extra']} extra, "
+                        f"{counts['stale']} stale (exactly the damage: {figures['named_exactly']})"
+                        f"; repair {figures['repair_calls']} calls, then "
+                        f"{figures['after_repair']} in {figures['after_repair_calls']} calls"
+                    )
+                self.add(
+                    Row(
+                        f"audit, {kind}",
+                        "sqlite",
+                        figures["contacts"],
+                        seconds=figures[f"{kind}_seconds"],
+                        api_calls=figures[f"{kind}_calls"],
+                        note=note,
+                        extra=figures,
+                    )
+                )
+
 
 def _brief(run: dict[str, Any]) -> dict[str, Any]:
     keys = (
@@ -500,8 +559,7 @@ def _check(runs: list[dict[str, Any]], live: int) -> None:
             raise BenchError(f"a full sync stored {run['total_synced']} of {live} live contacts")
 
 
-def _change_contacts(sandbox: SandboxProcess, url: str, count: int) -> int:
-    """Edit `count` stored contacts (spread over the id range) in the portal."""
+def _live_ids(url: str) -> list[str]:
     import sqlalchemy as sa
 
     from hubsync_core.store.database import Database
@@ -516,11 +574,72 @@ def _change_contacts(sandbox: SandboxProcess, url: str, count: int) -> int:
             )
         ]
     db.dispose()
+    return ids
+
+
+def _change_contacts(
+    sandbox: SandboxProcess, url: str, count: int, label: str = "Bench"
+) -> dict[str, str]:
+    """Edit `count` stored contacts (spread over the id range) in the portal; returns
+    {id: the new jobtitle}."""
+    ids = _live_ids(url)
     step = max(len(ids) // max(count, 1), 1)
-    chosen = ids[::step][:count]
-    for n, hubspot_id in enumerate(chosen):
-        sandbox.admin("PATCH", f"contacts/{hubspot_id}", {"properties": {"jobtitle": f"Bench {n}"}})
-    return len(chosen)
+    chosen = {hubspot_id: f"{label} {n}" for n, hubspot_id in enumerate(ids[::step][:count])}
+    for hubspot_id, title in chosen.items():
+        sandbox.admin("PATCH", f"contacts/{hubspot_id}", {"properties": {"jobtitle": title}})
+    return chosen
+
+
+#: Contacts archived before the second incremental run of the incremental scenario.
+INCREMENTAL_ARCHIVED = 20
+
+
+def _archive_contacts(sandbox: SandboxProcess, url: str, count: int) -> list[str]:
+    """Archive `count` stored live contacts (from the end of the id range) in the portal."""
+    chosen = _live_ids(url)[-count:]
+    for hubspot_id in chosen:
+        sandbox.admin("POST", f"contacts/{hubspot_id}/archive", {})
+    return chosen
+
+
+#: The sandbox portal's manual "Newsletter subscribers" list.
+NEWSLETTER_LIST = "15"
+
+
+def _change_list(sandbox: SandboxProcess, url: str) -> None:
+    """Add a few stored contacts to one list of the portal."""
+    sandbox.admin("POST", f"lists/{NEWSLETTER_LIST}/add", {"ids": _live_ids(url)[:10]})
+
+
+def _check_incremental(
+    sandbox: SandboxProcess, url: str, edits: dict[str, str], archived: Sequence[str] = ()
+) -> None:
+    """The database after an incremental run: the portal's live count, every edit stored,
+    every archived contact archived."""
+    import sqlalchemy as sa
+
+    from hubsync_core.store.database import Database
+
+    live = sandbox.live_contacts()
+    db = Database(url)
+    with db.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT count(*) FROM contacts WHERE archived = :no"), {"no": False}
+        ).scalar_one()
+        titles = dict(
+            conn.execute(
+                sa.text("SELECT hubspot_id, jobtitle FROM contacts WHERE archived = :no"),
+                {"no": False},
+            ).all()
+        )
+    db.dispose()
+    wrong = [i for i, title in edits.items() if titles.get(i) != title and i not in archived]
+    still_live = [i for i in archived if i in titles]
+    if stored != live or wrong or still_live:
+        raise BenchError(
+            f"incremental run not exact: {stored} live stored of {live}, "
+            f"{len(wrong)} edits missing, {len(still_live)} archived still live"
+        )
 
 
 def _phase(row: Row) -> str:

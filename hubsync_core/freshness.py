@@ -33,8 +33,6 @@ log = logging.getLogger("hubsync.freshness")
 
 #: The sync schedule's job name.
 SYNC_JOB = "sync"
-#: The demo portal syncs every 5 minutes unless set otherwise (real portals: off).
-DEMO_SYNC_MINUTES = 5
 
 
 def next_daily_reset(now: datetime, time_zone: str | None) -> datetime:

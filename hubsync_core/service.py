@@ -21,13 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from hubsync_core import columns
+from hubsync_core.audit.model import AuditReport
+from hubsync_core.audit.repair import run_audit
+from hubsync_core.bulk.facade import BulkFacade
 from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
 from hubsync_core.connection import demo_sandbox, journal_client, make_client
 from hubsync_core.freshness import (
-    DEMO_SYNC_MINUTES,
     SYNC_JOB,
     FreshnessWorker,
+    describe_schedule,
+    live_updates_line,
     next_daily_reset,
     sync_job,
 )
@@ -37,7 +41,7 @@ from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.hubspot.journal import JournalClient
 from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.run_status import RESUMABLE
-from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler
+from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler, parse_period
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
     LIST_FIELD,
@@ -49,6 +53,7 @@ from hubsync_core.segments import (
     load_definitions,
     validate_definition,
 )
+from hubsync_core.store import audit as audit_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import data_version as versions
 from hubsync_core.store import (
@@ -163,8 +168,9 @@ def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
-class HubSyncService:
-    """Sync HubSpot contacts into a database and query them.
+class HubSyncService(BulkFacade):
+    """Sync HubSpot contacts into a database and query them (and, through `BulkFacade`,
+    change them in HubSpot with previewed, audited bulk operations).
 
     Settings are read from the environment and `.env` unless given. The database and the
     HubSpot client are opened on first use and shared by later calls; `close()` releases them.
@@ -261,6 +267,19 @@ class HubSyncService:
         return run_sync(
             self.settings, self.db, self.client, options, on_progress=on_progress, cancel=cancel
         )
+
+    # -- audit -------------------------------------------------------------------------------
+    def audit(self, *, repair: bool = False) -> AuditReport:
+        """Prove the copy equals HubSpot by counting, naming each missing, extra and stale
+        contact; with `repair`, re-read and remove them (recorded as a `repair` run).
+
+        Raises `SyncAlreadyRunning` while a sync runs and `AuditNotReady` before any full sync.
+        """
+        return run_audit(self.settings, self.db, self.client, repair=repair, owner=self._owner)
+
+    def last_audit(self) -> dict[str, Any] | None:
+        """The last audit's report (`AuditReport.as_dict()` as saved), or None."""
+        return audit_store.last_report(self.db)
 
     # -- segments ----------------------------------------------------------------------------
     def apply_segments(self, reference_time: datetime | None = None) -> dict[str, int]:
@@ -409,7 +428,7 @@ class HubSyncService:
         job = sync_job(
             run_sync or (lambda: self.sync(options)),
             self._daily_reset,
-            DEMO_SYNC_MINUTES if self.settings.demo else None,
+            (self.settings.demo_schedule_minutes or None) if self.settings.demo else None,
         )
         return Scheduler(self.db, [job], utcnow)
 
@@ -423,6 +442,18 @@ class HubSyncService:
             raise ValueError(f"the schedule must be at least {MIN_MINUTES} minutes")
         schedule_store.set_every(self.db, SYNC_JOB, every_minutes, utcnow())
         return self.schedule()
+
+    def set_schedule_period(self, period: str) -> JobState:
+        """`set_schedule` from a period as people write it: "15m", "1h" or "off"."""
+        return self.set_schedule(parse_period(period))
+
+    def schedule_summary(self) -> str:
+        """ "every 15 min, next sync in 7 min (last: ...)" or "off", for the faces."""
+        return describe_schedule(self.schedule(), utcnow())
+
+    def live_updates_summary(self) -> str:
+        """ "Live updates: N events in the last hour, last at ...", for the faces."""
+        return live_updates_line(self.freshness_stats())
 
     def webhook_receiver(self) -> WebhookReceiver:
         """Verifies HubSpot webhook deliveries and stores their events in the inbox."""

@@ -21,6 +21,7 @@ from hubsync_core.service import (
     FacetValue,
     HubSyncService,
 )
+from pages.components import bulk_actions
 from pages.components import filter_bar as bar
 from pages.components.contact_detail import render_detail, render_picker
 from pages.components.contact_table import (
@@ -32,7 +33,7 @@ from pages.components.contact_table import (
     render_table,
 )
 from pages.components.formatting import plain
-from pages.components.resources import get_service
+from pages.components.resources import get_service, resources
 
 CACHE_TTL = 60  # seconds; the key also carries the data version, so this only bounds staleness
 Facets = dict[str, list[FacetValue]]
@@ -189,6 +190,7 @@ def main() -> None:
     st.caption(f"Rows {first:,}–{page.offset + len(page.rows):,} of {page.total:,}")
 
     render_export(service, flt, columns, view["sort"], view["descending"], page.total)
+    bulk_actions.render(resources(), flt, page.total, page.rows)
     render_picker(page, view["contact"], bar.open_contact)
     if view["contact"]:
         names = _segment_names(service, service.settings.database_url, version)

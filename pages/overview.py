@@ -6,6 +6,7 @@ import streamlit as st
 
 from hubsync_core.run_status import RunStatus
 from pages.components import formatting as fmt
+from pages.components.audit_badge import render_audit
 from pages.components.resources import get_service
 
 service = get_service()
@@ -31,6 +32,10 @@ else:
             seg_cols[index % len(seg_cols)].metric(name, fmt.number(count))
     else:
         st.caption("No segments computed yet.")
+
+if not overview.is_empty:
+    st.subheader("Copy complete?")
+    render_audit(service.last_audit(), key="overview_audit_chart")
 
 st.subheader("Last sync")
 last = overview.last_run

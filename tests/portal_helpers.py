@@ -10,11 +10,16 @@ from hubsync_core.sandbox import Sandbox
 
 
 def sandbox_settings(sandbox: Sandbox, database_url: str, **env: str) -> Settings:
-    """Settings for a sandbox portal, built from an explicit environment (no .env read)."""
+    """Settings for a sandbox portal, built from an explicit environment (no .env read).
+
+    The audit after incremental syncs is off unless a test turns it on: tests that count a
+    sync's calls measure the sync alone (tests/audit turn it on).
+    """
     values = {
         "HUBSPOT_ACCESS_TOKEN": sandbox.token,
         "HUBSPOT_BASE_URL": sandbox.base_url,
         "DATABASE_URL": database_url,
+        "HUBSYNC_AUDIT_AFTER_SYNC": "false",
         **env,
     }
     return Settings.load(values, dotenv_path=None, secrets_path=None)

@@ -38,8 +38,8 @@ CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 COLUMN_PROPERTIES = ("firstname", "lastname", "company", "phone", "jobtitle", "lifecyclestage")
 #: Paths as the sandbox sees them (for `fail_next(..., path=...)`); note that LIST_PATH is a
 #: prefix of SEARCH_PATH.
-SEARCH_PATH = endpoints.CONTACTS_SEARCH
-LIST_PATH = endpoints.CONTACTS
+SEARCH_PATH = endpoints.DEFAULT.contacts_search
+LIST_PATH = endpoints.DEFAULT.contacts
 
 
 # -- sandbox, settings, client --------------------------------------------------------------
@@ -63,13 +63,16 @@ def sandbox_env(sandbox: Sandbox, database_url: str, **env: str) -> dict[str, st
     """The environment a HubSync process needs to sync `sandbox` into `database_url`.
 
     The incremental lag defaults to 0 here so mutations made just before a run are inside
-    its window without waiting (tests that exercise the lag pass a clock instead).
+    its window without waiting (tests that exercise the lag pass a clock instead). The audit
+    after incremental syncs is off unless asked for, so tests counting a sync's calls measure
+    the sync alone.
     """
     values = {
         "HUBSPOT_ACCESS_TOKEN": sandbox.token,
         "HUBSPOT_BASE_URL": sandbox.base_url,
         "DATABASE_URL": database_url,
         "HUBSYNC_INCREMENTAL_LAG_MINUTES": "0",
+        "HUBSYNC_AUDIT_AFTER_SYNC": "false",
     }
     values.update(env)
     return values

@@ -15,11 +15,12 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from hubsync_core import __version__
-from hubsync_core.api import contacts, health, segments, sync, webhooks
+from hubsync_core.api import bulk, contacts, health, segments, sync, webhooks
 from hubsync_core.api.auth import require_token
 from hubsync_core.api.context import ApiContext
 from hubsync_core.api.errors import install_error_handlers
 from hubsync_core.api.tokens import resolve_token
+from hubsync_core.audit.nightly import NightlyAudit
 from hubsync_core.config import Secret, Settings
 from hubsync_core.freshness import sync_through
 from hubsync_core.jobs import SyncJobs
@@ -31,6 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sync.router,
     contacts.router,
     segments.router,
+    bulk.router,
 )
 #: Routers served without the bearer token (they must authenticate on their own, if at all).
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.public, webhooks.router)
@@ -71,7 +73,13 @@ def create_app(
         worker = service.freshness_worker(sync_through(jobs)) if background else None
         if worker is not None:
             worker.start()
+        nightly = None
+        if background and settings.audit_nightly_at:  # HUBSYNC_AUDIT_NIGHTLY_AT
+            nightly = NightlyAudit(service.audit, settings.audit_nightly_at)
+            nightly.start()
         yield
+        if nightly is not None:
+            nightly.stop()
         if worker is not None:
             worker.stop()
         # Stop a running sync cleanly after its current page (the next sync resumes it).

@@ -17,10 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import versions
 from .errors import ApiError, bad_request, not_found
 from .limits import AUTH_MESSAGE, FAULT_BODIES, MAX_URL, rate_limit_error
 from .routes import ADMIN_ROUTES, API_ROUTES
 from .routing import AdminRequest, Request, parse_json
+from .writes import write_ids
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -161,11 +163,15 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:
         sb = self.server.sandbox
         cfg = sb.config
+        # Every API version's paths map to one routing table; a retired version's to none.
+        routed = versions.route_path(path, v3_retired=cfg.retire_v3) or ""
         route = next(
-            (r for r in API_ROUTES if r.method == method and r.pattern.fullmatch(path)), None
+            (r for r in API_ROUTES if r.method == method and r.pattern.fullmatch(routed)), None
         )
         is_search = route is not None and route.search
         sb.count_request(is_search)
+        if route is not None and route.write:
+            sb.writes.add(method, path, write_ids(raw))
         if cfg.latency_ms:
             time.sleep(cfg.latency_ms / 1000)
         if len(self.path) > MAX_URL:
@@ -186,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
         if sb.token_revoked or scheme.lower() != "bearer" or token.strip() != cfg.token:
             raise ApiError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
         if route is None:
-            if any(r.pattern.fullmatch(path) for r in API_ROUTES):
+            if any(r.pattern.fullmatch(routed) for r in API_ROUTES):
                 raise ApiError(
                     405, f"HTTP {method} is not supported by {path}", "METHOD_NOT_ALLOWED"
                 )
@@ -220,7 +226,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         limit_headers = [] if is_search else sb.limiter.headers()
 
-        fault = sb.faults.pick(path)
+        fault = sb.faults.pick(path, routed)
         truncate = False
         if fault is not None:
             sb.count_fault(fault)
@@ -245,14 +251,21 @@ class Handler(BaseHTTPRequestHandler):
                 return
 
         query = parse_qs(query_s, keep_blank_values=True)
-        match = route.pattern.fullmatch(path)
+        match = route.pattern.fullmatch(routed)
         assert match is not None
         try:
             body = route.handler(Request(sb, query, raw, match))
         except ApiError as err:
             self._error(err, cid, limit_headers)
             return
-        self._json(200, body, cid, limit_headers, truncate=truncate)
+        status = 200
+        if isinstance(body, tuple):  # (status, body): 207 Multi-Status, 204 No Content
+            status, body = body
+        if status == 204:
+            sb.count_response(status)
+            self._write(status, b"", [("X-HubSpot-Correlation-Id", cid), *limit_headers])
+            return
+        self._json(status, body, cid, limit_headers, truncate=truncate)
 
     # ---- admin path ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:

@@ -3,7 +3,6 @@ their JSON, memberships in both directions, and adding/removing members."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -194,11 +193,11 @@ class ListsMixin(PortalStore):
             if len(new):
                 members = np.concatenate([lst.members, new])
                 added = np.concatenate(
-                    [lst.added_ms, np.full(len(new), int(time.time() * 1000), dtype=np.int64)]
+                    [lst.added_ms, np.full(len(new), int(self.clock() * 1000), dtype=np.int64)]
                 )
                 order = np.argsort(members, kind="stable")
                 lst.members, lst.added_ms = members[order], added[order]
-                lst.updated_ms = int(time.time() * 1000)
+                lst.updated_ms = int(self.clock() * 1000)
             return len(new)
 
     def remove_from_list(self, list_id: str, ids: Iterable[str | int]) -> int:
@@ -210,5 +209,5 @@ class ListsMixin(PortalStore):
             removed = int(len(lst.members) - np.count_nonzero(keep))
             lst.members, lst.added_ms = lst.members[keep], lst.added_ms[keep]
             if removed:
-                lst.updated_ms = int(time.time() * 1000)
+                lst.updated_ms = int(self.clock() * 1000)
             return removed

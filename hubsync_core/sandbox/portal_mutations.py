@@ -4,7 +4,6 @@ modification time), each stamping the contact's modification time as HubSpot doe
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,9 +26,21 @@ class MutationsMixin(PortalStore):
 
     def _bump(self, i: int) -> int:
         """Set a contact's modification time to now (strictly later than before)."""
-        ms = max(int(time.time() * 1000), int(self._modified[i]) + 1)
+        now = int(self.clock() * 1000)
+        self._remember_indexed(i, int(self._modified[i]), int(self._state[i]), now)
+        ms = max(now, int(self._modified[i]) + 1)
         self._modified[i] = ms
         return ms
+
+    def _remember_indexed(self, i: int, modified: int, state: int, now_ms: int) -> None:
+        """With an index lag, keep the version search still shows until the lag has passed
+        (the oldest one not yet replaced in the index)."""
+        lag_ms = int(self.config.index_lag_seconds * 1000)
+        if not lag_ms:
+            return
+        known = self._unindexed.get(i)
+        if known is None or known[2] <= now_ms - lag_ms:
+            self._unindexed[i] = (modified, state, now_ms)
 
     def _clean(self, properties: dict[str, Any]) -> dict[str, str | None]:
         if not isinstance(properties, dict):
@@ -78,7 +89,10 @@ class MutationsMixin(PortalStore):
             self._grow()
             i = self._n
             last = int(self._ids[i - 1]) if i else 50
-            now = max(int(time.time() * 1000), int(self._modified[: self._n].max(initial=0)) + 1)
+            clock_ms = int(self.clock() * 1000)
+            now = max(clock_ms, int(self._modified[: self._n].max(initial=0)) + 1)
+            # Not in the search index until the lag has passed.
+            self._remember_indexed(i, 0, MERGED, clock_ms)
             self._ids[i] = last + 1
             self._created[i] = now
             self._modified[i] = now
@@ -119,7 +133,7 @@ class MutationsMixin(PortalStore):
         with self._lock:
             i = self._require(record_id, LIVE, ARCHIVED)
             self._state[i] = ERASED
-            self._changed("privacyDeletion", record_id, int(time.time() * 1000))
+            self._changed("privacyDeletion", record_id, int(self.clock() * 1000))
 
     def merge_contacts(self, winner_id: str | int, loser_id: str | int) -> None:
         """Merge loser into winner: the loser vanishes (not archived), the winner lists it in
@@ -144,6 +158,8 @@ class MutationsMixin(PortalStore):
             parts += [p for p in (merged_l or "").split(";") if p]
             fill["hs_merged_object_ids"] = ";".join(dict.fromkeys(parts))
             self._set_overrides(w, fill)
+            now_ms = int(self.clock() * 1000)
+            self._remember_indexed(lo, int(self._modified[lo]), LIVE, now_ms)
             self._state[lo] = MERGED
             at = self._bump(w)
             # This portal keeps the primary's id (older HubSpot portals; newer ones create a

@@ -35,9 +35,10 @@ class SearchMixin(PortalStore):
         req = parse_request(body)
         props = self.resolve_properties(req.properties)
         with self._lock:
-            sel = self._matching(req)
+            state, modified = self._search_view()
+            sel = self._matching(req, state == LIVE, modified)
             total = len(sel)
-            sel = self._sorted(sel, req)
+            sel = self._sorted(sel, req, modified)
             end = min(req.after + req.limit, total, RESULT_CAP)
             page = sel[req.after : end] if req.after < end else sel[:0]
             results = self._render(page, props)
@@ -49,13 +50,30 @@ class SearchMixin(PortalStore):
     def _prop_type(self, prop: str) -> str:
         return self._types.get(prop, "string")
 
-    def _matching(self, req: SearchRequest) -> np.ndarray:
+    def _search_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """(state, lastmodifieddate) as the search index sees them: with an index lag, changes
+        younger than the lag still show the contact as it was (a new one not at all)."""
         n = self._n
-        live = self._state[:n] == LIVE
+        state, modified = self._state[:n], self._modified[:n]
+        lag_ms = int(self.config.index_lag_seconds * 1000)
+        if not lag_ms or not self._unindexed:
+            return state, modified
+        horizon = int(self.clock() * 1000) - lag_ms
+        for i, entry in list(self._unindexed.items()):
+            if entry[2] <= horizon:
+                del self._unindexed[i]  # indexed by now
+        if self._unindexed:
+            state, modified = state.copy(), modified.copy()
+            for i, (old_modified, old_state, _changed) in self._unindexed.items():
+                state[i], modified[i] = old_state, old_modified
+        return state, modified
+
+    def _matching(self, req: SearchRequest, live: np.ndarray, modified: np.ndarray) -> np.ndarray:
+        n = self._n
         if req.groups:
             mask = np.zeros(n, dtype=bool)
             for group in req.groups:
-                mask |= self._group_mask(group, live)
+                mask |= self._group_mask(group, live, modified)
         else:
             mask = live
         if req.query:
@@ -69,11 +87,13 @@ class SearchMixin(PortalStore):
             mask[cand[~keep]] = False
         return np.flatnonzero(mask)
 
-    def _group_mask(self, filters: tuple[Any, ...], live: np.ndarray) -> np.ndarray:
+    def _group_mask(
+        self, filters: tuple[Any, ...], live: np.ndarray, modified: np.ndarray
+    ) -> np.ndarray:
         mask = live.copy()
         slow = []
         for f in filters:
-            m = self._fast_mask(f)
+            m = self._fast_mask(f, modified)
             if m is None:
                 slow.append(f)
             else:
@@ -88,14 +108,14 @@ class SearchMixin(PortalStore):
             mask[cand[~keep]] = False
         return mask
 
-    def _fast_mask(self, f: Any) -> np.ndarray | None:
+    def _fast_mask(self, f: Any, modified: np.ndarray) -> np.ndarray | None:
         n = self._n
         ptype = self._prop_type(f.prop)
         if f.prop in _FAST_ARRAYS:
             arr = {
                 "hs_object_id": self._ids,
                 "createdate": self._created,
-                "lastmodifieddate": self._modified,
+                "lastmodifieddate": modified,
             }[f.prop][:n]
             return array_mask(f, ptype, arr)
         if f.prop == "email" and f.op in ("EQ", "IN"):
@@ -140,14 +160,14 @@ class SearchMixin(PortalStore):
             out.extend(self._values(prop, idx[start : start + _BATCH]))
         return out
 
-    def _sorted(self, sel: np.ndarray, req: SearchRequest) -> np.ndarray:
+    def _sorted(self, sel: np.ndarray, req: SearchRequest, modified: np.ndarray) -> np.ndarray:
         if req.sort is None or not len(sel):
             return sel
         prop, desc = req.sort.prop, req.sort.descending
         if prop == "hs_object_id":
             return sel[::-1] if desc else sel
         if prop in ("createdate", "lastmodifieddate"):
-            keys = (self._created if prop == "createdate" else self._modified)[sel]
+            keys = (self._created if prop == "createdate" else modified)[sel]
             # Ties keep id order in both directions (sel is ascending by id).
             return sel[np.lexsort((sel, -keys if desc else keys))]
         conv = sort_key(self._prop_type(prop))

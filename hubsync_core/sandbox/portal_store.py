@@ -12,7 +12,8 @@ import base64
 import binascii
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,11 @@ class PortalStore:
         self._definitions = schema.property_definitions()
         self._types = dict(schema.PROPERTY_TYPES)
         self._build_arrays(n)
+        #: Wall clock (epoch seconds) for mutation times and the index lag; tests may replace it.
+        self.clock: Callable[[], float] = time.time
+        #: With an index lag: contact index -> (lastmodifieddate, state, changed at ms) of the
+        #: version search still shows (see `SearchMixin._search_view`).
+        self._unindexed: dict[int, tuple[int, int, int]] = {}
 
     # ---- construction -------------------------------------------------------------------------
     def _u(self, name: str, idx: np.ndarray) -> np.ndarray:

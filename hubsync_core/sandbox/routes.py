@@ -6,12 +6,19 @@ one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same w
 
 from __future__ import annotations
 
-from . import admin, contacts_api, crm_api, freshness
+from . import account, admin, batch_read_api, contacts_api, crm_api, freshness, writes
 from .routing import AdminRoute, Route
 
 API_ROUTES: tuple[Route, ...] = (
+    *writes.ROUTES,
+    *batch_read_api.ROUTES,
     *contacts_api.ROUTES,
     *crm_api.ROUTES,
+    *account.ROUTES,
 )
 
-ADMIN_ROUTES: tuple[AdminRoute, ...] = (*admin.ROUTES, *freshness.ADMIN_ROUTES)
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    *admin.ROUTES,
+    *freshness.ADMIN_ROUTES,
+    *writes.ADMIN_ROUTES,
+)

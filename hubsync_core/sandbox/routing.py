@@ -72,6 +72,8 @@ class Request:
         return out
 
 
+#: An API handler returns the JSON body, or `(status, body)` for another status than 200
+#: (207 Multi-Status; 204 answers no body).
 Handler = Callable[[Request], Any]
 
 
@@ -85,13 +87,22 @@ class Route:
     handler: Handler
     scopes: tuple[str, ...]
     search: bool = False
+    #: A write endpoint: every request is recorded in `Sandbox.writes` on arrival.
+    write: bool = False
 
 
 def route(
-    method: str, path: str, handler: Handler, scopes: tuple[str, ...] = (), *, search: bool = False
+    method: str,
+    path: str,
+    handler: Handler,
+    scopes: tuple[str, ...] = (),
+    *,
+    search: bool = False,
+    write: bool = False,
 ) -> Route:
-    """A route for `method` on `path`, a regex matched in full (use `ID` for an id segment)."""
-    return Route(method, re.compile(path), handler, scopes, search)
+    """A route for `method` on `path`, a regex matched in full (use `ID` for an id segment).
+    A handler returns the JSON body, or `(status, body)` (207, or 204 with body None)."""
+    return Route(method, re.compile(path), handler, scopes, search, write)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from .freshness import SandboxFreshness
 from .handler import HttpServer
 from .limits import Faults, Limiter
 from .portal import Portal
+from .writes import WriteLog
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Sandbox:
         self._fault_counts: collections.Counter[str] = collections.Counter()
         self._responses: collections.Counter[int] = collections.Counter()
         self.token_revoked = False
+        #: Every write request received (batch update/archive, list changes), in order.
+        self.writes = WriteLog()
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None

@@ -350,6 +350,17 @@ def mark_seen(conn: Connection, ids: Iterable[str], generation: int) -> int:
     return total
 
 
+def count_live(db: Database | Connection, *, modified_by: datetime) -> int:
+    """Live contacts whose stored `updated_at` is at or before `modified_by` (naive UTC)."""
+    query = select(func.count()).where(
+        CONTACTS.c.archived.is_(False), CONTACTS.c.updated_at <= modified_by
+    )
+    if isinstance(db, Connection):
+        return int(db.execute(query).scalar_one())
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def count_seen(db: Database | Connection, generation: int | None) -> int:
     """Live contacts already stamped by `generation` (0 when there is none)."""
     if generation is None:
@@ -549,6 +560,7 @@ __all__ = [
     "ContactRow",
     "PreparedContacts",
     "clear_contacts",
+    "count_live",
     "count_seen",
     "erase_contacts",
     "mark_archived",
@@ -561,3 +573,12 @@ __all__ = [
     "replace_lists",
     "upsert_contacts",
 ]
+
+
+def count_all_live(db: Database | Connection) -> int:
+    """Live (not archived) contacts stored."""
+    query = select(func.count()).where(CONTACTS.c.archived.is_(False))
+    if isinstance(db, Connection):
+        return int(db.execute(query).scalar_one())
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())

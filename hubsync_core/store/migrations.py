@@ -120,8 +120,15 @@ def _v4_freshness(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=tables)
 
 
+def _v5(conn: Connection) -> None:
+    """Bulk operations: the audit log, per-contact items and batches (`bulk.models`)."""
+    from hubsync_core.bulk.models import BULK_TABLES
+
+    SQLModel.metadata.create_all(conn, tables=BULK_TABLES)
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4_freshness]
+STEPS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4_freshness, _v5]
 CURRENT_VERSION = len(STEPS)
 
 

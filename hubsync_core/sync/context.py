@@ -50,6 +50,8 @@ class RunContext:
     errors: int = 0
     archived: int = 0
     expected_total: int | None = None
+    #: The portal's highest contact id when the run started (None: not read).
+    highest_id: int | None = None
     warnings: list[str] = field(default_factory=list)
     _counters_at_start: Any = None
     _monotonic_start: float = field(default_factory=time.monotonic)
@@ -168,6 +170,8 @@ class RunContext:
             rate_limit_remaining=limit.remaining,
             rate_limit_max=limit.max,
             message=message,
+            daily_limit=limit.daily,
+            daily_remaining=limit.daily_remaining,
         )
 
     def publish(self, status: str = RunStatus.RUNNING, message: str = "") -> None:
@@ -181,7 +185,9 @@ class RunContext:
     def with_phase(self, phase: str, **values: Any) -> dict[str, Any]:
         """The current checkpoint moved to `phase` (dropping the previous phase's cursor)."""
         keep = {
-            k: self.checkpoint[k] for k in ("generation", "mark", "window") if k in self.checkpoint
+            k: self.checkpoint[k]
+            for k in ("generation", "mark", "window", "settled")
+            if k in self.checkpoint
         }
         return {**keep, "phase": phase, **values}
 

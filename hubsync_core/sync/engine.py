@@ -17,8 +17,10 @@ from typing import Any
 
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
+from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -31,7 +33,7 @@ from hubsync_core.run_status import RunStatus
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
 from hubsync_core.sync.context import Cancelled, RunContext
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -161,18 +163,32 @@ def _run_locked(
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
             ctx.properties = properties_to_sync(settings, client)
+            if ctx.checkpoint.get("phase") == "contacts":
+                ctx.expected_total = _expected_total(ctx)
+            budget.check_before_start(ctx)
             # A load that was killed left its indexes deferred: build them first.
             bulk_load.restore_pending_indexes(db)
             complete = _run_phases(ctx)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
+                if ctx.mode == "incremental" and settings.audit_after_sync:
+                    # Imported here: the audit's repair builds on this module.
+                    from hubsync_core.audit.runner import audit_after_sync
+
+                    audit_after_sync(ctx)
         except Cancelled:
             status = RunStatus.CANCELLED
             message = (
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
-        except (AuthenticationError, MissingScopesError, DailyLimitError) as exc:
+        except (
+            AuthenticationError,
+            MissingScopesError,
+            DailyLimitError,
+            ApiVersionError,
+            budget.BudgetRefused,
+        ) as exc:
             status, message, hint, correlation_id = (
                 RunStatus.FAILED,
                 exc.message,
@@ -232,11 +248,22 @@ def _run_locked(
         hint=hint,
         correlation_id=correlation_id,
         warnings=list(ctx.warnings),
+        daily_limit=client.rate_limit.daily,
+        daily_remaining=client.rate_limit.daily_remaining,
     )
 
 
 def _run_phases(ctx: RunContext) -> bool:
     """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
+    ahead_box: list[lists.ListsAhead | None] = [None]  # set when the contacts phase starts
+    try:
+        return _run_phases_from(ctx, ahead_box)
+    finally:
+        if ahead_box[0] is not None:
+            ahead_box[0].close()
+
+
+def _run_phases_from(ctx: RunContext, ahead_box: list[lists.ListsAhead | None]) -> bool:
     phases = PHASES[ctx.mode]
     current = ctx.checkpoint.get("phase", phases[0])
     complete = bool(ctx.checkpoint.get("complete", True))
@@ -245,8 +272,10 @@ def _run_phases(ctx: RunContext) -> bool:
             ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
             current = phase
         if phase == "contacts":
-            if ctx.expected_total is None:
-                ctx.expected_total = _expected_total(ctx)
+            # expected_total was read before the run started (it feeds the budget check).
+            if ctx.trial_cap() is None:
+                # The lists' round trips overlap the contacts (see ListsAhead).
+                ahead_box[0] = lists.ListsAhead(ctx).start()
             # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
             scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
             # Into an empty table, the explorer's indexes are built once at the end.
@@ -260,17 +289,25 @@ def _run_phases(ctx: RunContext) -> bool:
             chainge.sync_chainge(ctx)
             complete = False
         elif phase == "archived" and complete:
-            deletions.archived_pass(ctx)
+            if ctx.mode == "incremental" and deletions.nothing_left(ctx):
+                # Neither the archived pass nor the sweep has anything to find.
+                ctx.save_checkpoint({**ctx.checkpoint, "settled": True})
+            else:
+                deletions.archived_pass(ctx)
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:
+            if ctx.checkpoint.get("settled"):
+                continue
             if "generation" not in ctx.checkpoint:
+                if deletions.nothing_left(ctx):  # the archived pass explained the difference
+                    continue
                 # Allocated once and kept in the checkpoint, so a sweep resumed half-way
                 # stamps the remaining ids with the same generation.
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
             deletions.id_sweep(ctx)
         elif phase == "lists" and complete:
-            lists.sync_lists(ctx)
+            lists.sync_lists(ctx, ahead_box[0])
         elif phase == "segments":
             log.info("Applying segments to contacts...")
             counts = _recompute(ctx)
@@ -315,11 +352,18 @@ def _advance_mark(ctx: RunContext) -> None:
 
 
 def _expected_total(ctx: RunContext) -> int | None:
-    """How many contacts this run should store: a search with limit=1 gives the total."""
+    """How many contacts this run should store: a search with limit=1 gives the total.
+
+    Sorted by id, newest first, so the one record is the highest id: the parallel backfill's
+    plan needs it, and gets it without a search of its own (`RunContext.highest_id`).
+    """
     try:
-        page = ctx.client.search_contacts([], ["hs_object_id"], limit=1)
+        page = ctx.client.search_contacts(
+            [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
+        )
     except (BadRequestError, TransientError, RateLimitedError):
         return None  # the total only feeds the ETA; the sync itself does not need it
+    ctx.highest_id = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
     if ctx.options.max_contacts is not None:
         total = min(total, ctx.options.max_contacts)

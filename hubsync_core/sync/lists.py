@@ -1,18 +1,31 @@
-"""List memberships (Lists v3): each list's members read once per sync, not per contact."""
+"""List memberships (Lists v3): each list's members read once per sync, not per contact.
+
+A full sync reads every list's members. An incremental sync reads only the lists whose
+entry in the lists search changed since their members were stored (`updatedAt`,
+`listVersion`, size, last record added: `ListInfo.change_signature`); the signatures are
+kept in `sync_state`, each written in the transaction that stores that list's members.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from hubsync_core.hubspot.errors import MissingScopesError
 from hubsync_core.hubspot.models import ListInfo
 from hubsync_core.hubspot.paging import walk_list_members, walk_lists
 from hubsync_core.store import contacts as contact_store
+from hubsync_core.store import runs
 from hubsync_core.sync.context import RunContext
 
 log = logging.getLogger("hubsync.sync")
+
+#: `sync_state` key: {list id: change signature} of the lists whose stored members are current.
+LIST_SIGNATURES = "list_signatures"
 
 LISTS_SCOPE_WARNING = (
     "List memberships were not synced: the access token lacks the crm.lists.read scope. "
@@ -32,35 +45,126 @@ def list_member_ids(ctx: RunContext, list_id: str, limit: int | None = None) -> 
         yield from page.items[: None if limit is None else max(limit, 0)]
 
 
-def sync_lists(ctx: RunContext) -> None:
+class ListsAhead:
+    """The lists and their members, read in a background thread while a full sync's contacts
+    phase runs: at real-world latency a portal's lists cost seconds of round trips that
+    then overlap the contacts instead of following them. The thread shares the client's
+    pacing budget (never more requests than allowed), reads one page at a time, and holds
+    at most `MAX_MEMBERS` ids (larger portals read their lists in the lists phase). Memberships
+    do not depend on the contact rows; a list changed meanwhile is caught by its signature
+    at the next incremental sync.
+    """
+
+    MAX_MEMBERS = 250_000
+
+    def __init__(self, ctx: RunContext) -> None:
+        self._ctx = ctx
+        self._stop = threading.Event()
+        self._result: tuple[list[ListInfo], dict[str, list[str]]] | None = None
+        self._thread = threading.Thread(target=self._run, name="hubsync-lists-ahead", daemon=True)
+
+    def start(self) -> ListsAhead:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            lists = all_lists(self._ctx)
+            if sum(info.size or 0 for info in lists) > self.MAX_MEMBERS:
+                return
+            members: dict[str, list[str]] = {}
+            for info in lists:
+                ids: list[str] = []
+                for page in walk_list_members(self._ctx.client, info.list_id):
+                    if self._stop.is_set():
+                        return
+                    ids.extend(page.items)
+                members[info.list_id] = ids
+            self._result = (lists, members)
+        except Exception:  # the lists phase reads them itself and reports what fails
+            log.debug("reading the lists ahead failed; the lists phase reads them", exc_info=True)
+
+    def result(self) -> tuple[list[ListInfo], dict[str, list[str]]] | None:
+        """Every list and its members (waits for the thread), or None when not read."""
+        self._thread.join()
+        return self._result
+
+    def close(self) -> None:
+        """Stop the thread (at its next page) and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def sync_lists(ctx: RunContext, ahead: ListsAhead | None = None) -> None:
     """Replace the stored lists and memberships with HubSpot's; a missing scope only warns.
 
     Lists are read concurrently (all threads share the client's pacing budget), because at
     real-world latency a portal's lists cost as much wall time as thousands of contacts;
     each list is then written in its own transaction, so readers never see one half replaced.
+    An incremental run reads only the lists that changed (see the module docstring).
     A trial run (`max_contacts`) reads lists one by one until it read that many members.
+    With `ahead`, what it read in the background is used instead of reading again.
     """
+    read = ahead.result() if ahead is not None else None
     try:
-        lists = all_lists(ctx)
+        lists = read[0] if read is not None else all_lists(ctx)
+        known = stored_signatures(ctx) if ctx.mode == "incremental" else {}
+        current = {info.list_id: info.change_signature() for info in lists}
+        stale = [
+            i
+            for i in lists
+            if current[i.list_id] is None or known.get(i.list_id) != current[i.list_id]
+        ]
+        # Unchanged lists keep their members and signatures; lists that are gone lose both.
+        signatures = {k: v for k, v in known.items() if k in current and v == current[k]}
         with ctx.db.transaction() as conn:
             contact_store.replace_lists(conn, lists)
+            _save_signatures(conn, signatures)
         if ctx.trial_cap() is not None:
-            _trial_memberships(ctx, lists, ctx.trial_cap() or 0)
+            _trial_memberships(ctx, stale, ctx.trial_cap() or 0)
             return
-        workers = max(1, min(ctx.settings.parallel_fetches, len(lists)))
+        workers = max(1, min(ctx.settings.parallel_fetches, len(stale)))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="hubsync-lists")
         try:
-            pending = [pool.submit(_member_ids, ctx, info.list_id) for info in lists]
-            for info, members in zip(lists, pending, strict=True):
+            pending = [
+                _done(read[1][info.list_id])
+                if read is not None
+                else pool.submit(_member_ids, ctx, info.list_id)
+                for info in stale
+            ]
+            for info, members in zip(stale, pending, strict=True):
                 ids = members.result()
+                signature = current[info.list_id]
                 with ctx.db.transaction() as conn:
                     contact_store.replace_list_members(conn, info.list_id, ids)
+                    if signature is not None:
+                        signatures[info.list_id] = signature
+                        _save_signatures(conn, signatures)
         finally:
             pool.shutdown(cancel_futures=True)
-        log.info("Synced memberships of %d lists", len(lists))
+        log.info(
+            "Synced memberships of %d lists (%d unchanged since the last sync)",
+            len(stale),
+            len(lists) - len(stale),
+        )
     except MissingScopesError:
         log.warning(LISTS_SCOPE_WARNING)
         ctx.warnings.append(LISTS_SCOPE_WARNING)
+
+
+def stored_signatures(ctx: RunContext) -> dict[str, str]:
+    """{list id: change signature} of the lists whose stored members are current."""
+    raw = runs.get_state(ctx.db, LIST_SIGNATURES)
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _save_signatures(conn: Any, signatures: dict[str, str]) -> None:
+    runs.set_state(conn, LIST_SIGNATURES, json.dumps(signatures, sort_keys=True))
 
 
 def _trial_memberships(ctx: RunContext, lists: list[ListInfo], budget: int) -> None:
@@ -81,6 +185,12 @@ def _trial_memberships(ctx: RunContext, lists: list[ListInfo], budget: int) -> N
             contact_store.replace_list_members(conn, info.list_id, ids)
         done += 1
     log.info("Synced memberships of %d lists", done)
+
+
+def _done(ids: list[str]) -> Future[list[str]]:
+    future: Future[list[str]] = Future()
+    future.set_result(ids)
+    return future
 
 
 def _member_ids(ctx: RunContext, list_id: str) -> list[str]:

@@ -23,10 +23,13 @@ EXPECTED = {
     "rate-bound, search in burst",
     "latency-bound",
     "incremental",
+    "incremental, lists+archived",
     "explorer 2k",
     "peer: official client + SQLModel",
     "api contacts idle",
     "api contacts during sync",
+    "bulk update, 100 req/10 s",
+    "bulk update, latency",
 }
 
 
@@ -83,9 +86,21 @@ def test_unlimited_scenarios_are_never_rate_limited(quick_run) -> None:
 
 def test_incremental_reads_the_changed_contacts_only(quick_run) -> None:
     _, report = quick_run
-    for row in (r for r in report["rows"] if r["scenario"] == "incremental"):
+    rows = [r for r in report["rows"] if r["scenario"].startswith("incremental")]
+    assert len(rows) == 4
+    for row in rows:
         changed, stored = row["extra"]["changed"], row["extra"]["stored"]
         assert 0 < changed <= row["contacts"] < stored
+
+
+def test_an_incremental_run_without_archives_or_list_changes_costs_the_minimum(
+    quick_run,
+) -> None:
+    """The window's one search page, the count that proves nothing was archived, the lists
+    search: no archived pass, no list re-read (issue 17 item 3)."""
+    _, report = quick_run
+    for row in (r for r in report["rows"] if r["scenario"] == "incremental"):
+        assert row["api_calls"] == 3, row
 
 
 def test_explorer_exports_every_row_and_times_queries(quick_run) -> None:

@@ -42,7 +42,7 @@ from hubsync_core.clock import utcnow  # noqa: E402
 from hubsync_core.config import Secret, Settings  # noqa: E402
 from hubsync_core.connection import ConnectionCheck  # noqa: E402
 from hubsync_core.hubspot.models import AccountDetails, RateLimitStatus  # noqa: E402
-from hubsync_core.jobs import JobStatus, SyncJobs  # noqa: E402
+from hubsync_core.jobs import BulkJobStatus, JobStatus, SyncJobs  # noqa: E402
 from hubsync_core.service import HubSyncService  # noqa: E402
 from hubsync_core.store import runs  # noqa: E402
 from hubsync_core.store.database import Database  # noqa: E402
@@ -50,7 +50,7 @@ from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats  # noqa
 from pages.components import resources  # noqa: E402
 
 APP = str(REPO / "app.py")
-PAGES = ("overview", "sync", "contacts", "insights", "segments", "settings")
+PAGES = ("overview", "sync", "contacts", "insights", "segments", "changes", "settings")
 #: Contacts in the sandbox portal the synced database is filled from.
 SYNCED_CONTACTS = 120
 #: Seconds an AppTest run may take (imports on the first run dominate).
@@ -126,6 +126,9 @@ class FakeJobs:
 
     def status(self) -> JobStatus:
         return self.state
+
+    def bulk_status(self) -> BulkJobStatus:
+        return BulkJobStatus(running=False, progress=None, error=None)
 
     def wait(self, timeout: float | None = None) -> bool:
         return True
