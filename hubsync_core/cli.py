@@ -199,9 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check",
-        help="test the connection to HubSpot",
-        description="Call HubSpot's account-info endpoint and show the "
-        "portal, its time zone and the rate-limit headroom.",
+        help="test the connection to HubSpot: portal, scopes, daily API budget",
+        description="Call HubSpot cheaply and show the portal, its time zone, the token's "
+        "scopes granted versus needed, the daily API budget left and the rate-limit headroom.",
     )
     check.set_defaults(handler=cmd_check)
 
@@ -235,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of requests answered with an injected fault (0-1)",
     )
     sandbox.add_argument("--token", default=None, help="the bearer token to accept")
+    sandbox.add_argument(
+        "--retire-v3",
+        action="store_true",
+        help="answer 404 on /crm/v3/ paths, as HubSpot will once v3 is retired (Sept 2027)",
+    )
     sandbox.set_defaults(handler=cmd_sandbox, quiet_logs=True)
 
     from hubsync_core.segment_cli import add_segment_commands
@@ -333,6 +338,11 @@ def _print_stats(stats: SyncStats) -> None:
     print(f"  API calls: {stats.api_calls:,}  retries: {stats.retries}  429s: {stats.rate_limited}")
     print(f"  Errors: {stats.errors}  rejected records: {stats.rejected}")
     print(f"  Duration: {stats.duration_seconds:.2f}s")
+    if stats.daily_limit is not None and stats.daily_remaining is not None:
+        print(
+            f"  Daily API budget: this run used {stats.api_calls:,} calls; "
+            f"{stats.daily_remaining:,} of {stats.daily_limit:,} left today"
+        )
     if stats.by_segment:
         print("  Segment distribution:")
         for name, count in stats.by_segment.items():
@@ -519,6 +529,17 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  What to do: {result.hint}", file=sys.stderr)
         return EXIT_FAILED
     print(f"{result.message} ({where}), time zone {result.time_zone or '?'}")
+    if result.token_kind:
+        print(f"Token: {result.token_kind}")
+    print("Scopes:")
+    for name, why, granted in result.scope_rows():
+        mark = {True: "granted", False: "MISSING", None: "unknown"}[granted]
+        print(f"  {name:<28} {mark:<8} ({why})")
+    if result.daily_limit is not None and result.daily_remaining is not None:
+        print(
+            f"Daily API budget: {result.daily_remaining:,} of {result.daily_limit:,} calls "
+            "left today (resets at midnight in the portal's time zone)"
+        )
     limit = result.rate_limit
     if limit.max is not None:
         print(
@@ -538,6 +559,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         "latency_ms": args.latency_ms,
         "rate_limit": args.rate_limit,
         "fault_rate": args.fault_rate,
+        "retire_v3": args.retire_v3,
     }
     if args.token:
         config_args["token"] = args.token

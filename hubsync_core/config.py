@@ -17,6 +17,8 @@ from typing import Any
 from dotenv import dotenv_values
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+#: HubSpot API versions HubSync speaks (see `hubspot.endpoints`); the first is the default.
+HUBSPOT_API_VERSIONS: tuple[str, ...] = ("2026-03", "2026-09", "v3")
 HUBSPOT_APP_URL = "https://app.hubspot.com"
 
 
@@ -88,6 +90,7 @@ class Settings:
 
     access_token: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
+    api_version: str = HUBSPOT_API_VERSIONS[0]
     data_dir: Path = field(default_factory=default_data_dir)
     database_url_setting: str | None = None
     chainge_list_id: str | None = None
@@ -104,6 +107,7 @@ class Settings:
     parallel_fetches: int = 4
     demo_contacts: int = 3000
     demo_latency_ms: int = 0
+    daily_budget_share: float = 0.5
     log_level: str = "INFO"
     #: Project/legacy app credentials: the secret signs webhooks (v3), id + secret fetch the
     #: client-credentials token of the Webhooks Journal.
@@ -144,6 +148,7 @@ class Settings:
         shown: list[tuple[str, str]] = [
             ("HUBSPOT_ACCESS_TOKEN", self.access_token.masked() if self.access_token else "(none)"),
             ("HUBSPOT_BASE_URL", self.base_url),
+            ("HUBSPOT_API_VERSION", self.api_version),
             ("DATABASE_URL", _without_password(self.database_url)),
             ("HUBSYNC_DATA_DIR", str(self.data_dir)),
             ("CHAINGE_LIST_ID", self.chainge_list_id or "(none)"),
@@ -162,6 +167,7 @@ class Settings:
             ("HUBSYNC_PARALLEL_FETCHES", str(self.parallel_fetches)),
             ("HUBSYNC_DEMO_CONTACTS", str(self.demo_contacts)),
             ("HUBSYNC_DEMO_LATENCY_MS", str(self.demo_latency_ms)),
+            ("HUBSYNC_DAILY_BUDGET_SHARE", f"{self.daily_budget_share:g}"),
             ("HUBSYNC_LOG_LEVEL", self.log_level),
             ("HUBSPOT_CLIENT_ID", self.client_id or "(none)"),
             (
@@ -277,6 +283,13 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             "HUBSPOT_BASE_URL", f"must start with http:// or https://, got {base_url!r}"
         )
 
+    api_version = (get("HUBSPOT_API_VERSION") or HUBSPOT_API_VERSIONS[0]).strip().lower()
+    if api_version not in HUBSPOT_API_VERSIONS:
+        raise SettingsError(
+            "HUBSPOT_API_VERSION",
+            f"must be one of {', '.join(HUBSPOT_API_VERSIONS)}, got {api_version!r}",
+        )
+
     database_url = get("DATABASE_URL")
     if database_url is not None:
         if database_url.startswith("postgres://"):
@@ -331,6 +344,17 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
     if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
         raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
 
+    share_raw = get("HUBSYNC_DAILY_BUDGET_SHARE")
+    try:
+        share = 0.5 if share_raw is None else float(share_raw)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise SettingsError(
+            "HUBSYNC_DAILY_BUDGET_SHARE",
+            f"must be a share of the daily API budget above 0 and at most 1, got {share_raw!r}",
+        )
+
     nightly = (get("HUBSYNC_AUDIT_NIGHTLY_AT") or "off").strip().lower()
     if nightly == "off":
         audit_nightly_at = None
@@ -345,6 +369,7 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
+        api_version=api_version,
         data_dir=data_dir,
         database_url_setting=database_url,
         chainge_list_id=list_id,
@@ -363,6 +388,7 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         parallel_fetches=integer("HUBSYNC_PARALLEL_FETCHES", 4, minimum=1, maximum=8),
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
         demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
+        daily_budget_share=share,
         log_level=log_level,
         client_id=get("HUBSPOT_CLIENT_ID"),
         client_secret=Secret(client_secret) if client_secret else None,

@@ -37,8 +37,8 @@ CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 COLUMN_PROPERTIES = ("firstname", "lastname", "company", "phone", "jobtitle", "lifecyclestage")
 #: Paths as the sandbox sees them (for `fail_next(..., path=...)`); note that LIST_PATH is a
 #: prefix of SEARCH_PATH.
-SEARCH_PATH = endpoints.CONTACTS_SEARCH
-LIST_PATH = endpoints.CONTACTS
+SEARCH_PATH = endpoints.DEFAULT.contacts_search
+LIST_PATH = endpoints.DEFAULT.contacts
 
 
 def utcnow() -> datetime:

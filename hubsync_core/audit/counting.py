@@ -31,6 +31,8 @@ MAX_RANGES = 100
 #: Fewer ranges for small portals: at least this many local contacts per range.
 MIN_RANGE_SIZE = 500
 _PROPS = (sf.ID_PROPERTY, sf.MODIFIED_PROPERTY)
+#: Ids per `hs_object_id IN (...)` search (HubSpot takes at most 100 values).
+_ID_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,16 @@ class _Found:
     missing: dict[int, int] = field(default_factory=dict)
     extra: dict[int, int] = field(default_factory=dict)
     stale: dict[int, int] = field(default_factory=dict)
+    #: Local contacts modified since the proof that HubSpot's modified set did not list.
+    suspects: dict[int, int] = field(default_factory=dict)
+
+    def net(self, low: int, high: int | None) -> int:
+        """HubSpot's live count minus the local one that the named contacts explain."""
+
+        def inside(ids: dict[int, int]) -> int:
+            return sum(1 for i in ids if i >= low and (high is None or i < high))
+
+        return inside(self.missing) - inside(self.extra)
 
     def compare(self, hubspot: dict[int, int], local: dict[int, int], *, extras: bool) -> None:
         for record_id, hs_ms in hubspot.items():
@@ -139,14 +151,21 @@ class CountingAudit:
         calls_before = self.client.counters().api_calls
         cutoff_ms = epoch_ms(started - self.index_lag)
         ranges = plan_ranges(self.local.ids)
-        hubspot_total = 0
+        checked = [(low, high, _Found()) for low, high in ranges]
+        # Pass 1: two totals per range; the modified contacts name the stale and missing ones,
+        # and local contacts modified since the proof that HubSpot did not list are suspects.
+        live_counts = [self._check_range(low, high, found) for low, high, found in checked]
+        self._verify_suspects(checked)
+        # Pass 2: where the live counts still differ after what is named, bisect and list.
+        for (low, high, found), live_hs in zip(checked, live_counts, strict=True):
+            if live_hs != self.local.count(low, high) + found.net(low, high):
+                self._bisect(low, high, live_hs, found)
         missing: dict[int, int] = {}
         extra: dict[int, int] = {}
         stale: dict[int, int] = {}
         drift: list[RangeDrift] = []
-        for low, high in ranges:
-            found = _Found()
-            hubspot_total += self._check_range(low, high, found)
+        for low, high, found in checked:
+            found.suspects.clear()
             missing.update(found.missing)
             extra.update(found.extra)
             stale.update(found.stale)
@@ -164,7 +183,7 @@ class CountingAudit:
         return AuditReport(
             checked_at=started,
             since=self.since,
-            hubspot_total=hubspot_total,
+            hubspot_total=sum(live_counts),
             local_total=len(self.local.ids),
             ranges=len(ranges),
             api_calls=self.client.counters().api_calls - calls_before,
@@ -177,29 +196,42 @@ class CountingAudit:
         )
 
     def _check_range(self, low: int, high: int | None, found: _Found) -> int:
-        """Compare one top-level range; return HubSpot's live count in it."""
+        """Count one top-level range (two searches); return HubSpot's live count in it."""
         in_range = sf.id_range(low, high)
         live_hs, _ = self._search(in_range, 1)
         changed = [*in_range, sf.modified_from(self.since_ms)]
         mod_hs, first_page = self._search(changed, SEARCH_PAGE)
         mod_local = self.local.modified_since(low, high, self.since_ms)
+        listed: dict[int, int] | None = None
         if mod_hs > len(first_page):
             if mod_hs != len(mod_local):
                 listed = self._walk(low, high, changed)
-                found.compare(listed, self.local.slice(low, high), extras=False)
         elif first_page or mod_local:
-            # The whole modified set came with its count: compare ids, not just counts.
-            found.compare(first_page, self.local.slice(low, high), extras=False)
-        explained = len(found.missing)
-        if live_hs != self.local.count(low, high) + explained:
-            self._bisect(low, high, live_hs, found)
+            listed = first_page  # the whole modified set came with its count
+        if listed is not None:
+            found.compare(listed, self.local.slice(low, high), extras=False)
+            found.suspects.update({i: ms for i, ms in mod_local.items() if i not in listed})
         return live_hs
 
+    def _verify_suspects(self, checked: list[tuple[int, int | None, _Found]]) -> None:
+        """Local contacts changed since the proof that HubSpot's modified set lacks: ask for
+        them by id (100 a search); those HubSpot does not have are extra."""
+        suspects = {i: (ms, found) for _, _, found in checked for i, ms in found.suspects.items()}
+        ids = sorted(suspects)
+        for start in range(0, len(ids), _ID_BATCH):
+            chunk = ids[start : start + _ID_BATCH]
+            _, present = self._search([sf.id_in(chunk)], SEARCH_PAGE)
+            for record_id in chunk:
+                if record_id not in present:
+                    ms, found = suspects[record_id]
+                    found.extra[record_id] = ms
+
     def _bisect(self, low: int, high: int | None, live_hs: int, found: _Found) -> None:
-        """Narrow a range whose live counts differ until it fits a page, then list its ids."""
+        """Narrow a range whose live counts differ (beyond the contacts already named) until it
+        fits a page, then list its ids."""
         start, end = self.local.bounds(low, high)
         local_count = end - start
-        if live_hs == local_count:
+        if live_hs == local_count + found.net(low, high):
             return
         if max(live_hs, local_count) <= SEARCH_PAGE or local_count < 2:
             found.compare(self._walk(low, high, []), self.local.slice(low, high), extras=True)

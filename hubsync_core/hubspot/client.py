@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..config import SettingsError
+from .account import AccountEndpoints
 from .contacts import ContactsEndpoints
-from .lists import AccountEndpoints, ListsEndpoints
+from .lists import ListsEndpoints
 from .transport import DEFAULT_USER_AGENT, ClientCounters
 from .writes import WriteEndpoints
 
@@ -38,6 +39,7 @@ class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints, WriteEn
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
             "search_counts_toward_burst": settings.search_counts_toward_burst,
+            "api_version": settings.api_version,
         }
         options.update(overrides)
         return cls(settings.access_token, settings.base_url, **options)

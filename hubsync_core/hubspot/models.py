@@ -100,3 +100,27 @@ class AccountDetails:
     data_hosting_location: str | None = None
     account_type: str | None = None
     rate_limit: RateLimitStatus = field(default_factory=RateLimitStatus)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What HubSpot says a token is: its portal and the scopes it grants."""
+
+    kind: str
+    hub_id: str | None
+    scopes: tuple[str, ...]
+    app_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """The portal's API calls today and its daily limit (account API usage)."""
+
+    limit: int
+    used: int
+    resets_at: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)

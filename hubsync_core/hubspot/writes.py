@@ -85,7 +85,7 @@ class WriteEndpoints(Transport):
 
     def writable_properties(self) -> list[WritableProperty]:
         """Every contact property definition with its options (labels) and writability."""
-        data = self._request("GET", endpoints.CONTACT_PROPERTIES)
+        data = self._request("GET", self.paths.contact_properties)
         found: list[WritableProperty] = []
         for item in dicts(data.get("results")):
             name = item.get("name")
@@ -119,25 +119,25 @@ class WriteEndpoints(Transport):
         """
         _chunk_check([contact_id for contact_id, _ in inputs])
         body = {"inputs": [{"id": cid, "properties": dict(props)} for cid, props in inputs]}
-        data = self._request("POST", endpoints.CONTACTS_BATCH_UPDATE, body=body)
+        data = self._request("POST", self.paths.contacts_batch("update"), body=body)
         return BatchOutcome(_records(data), _errors_by_id(data))
 
     def batch_archive(self, ids: Sequence[str]) -> None:
         """`POST .../contacts/batch/archive` (204; ids HubSpot does not know are ignored)."""
         _chunk_check(ids)
         body = {"inputs": [{"id": i} for i in ids]}
-        self._request("POST", endpoints.CONTACTS_BATCH_ARCHIVE, body=body)
+        self._request("POST", self.paths.contacts_batch("archive"), body=body)
 
     def list_add(self, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
-        """`PUT /crm/v3/lists/{id}/memberships/add` with the record ids."""
+        """`PUT .../lists/{id}/memberships/add` with the record ids."""
         _chunk_check(ids)
-        data = self._request("PUT", endpoints.list_memberships_add(list_id), body=list(ids))
+        data = self._request("PUT", self.paths.list_memberships_add(list_id), body=list(ids))
         return MembershipOutcome(_ids(data.get("recordIdsAdded")), _missing(data))
 
     def list_remove(self, list_id: str, ids: Sequence[str]) -> MembershipOutcome:
-        """`PUT /crm/v3/lists/{id}/memberships/remove` with the record ids."""
+        """`PUT .../lists/{id}/memberships/remove` with the record ids."""
         _chunk_check(ids)
-        data = self._request("PUT", endpoints.list_memberships_remove(list_id), body=list(ids))
+        data = self._request("PUT", self.paths.list_memberships_remove(list_id), body=list(ids))
         return MembershipOutcome(_ids(data.get("recordIdsRemoved")), _missing(data))
 
     def token_scopes(self, token: Secret) -> frozenset[str] | None:

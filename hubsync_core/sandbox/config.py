@@ -50,6 +50,8 @@ class SandboxConfig:
     hostile: bool = False
     #: Requests per day before 429 DAILY; None = not enforced (headers then report 250,000).
     daily_limit: int | None = None
+    #: Answer 404 on `/crm/v3/`, as HubSpot will once v3 is retired (see `versions`).
+    retire_v3: bool = False
     #: The app's client id and secret: the secret signs webhooks (v3); both buy a
     #: client-credentials token for the Webhooks Journal.
     client_id: str = "sandbox-app"

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import versions
 from .errors import ApiError, bad_request, not_found
 from .limits import AUTH_MESSAGE, FAULT_BODIES, MAX_URL, rate_limit_error
 from .routes import ADMIN_ROUTES, API_ROUTES
@@ -162,8 +163,10 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:
         sb = self.server.sandbox
         cfg = sb.config
+        # Every API version's paths map to one routing table; a retired version's to none.
+        routed = versions.route_path(path, v3_retired=cfg.retire_v3) or ""
         route = next(
-            (r for r in API_ROUTES if r.method == method and r.pattern.fullmatch(path)), None
+            (r for r in API_ROUTES if r.method == method and r.pattern.fullmatch(routed)), None
         )
         is_search = route is not None and route.search
         sb.count_request(is_search)
@@ -189,7 +192,7 @@ class Handler(BaseHTTPRequestHandler):
         if sb.token_revoked or scheme.lower() != "bearer" or token.strip() != cfg.token:
             raise ApiError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
         if route is None:
-            if any(r.pattern.fullmatch(path) for r in API_ROUTES):
+            if any(r.pattern.fullmatch(routed) for r in API_ROUTES):
                 raise ApiError(
                     405, f"HTTP {method} is not supported by {path}", "METHOD_NOT_ALLOWED"
                 )
@@ -223,7 +226,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         limit_headers = [] if is_search else sb.limiter.headers()
 
-        fault = sb.faults.pick(path)
+        fault = sb.faults.pick(path, routed)
         truncate = False
         if fault is not None:
             sb.count_fault(fault)
@@ -248,7 +251,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
 
         query = parse_qs(query_s, keep_blank_values=True)
-        match = route.pattern.fullmatch(path)
+        match = route.pattern.fullmatch(routed)
         assert match is not None
         try:
             body = route.handler(Request(sb, query, raw, match))

@@ -65,6 +65,12 @@ class Limiter:
                 self._burst.append(now)
             return None, None
 
+    def daily_usage(self) -> tuple[int, int]:
+        """(daily limit, calls counted today)."""
+        with self._lock:
+            limit = self.config.daily_limit
+            return (limit if limit is not None else DEFAULT_DAILY), self._daily_used
+
     def headers(self) -> list[tuple[str, str]]:
         cfg = self.config
         now = time.monotonic()
@@ -128,10 +134,11 @@ class Faults:
         with self._lock:
             self._forced.clear()
 
-    def pick(self, path: str) -> str | None:
+    def pick(self, *paths: str) -> str | None:
+        """The fault for a request to any of `paths` (as sent, and as routed), if any."""
         with self._lock:
             for entry in self._forced:
-                if entry[2] is None or path.startswith(entry[2]):
+                if entry[2] is None or any(p.startswith(entry[2]) for p in paths):
                     entry[1] -= 1
                     if entry[1] <= 0:
                         self._forced.remove(entry)

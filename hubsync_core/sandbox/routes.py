@@ -6,7 +6,7 @@ one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same w
 
 from __future__ import annotations
 
-from . import admin, batch_read_api, contacts_api, crm_api, freshness, writes
+from . import account, admin, batch_read_api, contacts_api, crm_api, freshness, writes
 from .routing import AdminRoute, Route
 
 API_ROUTES: tuple[Route, ...] = (
@@ -14,6 +14,7 @@ API_ROUTES: tuple[Route, ...] = (
     *batch_read_api.ROUTES,
     *contacts_api.ROUTES,
     *crm_api.ROUTES,
+    *account.ROUTES,
 )
 
 ADMIN_ROUTES: tuple[AdminRoute, ...] = (

@@ -592,3 +592,12 @@ __all__ = [
     "replace_lists",
     "upsert_contacts",
 ]
+
+
+def count_all_live(db: Database | Connection) -> int:
+    """Live (not archived) contacts stored."""
+    query = select(func.count()).where(CONTACTS.c.archived.is_(False))
+    if isinstance(db, Connection):
+        return int(db.execute(query).scalar_one())
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())

@@ -172,6 +172,8 @@ class RunContext:
             rate_limit_remaining=limit.remaining,
             rate_limit_max=limit.max,
             message=message,
+            daily_limit=limit.daily,
+            daily_remaining=limit.daily_remaining,
         )
 
     def publish(self, status: str = "running", message: str = "") -> None:

@@ -19,6 +19,7 @@ from hubsync_core.config import Settings
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -30,7 +31,7 @@ from hubsync_core.hubspot.errors import (
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
 from hubsync_core.sync.context import Cancelled, RunContext, utcnow
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -158,6 +159,9 @@ def _run_locked(
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
             ctx.properties = properties_to_sync(settings, client)
+            if ctx.checkpoint.get("phase") == "contacts":
+                ctx.expected_total = _expected_total(ctx)
+            budget.check_before_start(ctx)
             # A load that was killed left its indexes deferred: build them first.
             bulk_load.restore_pending_indexes(db)
             complete = _run_phases(ctx)
@@ -174,7 +178,13 @@ def _run_locked(
             message = (
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
-        except (AuthenticationError, MissingScopesError, DailyLimitError) as exc:
+        except (
+            AuthenticationError,
+            MissingScopesError,
+            DailyLimitError,
+            ApiVersionError,
+            budget.BudgetRefused,
+        ) as exc:
             status, message, hint, correlation_id = (
                 "failed",
                 exc.message,
@@ -234,6 +244,8 @@ def _run_locked(
         hint=hint,
         correlation_id=correlation_id,
         warnings=list(ctx.warnings),
+        daily_limit=client.rate_limit.daily,
+        daily_remaining=client.rate_limit.daily_remaining,
     )
 
 
@@ -256,8 +268,7 @@ def _run_phases_from(ctx: RunContext, ahead_box: list[lists.ListsAhead | None]) 
             ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
             current = phase
         if phase == "contacts":
-            if ctx.expected_total is None:
-                ctx.expected_total = _expected_total(ctx)
+            # expected_total was read before the run started (it feeds the budget check).
             if ctx.trial_cap() is None:
                 # The lists' round trips overlap the contacts (see ListsAhead).
                 ahead_box[0] = lists.ListsAhead(ctx).start()

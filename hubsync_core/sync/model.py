@@ -63,6 +63,9 @@ class SyncProgress:
     rate_limit_remaining: int | None = None
     rate_limit_max: int | None = None
     message: str = ""
+    #: The portal's daily API budget as the last response told it.
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
 
     @classmethod
     def from_run(cls, run: SyncRun, now: datetime) -> SyncProgress:
@@ -128,6 +131,9 @@ class SyncStats:
     hint: str = ""
     correlation_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The portal's daily API budget after the run (None where HubSpot did not say).
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
 
     @classmethod
     def from_run(cls, run: SyncRun) -> SyncStats:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from portal_helpers import sandbox_settings
 from sync_helpers import fast_client
 
@@ -37,14 +38,15 @@ class Audited:
         with self.db.transaction() as conn:
             conn.execute(CONTACTS.delete().where(CONTACTS.c.hubspot_id.in_(ids)))
 
-    def add_locally(self, ids: list[str]) -> None:
+    def add_locally(self, ids: list[str], *, days_old: float = 3) -> None:
+        """Rows for `ids`, last modified `days_old` ago (0: after the copy was proven)."""
         now = utcnow()
         rows = [
             {
                 "hubspot_id": i,
                 "properties": {"hs_object_id": i},
                 "synced_at": now,
-                "updated_at": now - timedelta(days=3),
+                "updated_at": now - timedelta(days=days_old),
                 "archived": False,
                 "seen_generation": 0,
             }
@@ -54,8 +56,10 @@ class Audited:
             conn.execute(CONTACTS.insert(), rows)
 
     def unused_id_after(self, record_id: str) -> str:
-        """An id HubSpot does not have: the first gap in its sparse ids after `record_id`."""
+        """An id neither HubSpot nor the copy has: the first gap after `record_id`."""
         taken = {*self.sandbox.portal.live_ids(), *self.sandbox.portal.archived_ids()}
+        with self.db.connect() as conn:  # merged-away ids are stored (archived) locally
+            taken |= set(conn.execute(sa.select(CONTACTS.c.hubspot_id)).scalars())
         candidate = int(record_id) + 1
         while str(candidate) in taken:
             candidate += 1

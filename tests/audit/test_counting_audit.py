@@ -40,13 +40,13 @@ def test_a_damaged_copy_names_exactly_the_missing_extra_and_stale_contacts(
 ) -> None:
     portal = audited.sandbox.portal
     live = portal.live_ids()
-    # Lost and extra rows in different ranges: a lost and an extra contact in one range
-    # cancel out in its count (see the counting module's docstring).
-    deleted = [*live[300:400:20], live[1300], live[2300]]  # 7 contacts lost locally
-    extra = [audited.unused_id_after(live[k]) for k in (700, 1700, 2700)]  # not in HubSpot
+    deleted = live[100:2900:400]  # 7 contacts lost locally, in 6 of the 6 ranges
+    # Rows added behind HubSync's back after the last proof, in ranges that also lost one:
+    # the live counts cancel out there, the modification times give them away.
+    extra = [audited.unused_id_after(live[k]) for k in (150, 1350, 2550)]
     changed = live[50:3000:300]  # 10 contacts changed in HubSpot, the change never synced
     audited.delete_locally(deleted)
-    audited.add_locally(extra)
+    audited.add_locally(extra, days_old=0)
     for record_id in changed:
         portal.update_contact(record_id, {"jobtitle": "Changed behind the sync's back"})
 
@@ -58,7 +58,7 @@ def test_a_damaged_copy_names_exactly_the_missing_extra_and_stale_contacts(
     assert sorted(report.stale, key=int) == sorted(set(changed) - set(deleted), key=int)
     assert report.pending == []
     # Two searches a range, and a few per lost or extra contact (bisection, one listing).
-    assert report.api_calls <= 2 * report.ranges + 6 * (len(deleted) + len(extra))
+    assert report.api_calls <= 2 * report.ranges + 1 + 6 * len(deleted)
     assert sum(r.missing + r.extra + r.stale for r in report.range_drift) == report.differences
     assert report.verdict().startswith("drift: 20 differences (7 missing, 3 extra, 10 stale)")
 
@@ -74,3 +74,14 @@ def test_changes_younger_than_the_index_lag_are_pending_not_drift(audited: Audit
     assert report.status == PENDING and report.in_sync
     assert sorted(report.pending) == sorted([edited, created])
     assert "2 pending" in report.verdict()
+
+
+def test_extra_rows_older_than_the_proof_are_found_by_bisection(audited: Audited) -> None:
+    live = audited.sandbox.portal.live_ids()
+    extra = [audited.unused_id_after(live[k]) for k in (700, 2700)]
+    audited.add_locally(extra, days_old=30)
+
+    report = run_audit(audited.settings, audited.db, audited.client, clock=audited.later)
+
+    assert (report.extra, report.missing, report.stale) == (extra, [], [])
+    assert report.api_calls <= 2 * report.ranges + 6 * len(extra)

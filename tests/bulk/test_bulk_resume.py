@@ -108,7 +108,9 @@ def test_sigkill_half_way_then_resume_writes_everything_and_never_resends_a_comm
             done_at = {b["seq"]: b["done_at"].replace(tzinfo=UTC).timestamp() for b in batches}
             batch_of = {cid: b["seq"] for b in batches for cid in b["ids"]}
             writes = [
-                w for w in sandbox.writes.items() if w.path == endpoints.CONTACTS_BATCH_UPDATE
+                w
+                for w in sandbox.writes.items()
+                if w.path == endpoints.DEFAULT.contacts_batch("update")
             ]
             assert writes
             for request in writes:
