@@ -14,7 +14,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,13 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.api import QUICK_API, ApiSizes
+from benchmarks.changes import (
+    INCREMENTAL_ARCHIVED,
+    archive_contacts,
+    change_contacts,
+    change_list,
+    check_incremental,
+)
 from benchmarks.infra import (
     TOKEN,
     BenchError,
@@ -32,6 +39,7 @@ from benchmarks.infra import (
     run_child,
     scratch_dir,
 )
+from benchmarks.report import HEADER, Row, brief, format_row, table
 
 SCENARIOS = (
     "ingest",
@@ -47,6 +55,9 @@ SCENARIOS = (
     "bulk",
 )
 BACKENDS = ("sqlite", "postgresql")
+#: The incremental scenarios measure the sync alone: the counting audit that follows each
+#: incremental sync by default (`HUBSYNC_AUDIT_AFTER_SYNC`) has its own searches.
+NO_AUDIT = {"HUBSYNC_AUDIT_AFTER_SYNC": "false"}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
 CEILING = 1_000.0
@@ -95,26 +106,6 @@ QUICK = Sizes(
     repeats=1,
     api=QUICK_API,
 )
-
-
-@dataclass
-class Row:
-    """One line of the table (and of the JSON)."""
-
-    scenario: str
-    backend: str
-    contacts: int
-    seconds: float | None = None
-    contacts_per_s: float | None = None
-    api_calls: int | None = None
-    rate_limited: int | None = None
-    cpu_s_per_10k: float | None = None
-    peak_rss_mb: float | None = None
-    query_p50_ms: float | None = None
-    query_p95_ms: float | None = None
-    note: str = ""
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Suite:
@@ -179,7 +170,7 @@ class Suite:
             cpu_s_per_10k=median["cpu_seconds"] / max(synced, 1) * 10_000,
             peak_rss_mb=median["peak_rss_mb"],
             note=note,
-            runs=[_brief(r) for r in runs],
+            runs=[brief(r) for r in runs],
             extra={
                 "portal_live": live,
                 "phase_contacts_per_s": statistics.median(
@@ -277,14 +268,14 @@ class Suite:
                 url = databases.new(backend, "incremental")
                 try:
                     full = self.sync(sandbox, url)
-                    edits = _change_contacts(sandbox, url, sizes.incremental_changed)
-                    quiet = self.sync(sandbox, url, mode="incremental")
-                    _check_incremental(sandbox, url, edits)
-                    edits = _change_contacts(sandbox, url, sizes.incremental_changed, "Again")
-                    archived = _archive_contacts(sandbox, url, INCREMENTAL_ARCHIVED)
-                    _change_list(sandbox, url)
-                    busy = self.sync(sandbox, url, mode="incremental")
-                    _check_incremental(sandbox, url, edits, archived)
+                    edits = change_contacts(sandbox, url, sizes.incremental_changed)
+                    quiet = self.sync(sandbox, url, mode="incremental", env=NO_AUDIT)
+                    check_incremental(sandbox, url, edits)
+                    edits = change_contacts(sandbox, url, sizes.incremental_changed, "Again")
+                    archived = archive_contacts(sandbox, url, INCREMENTAL_ARCHIVED)
+                    change_list(sandbox, url)
+                    busy = self.sync(sandbox, url, mode="incremental", env=NO_AUDIT)
+                    check_incremental(sandbox, url, edits, archived)
                 finally:
                     databases.drop(url)
                 for result, label, extra_note in (
@@ -310,7 +301,7 @@ class Suite:
                             f"{extra_note}; {result['sandbox_search_requests']} searches, "
                             f"{result['duration_seconds']:.1f} s; exact"
                         ),
-                        runs=[_brief(full), _brief(result)],
+                        runs=[brief(full), brief(result)],
                         extra={"changed": len(edits), "stored": full["total_synced"]},
                     )
                     self.add(row)
@@ -399,7 +390,7 @@ class Suite:
                         peak_rss_mb=theirs["peak_rss_mb"],
                         note=f"HubSync {ours_rate:,.0f}/s on the same portal: {ratio:.1f}x",
                         runs=[theirs],
-                        extra={"hubsync": _brief(ours), "ratio": ratio},
+                        extra={"hubsync": brief(ours), "ratio": ratio},
                     )
                 )
         finally:
@@ -463,7 +454,7 @@ class Suite:
                     cpu_s_per_10k=result["cpu_seconds"] / result["total_synced"] * 10_000,
                     peak_rss_mb=result["peak_rss_mb"],
                     note=f"sandbox peak RSS {sandbox.peak_rss_mb() or 0:.0f} MB",
-                    runs=[_brief(result)],
+                    runs=[brief(result)],
                 )
             )
         finally:
@@ -529,117 +520,11 @@ class Suite:
                 )
 
 
-def _brief(run: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "status",
-        "mode",
-        "total_synced",
-        "total_pages",
-        "duration_seconds",
-        "contacts_phase_seconds",
-        "wall_seconds",
-        "cpu_seconds",
-        "peak_rss_mb",
-        "api_calls",
-        "rate_limited",
-        "retries",
-        "sandbox_requests",
-        "sandbox_search_requests",
-        "sandbox_429",
-        "contacts_per_s",
-        "phase_contacts_per_s",
-    )
-    return {k: run[k] for k in keys if k in run}
-
-
 def _check(runs: list[dict[str, Any]], live: int) -> None:
     """Every full sync stored exactly the portal's live contacts."""
     for run in runs:
         if run["total_synced"] != live:
             raise BenchError(f"a full sync stored {run['total_synced']} of {live} live contacts")
-
-
-def _live_ids(url: str) -> list[str]:
-    import sqlalchemy as sa
-
-    from hubsync_core.store.database import Database
-
-    db = Database(url)
-    with db.connect() as conn:
-        ids = [
-            r[0]
-            for r in conn.execute(
-                sa.text("SELECT hubspot_id FROM contacts WHERE archived = :no ORDER BY hubspot_id"),
-                {"no": False},
-            )
-        ]
-    db.dispose()
-    return ids
-
-
-def _change_contacts(
-    sandbox: SandboxProcess, url: str, count: int, label: str = "Bench"
-) -> dict[str, str]:
-    """Edit `count` stored contacts (spread over the id range) in the portal; returns
-    {id: the new jobtitle}."""
-    ids = _live_ids(url)
-    step = max(len(ids) // max(count, 1), 1)
-    chosen = {hubspot_id: f"{label} {n}" for n, hubspot_id in enumerate(ids[::step][:count])}
-    for hubspot_id, title in chosen.items():
-        sandbox.admin("PATCH", f"contacts/{hubspot_id}", {"properties": {"jobtitle": title}})
-    return chosen
-
-
-#: Contacts archived before the second incremental run of the incremental scenario.
-INCREMENTAL_ARCHIVED = 20
-
-
-def _archive_contacts(sandbox: SandboxProcess, url: str, count: int) -> list[str]:
-    """Archive `count` stored live contacts (from the end of the id range) in the portal."""
-    chosen = _live_ids(url)[-count:]
-    for hubspot_id in chosen:
-        sandbox.admin("POST", f"contacts/{hubspot_id}/archive", {})
-    return chosen
-
-
-#: The sandbox portal's manual "Newsletter subscribers" list.
-NEWSLETTER_LIST = "15"
-
-
-def _change_list(sandbox: SandboxProcess, url: str) -> None:
-    """Add a few stored contacts to one list of the portal."""
-    sandbox.admin("POST", f"lists/{NEWSLETTER_LIST}/add", {"ids": _live_ids(url)[:10]})
-
-
-def _check_incremental(
-    sandbox: SandboxProcess, url: str, edits: dict[str, str], archived: Sequence[str] = ()
-) -> None:
-    """The database after an incremental run: the portal's live count, every edit stored,
-    every archived contact archived."""
-    import sqlalchemy as sa
-
-    from hubsync_core.store.database import Database
-
-    live = sandbox.live_contacts()
-    db = Database(url)
-    with db.connect() as conn:
-        stored = conn.execute(
-            sa.text("SELECT count(*) FROM contacts WHERE archived = :no"), {"no": False}
-        ).scalar_one()
-        titles = dict(
-            conn.execute(
-                sa.text("SELECT hubspot_id, jobtitle FROM contacts WHERE archived = :no"),
-                {"no": False},
-            ).all()
-        )
-    db.dispose()
-    wrong = [i for i, title in edits.items() if titles.get(i) != title and i not in archived]
-    still_live = [i for i in archived if i in titles]
-    if stored != live or wrong or still_live:
-        raise BenchError(
-            f"incremental run not exact: {stored} live stored of {live}, "
-            f"{len(wrong)} edits missing, {len(still_live)} archived still live"
-        )
 
 
 def _phase(row: Row) -> str:
@@ -649,34 +534,6 @@ def _phase(row: Row) -> str:
 
 def _short(count: int) -> str:
     return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-HEADER = (
-    f"{'scenario':34} {'backend':10} {'contacts':>9} {'contacts/s':>10} {'API calls':>9} "
-    f"{'429s':>5} {'CPU s/10k':>9} {'peak RSS MB':>11} {'query p50/p95 ms':>16}  note"
-)
-
-
-def format_row(row: Row) -> str:
-    query = (
-        "-"
-        if row.query_p50_ms is None
-        else f"{row.query_p50_ms:.0f}/{_fmt(row.query_p95_ms, '.0f')}"
-    )
-    return (
-        f"{row.scenario:34} {row.backend:10} {row.contacts:>9,} "
-        f"{_fmt(row.contacts_per_s, ',.0f'):>10} {_fmt(row.api_calls, ',d'):>9} "
-        f"{_fmt(row.rate_limited, 'd'):>5} {_fmt(row.cpu_s_per_10k, '.2f'):>9} "
-        f"{_fmt(row.peak_rss_mb, '.0f'):>11} {query:>16}  {row.note}"
-    )
-
-
-def table(rows: list[Row]) -> str:
-    return "\n".join([HEADER, "-" * len(HEADER), *(format_row(r) for r in rows)])
 
 
 def main(argv: list[str] | None = None) -> int:

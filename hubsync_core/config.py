@@ -106,7 +106,7 @@ class Settings:
     search_counts_toward_burst: bool = False
     parallel_fetches: int = 4
     demo_contacts: int = 3000
-    demo_latency_ms: int = 0
+    demo_latency_ms: int = 120
     daily_budget_share: float = 0.5
     log_level: str = "INFO"
     #: Project/legacy app credentials: the secret signs webhooks (v3), id + secret fetch the
@@ -387,7 +387,7 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         search_counts_toward_burst=boolean("HUBSYNC_SEARCH_COUNTS_TOWARD_BURST", False),
         parallel_fetches=integer("HUBSYNC_PARALLEL_FETCHES", 4, minimum=1, maximum=8),
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
-        demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
+        demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 120, maximum=5000),
         daily_budget_share=share,
         log_level=log_level,
         client_id=get("HUBSPOT_CLIENT_ID"),

@@ -431,3 +431,10 @@ def make_service(sandbox: Sandbox, db: Database) -> Iterator[Callable[..., HubSy
     for service in made:
         if service._client is not None:
             service._client.close()
+
+
+@pytest.fixture(autouse=True)
+def _demo_portal_answers_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo portal's realistic latency (HUBSYNC_DEMO_LATENCY_MS, ~120 ms) is for people;
+    tests that reach it through the environment get answers at once."""
+    monkeypatch.setenv("HUBSYNC_DEMO_LATENCY_MS", "0")

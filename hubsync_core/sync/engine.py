@@ -251,15 +251,6 @@ def _run_locked(
 
 def _run_phases(ctx: RunContext) -> bool:
     """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
-    ahead_box: list[lists.ListsAhead | None] = [None]  # set when the contacts phase starts
-    try:
-        return _run_phases_from(ctx, ahead_box)
-    finally:
-        if ahead_box[0] is not None:
-            ahead_box[0].close()
-
-
-def _run_phases_from(ctx: RunContext, ahead_box: list[lists.ListsAhead | None]) -> bool:
     phases = PHASES[ctx.mode]
     current = ctx.checkpoint.get("phase", phases[0])
     complete = bool(ctx.checkpoint.get("complete", True))
@@ -269,9 +260,6 @@ def _run_phases_from(ctx: RunContext, ahead_box: list[lists.ListsAhead | None]) 
             current = phase
         if phase == "contacts":
             # expected_total was read before the run started (it feeds the budget check).
-            if ctx.trial_cap() is None:
-                # The lists' round trips overlap the contacts (see ListsAhead).
-                ahead_box[0] = lists.ListsAhead(ctx).start()
             # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
             scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
             # Into an empty table, the explorer's indexes are built once at the end.
@@ -303,7 +291,7 @@ def _run_phases_from(ctx: RunContext, ahead_box: list[lists.ListsAhead | None]) 
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
             deletions.id_sweep(ctx)
         elif phase == "lists" and complete:
-            lists.sync_lists(ctx, ahead_box[0])
+            lists.sync_lists(ctx)
         elif phase == "segments":
             log.info("Applying segments to contacts...")
             counts = _recompute(ctx)

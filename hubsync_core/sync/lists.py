@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from hubsync_core.hubspot.errors import MissingScopesError
@@ -45,58 +44,7 @@ def list_member_ids(ctx: RunContext, list_id: str, limit: int | None = None) -> 
         yield from page.items[: None if limit is None else max(limit, 0)]
 
 
-class ListsAhead:
-    """The lists and their members, read in a background thread while a full sync's contacts
-    phase runs: at real-world latency a portal's lists cost seconds of round trips that
-    then overlap the contacts instead of following them. The thread shares the client's
-    pacing budget (never more requests than allowed), reads one page at a time, and holds
-    at most `MAX_MEMBERS` ids (larger portals read their lists in the lists phase). Memberships
-    do not depend on the contact rows; a list changed meanwhile is caught by its signature
-    at the next incremental sync.
-    """
-
-    MAX_MEMBERS = 250_000
-
-    def __init__(self, ctx: RunContext) -> None:
-        self._ctx = ctx
-        self._stop = threading.Event()
-        self._result: tuple[list[ListInfo], dict[str, list[str]]] | None = None
-        self._thread = threading.Thread(target=self._run, name="hubsync-lists-ahead", daemon=True)
-
-    def start(self) -> ListsAhead:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            lists = all_lists(self._ctx)
-            if sum(info.size or 0 for info in lists) > self.MAX_MEMBERS:
-                return
-            members: dict[str, list[str]] = {}
-            for info in lists:
-                ids: list[str] = []
-                for page in walk_list_members(self._ctx.client, info.list_id):
-                    if self._stop.is_set():
-                        return
-                    ids.extend(page.items)
-                members[info.list_id] = ids
-            self._result = (lists, members)
-        except Exception:  # the lists phase reads them itself and reports what fails
-            log.debug("reading the lists ahead failed; the lists phase reads them", exc_info=True)
-
-    def result(self) -> tuple[list[ListInfo], dict[str, list[str]]] | None:
-        """Every list and its members (waits for the thread), or None when not read."""
-        self._thread.join()
-        return self._result
-
-    def close(self) -> None:
-        """Stop the thread (at its next page) and wait for it."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-
-def sync_lists(ctx: RunContext, ahead: ListsAhead | None = None) -> None:
+def sync_lists(ctx: RunContext) -> None:
     """Replace the stored lists and memberships with HubSpot's; a missing scope only warns.
 
     Lists are read concurrently (all threads share the client's pacing budget), because at
@@ -104,11 +52,9 @@ def sync_lists(ctx: RunContext, ahead: ListsAhead | None = None) -> None:
     each list is then written in its own transaction, so readers never see one half replaced.
     An incremental run reads only the lists that changed (see the module docstring).
     A trial run (`max_contacts`) reads lists one by one until it read that many members.
-    With `ahead`, what it read in the background is used instead of reading again.
     """
-    read = ahead.result() if ahead is not None else None
     try:
-        lists = read[0] if read is not None else all_lists(ctx)
+        lists = all_lists(ctx)
         known = stored_signatures(ctx) if ctx.mode == "incremental" else {}
         current = {info.list_id: info.change_signature() for info in lists}
         stale = [
@@ -127,12 +73,7 @@ def sync_lists(ctx: RunContext, ahead: ListsAhead | None = None) -> None:
         workers = max(1, min(ctx.settings.parallel_fetches, len(stale)))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="hubsync-lists")
         try:
-            pending = [
-                _done(read[1][info.list_id])
-                if read is not None
-                else pool.submit(_member_ids, ctx, info.list_id)
-                for info in stale
-            ]
+            pending = [pool.submit(_member_ids, ctx, info.list_id) for info in stale]
             for info, members in zip(stale, pending, strict=True):
                 ids = members.result()
                 signature = current[info.list_id]
@@ -185,12 +126,6 @@ def _trial_memberships(ctx: RunContext, lists: list[ListInfo], budget: int) -> N
             contact_store.replace_list_members(conn, info.list_id, ids)
         done += 1
     log.info("Synced memberships of %d lists", done)
-
-
-def _done(ids: list[str]) -> Future[list[str]]:
-    future: Future[list[str]] = Future()
-    future.set_result(ids)
-    return future
 
 
 def _member_ids(ctx: RunContext, list_id: str) -> list[str]:

@@ -116,3 +116,29 @@ def rate_limit_text(limit: RateLimitStatus) -> str | None:
 def setting_rows(described: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """Settings table rows from `Settings.describe()` (token masked, URL without password)."""
     return [{"setting": name, "value": value, "from": source} for name, value, source in described]
+
+
+#: The Settings page's "How to connect" text (the README's "Connect your HubSpot portal").
+CONNECT_HELP = """
+1. In HubSpot (as a super admin), open your account's settings and create a **service key**
+   under the integrations settings (new private apps can no longer be created since
+   October 2026; existing private-app tokens keep working).
+2. Scopes: `crm.objects.contacts.read` and `crm.lists.read` to sync. Add
+   `crm.objects.contacts.write` and `crm.lists.write` only for bulk operations.
+3. Put the key in `.env` as `HUBSPOT_ACCESS_TOKEN=...` and restart the dashboard.
+4. **Test connection** below shows the scopes granted and the daily API budget left.
+"""
+
+
+def scope_rows(rows: list[tuple[str, str, bool | None]]) -> list[dict[str, Any]]:
+    """The scopes table: granted (✅), missing (❌) or unknown (—), and what each is for."""
+    mark = {True: "✅ granted", False: "❌ missing", None: "— unknown"}
+    return [{"scope": name, "status": mark[granted], "for": why} for name, why, granted in rows]
+
+
+def daily_budget(limit: int | None, remaining: int | None, used: int | None = None) -> str | None:
+    """`249,000 of 250,000 API calls left today (this run used 42)`, when HubSpot said."""
+    if limit is None or remaining is None:
+        return None
+    text = f"{remaining:,} of {limit:,} API calls left today"
+    return f"{text} (this run used {used:,})" if used is not None else text

@@ -74,6 +74,7 @@ def base_env(tmp_path: Path, **values: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env["HUBSYNC_DATA_DIR"] = str(tmp_path / "data")
     env["HUBSYNC_LOG_LEVEL"] = "WARNING"
+    env["HUBSYNC_DEMO_LATENCY_MS"] = "0"  # the demo portal answers at once in tests
     env.update(values)
     return env
 

@@ -271,6 +271,8 @@ def _make_harness(
     environ = {
         "HUBSYNC_DATA_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{database_file}",
+        # Tests answer at once (the demo portal's realistic latency is for people).
+        "HUBSYNC_DEMO_LATENCY_MS": "0",
     }
     # The app's pages read settings through the hook, but keep the process environment in
     # line too (nothing may pick up a developer's token).
