@@ -116,7 +116,10 @@ def _run(
         raise busy(exc) from None
     failed = [vars(i) for i in service.bulk_items(op_id, ["failed"], limit=100)]
     body = {**data, "operation": op.as_dict(), "failed_items": failed}
-    return JSONResponse(_jsonable(body), 200 if op.status == "succeeded" else 207, location)
+    # 207: some contacts failed (listed); 502: the run stopped (HubSpot refused, or an
+    # unretryable failure: `message` says why and `resume` continues it).
+    code = {"succeeded": 200, "partial": 207}.get(op.status, 502)
+    return JSONResponse(_jsonable(body), code, location)
 
 
 def _jsonable(value: Any) -> Any:
@@ -138,7 +141,8 @@ def bulk(
     request: Request, service: Service, jobs: Jobs, body: Annotated[BulkRequest, Body()]
 ) -> JSONResponse:
     """Set/clear properties, add to or remove from a static list, archive, or update from a
-    CSV. 200: every contact written; 207: some failed (listed); 422: refused before sending."""
+    CSV. 200: every contact written; 207: some failed (listed); 422: refused before sending;
+    428: a typed confirmation is needed; 409: the database is busy; 502: the run stopped."""
     return _go(request, service, jobs, lambda: _preview(service, body), body)
 
 

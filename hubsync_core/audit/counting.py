@@ -5,9 +5,14 @@ ranges of equal size) HubSpot's search answers two totals at one call each: ever
 and those modified since the copy was last proven. The same counts come from the local copy
 for free. A missed change leaves the local contact with an older modification date, so the
 second count differs; the modified ones come back with the count (up to a page), which names
-stale and missing contacts at no extra call. Where the live counts differ, the range is bisected
-(one count per level) until a range fits one search page, whose ids name the missing and extra
-contacts. Differences younger than the search index lag are pending, not drift.
+stale and missing contacts at no extra call; local contacts changed since the proof that it does
+not list are looked up by id (100 a search), which names extra rows even where a lost contact
+in the same range cancels them out in the live count. Where the live counts still differ, the
+range is bisected (one count per level) until a range fits one search page, whose ids name the
+missing and extra contacts. Differences younger than the search index lag are pending, not drift.
+
+Counting cannot see a lost contact and an extra row older than the proof inside the same range:
+their counts cancel (the README says so).
 """
 
 from __future__ import annotations

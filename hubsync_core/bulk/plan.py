@@ -240,7 +240,8 @@ def plan_values(
     preview.items.sort(key=lambda item: not item.needs_clear)
 
 
-def _shown(definition: WritableProperty | None, value: Any) -> str:
+def shown_value(definition: WritableProperty | None, value: Any) -> str:
+    """A value as people read it: an option's label, or "(empty)"."""
     if value in (None, ""):
         return "(empty)"
     return (definition.option_label(str(value)) if definition else None) or str(value)
@@ -255,8 +256,8 @@ def _sample(
     return SampleRow(
         contact.hubspot_id,
         contact.email,
-        ", ".join(f"{n}: {_shown(defs.get(n), before[n])}" for n in after),
-        ", ".join(f"{n}: {_shown(defs.get(n), after[n])}" for n in after),
+        ", ".join(f"{n}: {shown_value(defs.get(n), before[n])}" for n in after),
+        ", ".join(f"{n}: {shown_value(defs.get(n), after[n])}" for n in after),
     )
 
 

@@ -14,7 +14,13 @@ batch is reconciled before anything is resent: its contacts are read back from H
 (batch read, no write), those already holding the intended values (or already archived) are
 recorded as written from what HubSpot answered, and only the others are sent again. List
 membership changes are resent as they are: adding a member twice or removing a non-member is
-a no-op in HubSpot. The reconciliation is recorded in the batch's `note`.
+a no-op in HubSpot. The reconciliation is recorded in the batch's `note`. What stays
+ambiguous: a contact someone else changed in HubSpot between the lost answer and the resume
+no longer holds the intended value, so it is sent again (the operation's intent wins, as it
+would have had the run not been cut), and a value HubSpot stores normalised (a number written
+as "5.0") reads back different and is resent (a no-op). Retries of one call by the client
+(a 5xx, a reset, unreadable JSON) happen before the result is committed, so they are not
+resends of a committed batch either.
 
 The runner holds the database's single-flight lock (`store.lock`), so a bulk job and a sync
 never run at once on one database.

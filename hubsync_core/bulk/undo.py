@@ -26,6 +26,7 @@ from .plan import (
     plan_list,
     plan_values,
     scope_check,
+    shown_value,
 )
 from .selection import Selection, load
 from .values import LIFECYCLE, CheckedValue, stage_moves_back
@@ -86,8 +87,8 @@ def plan_undo(ctx: BulkContext, op_id: int) -> Preview:
                 SampleRow(
                     cid,
                     emails.get(cid),
-                    ", ".join(f"{n}: {before[n] or '(empty)'}" for n in after),
-                    ", ".join(f"{n}: {after[n] or '(empty)'}" for n in after),
+                    ", ".join(f"{n}: {shown_value(defs.get(n), before[n])}" for n in after),
+                    ", ".join(f"{n}: {shown_value(defs.get(n), after[n])}" for n in after),
                 )
             )
     preview.items.sort(key=lambda i: not i.needs_clear)
