@@ -34,8 +34,8 @@ def _damage(sandbox: SandboxProcess, url: str, seed: int) -> dict[str, set[str]]
     """Damage the copy; return the ids the audit must name, by kind."""
     import sqlalchemy as sa
 
+    from hubsync_core.clock import utcnow
     from hubsync_core.store.database import Database
-    from hubsync_core.sync.context import utcnow
 
     rng = random.Random(seed)
     db = Database(url)

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hubsync_core import __version__
+from hubsync_core.columns import BRIEF
 from hubsync_core.config import Settings, SettingsError
 from hubsync_core.freshness import live_updates_line
 from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.run_status import RunStatus
 from hubsync_core.schedule_cli import add_every_option, add_schedule_commands, run_every
 from hubsync_core.segments import SegmentError
 from hubsync_core.store.lock import SyncAlreadyRunning
@@ -333,10 +335,10 @@ class _ProgressLine:
 
 def _print_stats(stats: SyncStats) -> None:
     headline = {
-        "succeeded": "Sync complete",
-        "partial": "Sync stopped early (partial)",
-        "failed": "Sync failed",
-        "cancelled": "Sync cancelled",
+        RunStatus.SUCCEEDED: "Sync complete",
+        RunStatus.PARTIAL: "Sync stopped early (partial)",
+        RunStatus.FAILED: "Sync failed",
+        RunStatus.CANCELLED: "Sync cancelled",
     }.get(stats.status, f"Sync {stats.status}")
     print(f"{headline} (run {stats.run_id}, {stats.mode})")
     print(f"  Total synced: {stats.total_synced:,}")
@@ -442,15 +444,7 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    columns = (
-        "hubspot_id",
-        "email",
-        "firstname",
-        "lastname",
-        "company",
-        "lifecyclestage",
-        "segments",
-    )
+    columns = BRIEF  # the short table: see `hubsync_core.columns`
     table = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in table]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))

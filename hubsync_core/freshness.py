@@ -18,7 +18,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hubsync_core.clock import naive_utc
 from hubsync_core.hubspot.errors import DailyLimitError, HubSpotError
+from hubsync_core.run_status import RunStatus
 from hubsync_core.scheduler import JobOutcome, JobState, PeriodicJob, Scheduler
 from hubsync_core.store.inbox import InboxStats
 from hubsync_core.store.lock import SyncAlreadyRunning
@@ -42,7 +44,7 @@ def next_daily_reset(now: datetime, time_zone: str | None) -> datetime:
         zone = UTC
     local = now.replace(tzinfo=UTC).astimezone(zone)
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
-    return midnight.astimezone(UTC).replace(tzinfo=None)
+    return naive_utc(midnight)
 
 
 def sync_job(
@@ -58,7 +60,7 @@ def sync_job(
             stats = run_sync()
         except SyncAlreadyRunning as exc:
             return JobOutcome("skipped", f"Skipped: {exc}")
-        if stats.status != "succeeded" and stats.hint == DailyLimitError.hint:
+        if stats.status != RunStatus.SUCCEEDED and stats.hint == DailyLimitError.hint:
             until = reset_at()
             return JobOutcome(
                 "paused",
@@ -83,10 +85,12 @@ def sync_through(jobs: SyncJobs, owner: str = "schedule") -> Callable[[], SyncSt
         if started.result is not None:
             return started.result
         if started.run_id is None:
-            return SyncStats(status="failed", message=started.error or "the sync did not start")
+            return SyncStats(
+                status=RunStatus.FAILED, message=started.error or "the sync did not start"
+            )
         jobs.wait()
         return jobs.result_of(started.run_id) or SyncStats(
-            status="failed", message="the scheduled sync ended without a result"
+            status=RunStatus.FAILED, message="the scheduled sync ended without a result"
         )
 
     return run

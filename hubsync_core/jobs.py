@@ -13,12 +13,13 @@ import threading
 from dataclasses import dataclass
 
 from hubsync_core.bulk.runner import BulkProgress
+from hubsync_core.clock import utcnow
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import lock, runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.store.models import SyncRun
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import PORTAL_ID
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 
@@ -187,7 +188,7 @@ class SyncJobs:
         if result is not None and result.run_id == run_id:
             return result
         run = runs.get_run(self.db, run_id)
-        if run is None or run.status == "running":
+        if run is None or run.status == RunStatus.RUNNING:
             return None
         return SyncStats.from_run(run)
 

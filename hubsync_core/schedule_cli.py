@@ -46,8 +46,8 @@ def add_schedule_commands(commands: Any) -> None:
 
 
 def cmd_schedule_set(args: argparse.Namespace, settings: Settings) -> int:
+    from hubsync_core.clock import utcnow
     from hubsync_core.service import HubSyncService
-    from hubsync_core.sync.context import utcnow
 
     minutes = parse_period(args.period)
     with HubSyncService(settings, owner="cli") as service:
@@ -57,8 +57,8 @@ def cmd_schedule_set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_schedule_show(args: argparse.Namespace, settings: Settings) -> int:
+    from hubsync_core.clock import utcnow
     from hubsync_core.service import HubSyncService
-    from hubsync_core.sync.context import utcnow
 
     with HubSyncService(settings, owner="cli") as service:
         state = service.schedule()

@@ -15,15 +15,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core import columns
 from hubsync_core.audit.model import AuditReport
 from hubsync_core.audit.repair import run_audit
 from hubsync_core.bulk.facade import BulkFacade
-from hubsync_core.clock import iso_z
+from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
 from hubsync_core.connection import demo_sandbox, journal_client, make_client
 from hubsync_core.freshness import (
@@ -39,6 +40,7 @@ from hubsync_core.hubspot.endpoints import hubspot_record_url
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.hubspot.journal import JournalClient
 from hubsync_core.hubspot.models import ContactRecord
+from hubsync_core.run_status import RESUMABLE
 from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler, parse_period
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
@@ -68,9 +70,7 @@ from hubsync_core.store import overview as overview_store
 from hubsync_core.store.data_version import DataVersion
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import (
-    CONTACT_FIELDS,
     FACETS,
-    SORTABLE_COLUMNS,
     ContactFilter,
     ContactPage,
     Exploration,
@@ -81,7 +81,6 @@ from hubsync_core.store.models import SyncRun
 from hubsync_core.store.overview import Overview
 from hubsync_core.store.segment_store import ImportResult
 from hubsync_core.sync.applier import ApplyResult, EventApplier
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, properties_to_sync, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -91,10 +90,7 @@ from hubsync_core.webhooks.receiver import WebhookReceiver
 # Types the faces pass to and get from the facade, importable from here so that no face
 # needs to import `hubsync_core.store` (tests/test_architecture.py keeps pages to that).
 __all__ = [
-    "CONTACT_FIELDS",
-    "EXPORT_COLUMNS",
     "FACETS",
-    "SORTABLE_COLUMNS",
     "ContactFilter",
     "ContactPage",
     "DataVersion",
@@ -111,27 +107,8 @@ __all__ = [
     "get_sync_service",
 ]
 
-#: The columns an export (and the Contacts table) shows unless told otherwise.
-EXPORT_COLUMNS: tuple[str, ...] = export.EXPORT_COLUMNS
 
-
-SDK_FIELDS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "hubspot_id",
-    "list_memberships",
-    "segments",
-    "properties",
-    "created_at",
-    "updated_at",
-    "synced_at",
-    "lifecyclestage",
-    "archived",
-)
+SDK_FIELDS: tuple[str, ...] = (*columns.SDK, "properties")
 
 
 def sdk_contacts(
@@ -165,8 +142,8 @@ def contacts_page(
     """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
     contact with the spec's fields (`SDK_FIELDS`), times as ISO strings with a Z."""
     explorer.check_paging(limit, offset)
-    if sort not in SORTABLE_COLUMNS:
-        raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
+    if sort not in columns.SORTABLE:
+        raise ValueError(f"sort must be one of {', '.join(columns.SORTABLE)}, got {sort!r}")
     page = explorer.query_contacts(
         db,
         flt,
@@ -710,7 +687,6 @@ class HubSyncService(BulkFacade):
             if run is not None and local_result.run_id == run.id:
                 return local_result
             ended = local_result.timestamp
-            ended = ended.astimezone(UTC).replace(tzinfo=None) if ended.tzinfo else ended
             if local_result.run_id is None and (run is None or run.started_at <= ended):
                 return local_result
         return SyncStats.from_run(run) if run is not None else None
@@ -718,7 +694,7 @@ class HubSyncService(BulkFacade):
     def resume_options(self, stats: SyncStats) -> SyncOptions | None:
         """Options that resume the sync `stats` describes (the same mode again: the engine
         continues from its checkpoint), or None when there is nothing to resume."""
-        if stats.run_id is None or stats.status not in runs.RESUMABLE_STATUSES:
+        if stats.run_id is None or stats.status not in RESUMABLE:
             return None
         if stats.mode == "chainge":
             return SyncOptions(chainge_only=True, owner=self._owner)

@@ -11,8 +11,9 @@ from typing import Any
 
 import streamlit as st
 
+from hubsync_core.columns import SORTABLE
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import (
-    SORTABLE_COLUMNS,
     ContactFilter,
     ContactPage,
     DataVersion,
@@ -137,7 +138,7 @@ def main() -> None:
     st.title("👥 Contacts")
     if not service.has_contacts():
         last = service.last_run()
-        if last is not None and last.status == "running":
+        if last is not None and last.status == RunStatus.RUNNING:
             st.info("A sync is running: contacts appear here as its pages are stored.")
         else:
             st.info("No contacts are stored yet: run a sync to fetch them from HubSpot.")
@@ -160,7 +161,7 @@ def main() -> None:
     bar.render_filter_bar(flt, facets)
 
     columns = render_column_picker()
-    sortable = [c for c in SORTABLE_COLUMNS if c in columns or c == view["sort"]]
+    sortable = [c for c in SORTABLE if c in columns or c == view["sort"]]
     cols = st.columns([2, 1, 1])
     cols[0].selectbox(
         "Sort by", sortable, key="c_sort", format_func=label, on_change=bar.on_view_change

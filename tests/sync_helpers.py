@@ -15,12 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Secret, Settings
 from hubsync_core.hubspot import endpoints
 from hubsync_core.hubspot.client import HubSpotClient
@@ -39,10 +40,6 @@ COLUMN_PROPERTIES = ("firstname", "lastname", "company", "phone", "jobtitle", "l
 #: prefix of SEARCH_PATH.
 SEARCH_PATH = endpoints.DEFAULT.contacts_search
 LIST_PATH = endpoints.DEFAULT.contacts
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # -- sandbox, settings, client --------------------------------------------------------------

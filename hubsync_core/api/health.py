@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse
 from hubsync_core.api.context import Jobs, Service
 from hubsync_core.api.errors import error_responses
 from hubsync_core.api.schemas import AuditVerdict, Health, LastSync, Readiness
-from hubsync_core.clock import iso_z
-from hubsync_core.sync.context import utcnow
+from hubsync_core.clock import iso_z, utcnow
 
 log = logging.getLogger("hubsync.api")
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from hubsync_core.sync.context import utcnow
+from hubsync_core.clock import utcnow
 
 log = logging.getLogger("hubsync.audit")
 

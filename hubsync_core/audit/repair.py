@@ -14,13 +14,15 @@ from datetime import datetime
 
 from hubsync_core.audit.model import AuditReport, RepairOutcome
 from hubsync_core.audit.runner import counting_audit
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import audit as audit_store
 from hubsync_core.store import lock, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync.context import RunContext, utcnow
+from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.engine import properties_to_sync
 from hubsync_core.sync.model import SyncOptions
 from hubsync_core.sync.records import merged_ids
@@ -88,7 +90,7 @@ def repair_copy(
         checkpoint={"phase": "repair", "audit": counts},
         clock=clock,
     )
-    status, message = "succeeded", ""
+    status, message = RunStatus.SUCCEEDED, ""
     by_segment: dict[str, int] = {}
     try:
         ctx.properties = properties_to_sync(settings, client)
@@ -111,7 +113,7 @@ def repair_copy(
             by_segment = segment_store.recompute(conn, definitions, ctx.clock(), prune=True)
         ctx.save_checkpoint({**ctx.checkpoint, "phase": "done"})
     except HubSpotError as exc:
-        status, message = "partial", exc.message
+        status, message = RunStatus.PARTIAL, exc.message
         ctx.errors += 1
         raise
     finally:
@@ -122,7 +124,7 @@ def repair_copy(
             run.id,
             status,
             error_message=message or None,
-            by_segment=by_segment if status == "succeeded" else None,
+            by_segment=by_segment if status == RunStatus.SUCCEEDED else None,
             duration_seconds=ctx.elapsed,
         )
     api_calls = ctx.api_counters()[0]

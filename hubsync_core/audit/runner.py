@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from hubsync_core.audit.counting import CountingAudit, LocalCopy
 from hubsync_core.audit.model import DRIFT, AuditReport
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.store import audit as audit_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync.context import utcnow
 
 if TYPE_CHECKING:
     from hubsync_core.sync.context import RunContext

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from hubsync_core.clock import utcnow
 from hubsync_core.hubspot.writes import BATCH_LIMIT
 from hubsync_core.store.database import Database
 
@@ -24,10 +25,6 @@ BATCHES = BulkBatch.__table__  # type: ignore[attr-defined]
 UNDOABLE = ("set", "update", "list_add", "list_remove")
 #: Statuses an operation can be resumed from.
 RESUMABLE = ("running", "interrupted", "cancelled", "planned")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def save_plan(db: Database, preview: Preview, actor: str) -> int:

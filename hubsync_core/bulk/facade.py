@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from hubsync_core.clock import utcnow
 from hubsync_core.hubspot.writes import WritableProperty
 from hubsync_core.store import lock, segment_store
-from hubsync_core.sync.context import utcnow
 
 from . import audit
 from .audit import ItemRecord, OperationSummary

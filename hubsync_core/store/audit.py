@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import Contact, SyncRun
 from hubsync_core.store.runs import get_state, set_state
@@ -52,7 +53,7 @@ def first_full_sync_started(db: Database) -> datetime | None:
     """When the first completed full sync started (its changes are the baseline)."""
     query = (
         select(RUNS.c.started_at)
-        .where(RUNS.c.mode == "full", RUNS.c.status == "succeeded")
+        .where(RUNS.c.mode == "full", RUNS.c.status == RunStatus.SUCCEEDED)
         .order_by(RUNS.c.started_at)
         .limit(1)
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain, islice
 from typing import Any, TypedDict
 
@@ -23,6 +23,8 @@ import orjson
 from sqlalchemy import Connection, Table, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hubsync_core.clock import naive_utc, utcnow
+from hubsync_core.columns import TEXT_LIKE
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import (
     Contact,
@@ -65,24 +67,12 @@ class ContactRow(TypedDict, total=False):
     archived_reason: str | None
 
 
-_TEXT = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "archived_reason",
-)
-_TIMES = ("created_at", "updated_at", "archived_at")
+#: Every column the upsert writes, in the table's order (that of its parameter tuples).
+_COLUMNS: tuple[str, ...] = tuple(column.name for column in CONTACTS.columns)
+#: The text-like columns, as `_prepare` cleans them: the id first, `archived_reason` last.
+_TEXT = tuple(name for name in _COLUMNS if name in TEXT_LIKE)
 #: Columns an accepted incoming row overwrites (everything but the key and seen_generation).
-_REPLACED = (*_TEXT[1:], "properties", *_TIMES, "synced_at", "archived")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+_REPLACED = tuple(name for name in _COLUMNS if name not in ("hubspot_id", "seen_generation"))
 
 
 def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
@@ -97,15 +87,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-#: Every column the upsert writes, in the order of its parameter tuples.
-_COLUMNS = (*_TEXT[:8], "properties", "created_at", "updated_at", "synced_at", "archived")
-_COLUMNS += ("archived_at", "archived_reason", "seen_generation")
 _ID, _UPDATED_AT = _COLUMNS.index("hubspot_id"), _COLUMNS.index("updated_at")
 
 
@@ -130,7 +111,7 @@ def _json(properties: Mapping[str, Any]) -> str:
 
 def _stamp_time(value: datetime | None, stamp: Callable[[Any], Any]) -> Any:
     if value is not None and value.tzinfo is not None:
-        value = _naive_utc(value)
+        value = naive_utc(value)
     return stamp(value)
 
 
@@ -405,7 +386,7 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             "properties": {},
             "synced_at": now,
             "archived": True,
-            "archived_at": _naive_utc(at) or now,
+            "archived_at": naive_utc(at) or now,
             "archived_reason": reason,
             "seen_generation": 0,
         }

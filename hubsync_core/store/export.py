@@ -22,25 +22,13 @@ from datetime import date, datetime
 from typing import Any, BinaryIO, TextIO
 
 from hubsync_core.clock import iso_z
+from hubsync_core.columns import SHOWN
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter, iter_contact_chunks
 from hubsync_core.store.property_options import OptionLabels
 
 #: The columns exported when none are chosen (the Contacts page's visible columns).
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "jobtitle",
-    "phone",
-    "lifecyclestage",
-    "segments",
-    "list_memberships",
-    "created_at",
-    "updated_at",
-)
+EXPORT_COLUMNS: tuple[str, ...] = SHOWN
 #: Separator between segment or list names inside one cell.
 LIST_SEPARATOR = "; "
 _FORMULA_START = frozenset("=+-@\t\r")

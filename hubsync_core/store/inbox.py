@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from hubsync_core.clock import utcnow
 from hubsync_core.store.contacts import CHUNK, dialect_insert
 from hubsync_core.store.database import Database
 from hubsync_core.store.freshness_models import InboxEvent, PrivacyDeletion
@@ -57,10 +58,6 @@ class InboxStats:
     last_received_at: datetime | None
     last_applied_at: datetime | None
     privacy_deletions: int
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def event_row(event: dict[str, Any], source: str, now: datetime) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
-#: Run statuses. `running` is the only one that holds the single-flight lock.
-RUN_STATUSES = ("running", "succeeded", "partial", "failed", "cancelled", "interrupted")
+from hubsync_core.run_status import RunStatus
 
 #: Column type of every timestamp: naive UTC (`timestamp without time zone` on PostgreSQL).
 #: Spelled out because newer SQLModel releases map a bare `datetime` to an aware type that
@@ -146,7 +145,7 @@ class SyncRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     mode: str = Field(max_length=20)  # full | incremental | chainge | sweep
-    status: str = Field(default="running", max_length=20, index=True)
+    status: str = Field(default=RunStatus.RUNNING, max_length=20, index=True)
     started_at: datetime = Field(sa_type=NAIVE_UTC)
     finished_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     heartbeat_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)

@@ -7,7 +7,7 @@ exactly one runs it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 
@@ -16,10 +16,6 @@ from hubsync_core.store.database import Database
 from hubsync_core.store.freshness_models import ScheduledJob
 
 JOBS = ScheduledJob.__table__  # type: ignore[attr-defined]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def get(db: Database, name: str) -> ScheduledJob | None:

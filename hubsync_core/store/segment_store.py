@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +33,8 @@ from sqlalchemy import (
     update,
 )
 
+from hubsync_core import columns
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import (
     BUILTIN_KEYS,
     CONTACT_FIELDS,
@@ -58,20 +60,11 @@ CONTACTS = Contact.__table__
 MEMBERSHIP = ContactSegmentRow.__table__
 DEFINITIONS = SegmentDefinition.__table__
 
-#: Columns returned by `preview` for its sample.
-PREVIEW_COLUMNS = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "lifecyclestage",
-    "updated_at",
+#: Columns returned by `preview` for its sample: the short table's stored columns and when
+#: each contact was last modified.
+PREVIEW_COLUMNS: tuple[str, ...] = tuple(
+    n for n in columns.NAMES if (n in columns.BRIEF and n in columns.STORED) or n == "updated_at"
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _row_to_def(row: Any) -> SegmentDef:
@@ -176,7 +169,7 @@ def _save(
         "colour": seg.colour,
         "rule": _def_to_json(seg),
         "builtin": seg.builtin,
-        "updated_at": _now(),
+        "updated_at": utcnow(),
     }
     old = rows.get(original)
     if old is not None:

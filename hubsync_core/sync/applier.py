@@ -28,12 +28,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from hubsync_core.clock import naive_utc, utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import inbox, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.records import merged_ids, to_rows
 from hubsync_core.webhooks import events as ev
 
@@ -239,4 +239,4 @@ class EventApplier:
 def _from_ms(ms: int | None) -> datetime | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None)
+    return naive_utc(datetime.fromtimestamp(ms / 1000, tz=UTC))

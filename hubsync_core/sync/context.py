@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.models import ContactRecord
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
@@ -24,10 +26,6 @@ log = logging.getLogger("hubsync.sync")
 
 class Cancelled(Exception):
     """The user asked the run to stop; raised between pages, never inside a transaction."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -151,7 +149,7 @@ class RunContext:
         )
 
     # -- progress ---------------------------------------------------------------------------
-    def snapshot(self, status: str = "running", message: str = "") -> SyncProgress:
+    def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
         api_calls, retries, rate_limited, _errors = self.api_counters()
         limit = self.client.rate_limit
         return SyncProgress(
@@ -176,7 +174,7 @@ class RunContext:
             daily_remaining=limit.daily_remaining,
         )
 
-    def publish(self, status: str = "running", message: str = "") -> None:
+    def publish(self, status: str = RunStatus.RUNNING, message: str = "") -> None:
         if self.on_progress is None:
             return
         try:

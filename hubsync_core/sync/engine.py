@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
@@ -28,19 +29,12 @@ from hubsync_core.hubspot.errors import (
     RateLimitedError,
     TransientError,
 )
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import (
-    budget,
-    chainge,
-    deletions,
-    full,
-    incremental,
-    lists,
-    parallel,
-)
-from hubsync_core.sync.context import Cancelled, RunContext, utcnow
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync.context import Cancelled, RunContext
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.options import refresh_options
 from hubsync_core.sync.records import CORE_PROPERTIES
@@ -140,7 +134,9 @@ def _run_locked(
     try:
         mode, checkpoint, resumed_from = _plan(settings, db, options, started)
     except IncrementalNotReady as exc:
-        return SyncStats(mode="incremental", status="failed", message=str(exc), timestamp=started)
+        return SyncStats(
+            mode="incremental", status=RunStatus.FAILED, message=str(exc), timestamp=started
+        )
     run = runs.create_run(db, mode, owner, _options_dict(options), resumed_from=resumed_from)
     assert run.id is not None
     lock.attach_run(db, owner, run.id)
@@ -161,7 +157,7 @@ def _run_locked(
     log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
     ctx.publish()  # faces learn the run id at once, not after the first page
     _remember_portal(db, client)
-    status, message, hint, correlation_id = "succeeded", "", "", None
+    status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}
     heartbeat = _Heartbeat(db, owner, run.id, ctx)
     with heartbeat:
@@ -184,7 +180,7 @@ def _run_locked(
 
                     audit_after_sync(ctx)
         except Cancelled:
-            status = "cancelled"
+            status = RunStatus.CANCELLED
             message = (
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
@@ -196,20 +192,20 @@ def _run_locked(
             budget.BudgetRefused,
         ) as exc:
             status, message, hint, correlation_id = (
-                "failed",
+                RunStatus.FAILED,
                 exc.message,
                 exc.hint,
                 exc.correlation_id,
             )
         except HubSpotError as exc:
             # Retries exhausted (or a request HubSpot refused): keep what was stored.
-            status = "partial"
+            status = RunStatus.PARTIAL
             message, hint, correlation_id = exc.message, exc.hint, exc.correlation_id
             hint = hint or "Sync again to resume from the last stored page."
         except Exception as exc:
-            status, message = "failed", f"Unexpected error: {type(exc).__name__}: {exc}"
+            status, message = RunStatus.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
             log.exception("sync run %d failed", run.id)
-        if status != "succeeded":
+        if status != RunStatus.SUCCEEDED:
             ctx.errors += 1
             by_segment = _recompute_quietly(ctx)
             log.error("Sync %s: %s", status, message)
@@ -228,7 +224,7 @@ def _run_locked(
         by_segment=by_segment,
         duration_seconds=duration,
     )
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         log.info(
             "Sync complete! Synced %d contacts in %.1fs across %d pages",
             ctx.contacts,

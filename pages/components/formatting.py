@@ -4,19 +4,21 @@ every value comes from `hubsync_core`)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import naive_utc, utcnow
 from hubsync_core.hubspot.models import RateLimitStatus
+from hubsync_core.run_status import RunStatus
 from hubsync_core.sync.model import SyncProgress
 
 STATUS_LABELS = {
-    "running": "🔄 running",
-    "succeeded": "✅ succeeded",
-    "partial": "⚠️ partial",
-    "failed": "❌ failed",
-    "cancelled": "⏹️ cancelled",
-    "interrupted": "⚡ interrupted",
+    RunStatus.RUNNING: "🔄 running",
+    RunStatus.SUCCEEDED: "✅ succeeded",
+    RunStatus.PARTIAL: "⚠️ partial",
+    RunStatus.FAILED: "❌ failed",
+    RunStatus.CANCELLED: "⏹️ cancelled",
+    RunStatus.INTERRUPTED: "⚡ interrupted",
 }
 
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
@@ -32,16 +34,12 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
 def when(value: datetime | None, now: datetime | None = None) -> str:
     """`2026-11-28 06:14 UTC (5 min ago)`; stored times are naive UTC."""
     if value is None:
         return "—"
-    value = _naive_utc(value)
-    now = _naive_utc(now or datetime.now(UTC))
+    value = naive_utc(value)
+    now = naive_utc(now) if now else utcnow()
     return f"{value:%Y-%m-%d %H:%M} UTC ({ago((now - value).total_seconds())})"
 
 

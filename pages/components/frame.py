@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hubsync_core.connection import DEMO_EXPLANATION, DEMO_LABEL
+from hubsync_core.run_status import RunStatus
 from pages.components.formatting import status_label, when
 from pages.components.freshness import render_sidebar_schedule
 from pages.components.resources import AppResources
@@ -34,7 +35,7 @@ def _sidebar_last_sync(app: AppResources, *, polling: bool) -> None:
         last = app.service.last_run()
         if last is None:
             st.caption("Last sync: never")
-        elif last.status == "running":
+        elif last.status == RunStatus.RUNNING:
             st.caption(f"🔄 Sync running since {when(last.started_at)}")
         else:
             st.caption(f"Last sync: {when(last.finished_at or last.started_at)}")

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import SyncRun
 from hubsync_core.sync.model import SyncProgress, SyncStats
 from pages.components.formatting import (
@@ -58,9 +59,9 @@ def render_outcome(stats: SyncStats) -> None:
             f"{duration(stats.duration_seconds)} ({stats.mode}).",
             icon="✅",
         )
-    elif stats.status == "cancelled":
+    elif stats.status == RunStatus.CANCELLED:
         st.warning(f"**Sync cancelled.** {stats.message}", icon="⏹️")
-    elif stats.status in ("partial", "interrupted"):
+    elif stats.status in (RunStatus.PARTIAL, RunStatus.INTERRUPTED):
         st.warning(f"**Sync {stats.status}.** {stats.message}", icon="⚠️")
     else:
         st.error(f"**Sync failed.** {stats.message}", icon="❌")

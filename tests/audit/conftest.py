@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from portal_helpers import sandbox_settings
 from sync_helpers import fast_client
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import Contact
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import run_sync
 from hubsync_core.sync.model import SyncOptions
 

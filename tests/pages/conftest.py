@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `from pages.components import ...`, as the app's scripts do
     sys.path.insert(0, str(REPO))
 
+from hubsync_core.clock import utcnow  # noqa: E402
 from hubsync_core.config import Secret, Settings  # noqa: E402
 from hubsync_core.connection import ConnectionCheck  # noqa: E402
 from hubsync_core.hubspot.models import AccountDetails, RateLimitStatus  # noqa: E402
@@ -162,10 +163,6 @@ def progress(**changes: Any) -> SyncProgress:
     )
     values.update(changes)
     return SyncProgress(**values)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from hubsync_core.audit import AuditReport, RangeDrift
+from hubsync_core.clock import utcnow
 from hubsync_core.store import audit as audit_store
-from hubsync_core.sync.context import utcnow
 
 
 def _save(db, **changes) -> AuditReport:

@@ -11,17 +11,16 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hubsync_core.columns import BY_NAME, MEMBERSHIPS, NAMES, SORTABLE, STORED, ColumnKind
 from hubsync_core.store.explorer.planner import Plan
 from hubsync_core.store.explorer.sql import (
     CONTACTS,
     LISTS,
     MEMBERS,
     SEGMENTS,
-    TIMESTAMPS_AWARE,
     ids_in,
     no_index,
     opaque,
-    plain_value,
 )
 from hubsync_core.store.explorer.terms import (
     archived_term,
@@ -32,49 +31,19 @@ from hubsync_core.store.explorer.terms import (
 )
 from hubsync_core.store.models import SEARCH_SEPARATOR
 
-#: Stored columns of `contacts` a row may carry (not `properties`: that is opt-in).
-CONTACT_FIELDS: tuple[str, ...] = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "created_at",
-    "updated_at",
-    "synced_at",
-    "archived",
-    "archived_at",
-    "archived_reason",
+#: Sorted case-insensitively, empty values last (option values: empty last, as they are).
+_TEXT_SORTS = frozenset(n for n in SORTABLE if BY_NAME[n].kind is ColumnKind.TEXT)
+_EMPTY_LAST = frozenset(
+    n for n in SORTABLE if BY_NAME[n].kind in (ColumnKind.TEXT, ColumnKind.CHOICE)
 )
-#: Columns computed from other tables (one query per page each).
-MEMBERSHIP_FIELDS: tuple[str, ...] = ("segments", "list_memberships")
-#: What `query_contacts` returns when no columns are named.
-DEFAULT_COLUMNS: tuple[str, ...] = CONTACT_FIELDS + MEMBERSHIP_FIELDS
-#: Columns a page may be sorted by.
-SORTABLE_COLUMNS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "jobtitle",
-    "lifecyclestage",
-    "created_at",
-    "updated_at",
-    "hubspot_id",
-    "phone",
-)
-_TEXT_SORTS = frozenset({"email", "firstname", "lastname", "company", "jobtitle", "phone"})
 #: Any other requested column is read from the `properties` JSON (HubSpot property names).
 _PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 
 
 def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
     """ORDER BY terms: the column (empty values last either way), then the id, numerically."""
-    if sort not in SORTABLE_COLUMNS:
-        raise ValueError(f"Cannot sort by {sort!r}; choose one of {', '.join(SORTABLE_COLUMNS)}")
+    if sort not in SORTABLE:
+        raise ValueError(f"Cannot sort by {sort!r}; choose one of {', '.join(SORTABLE)}")
     c = CONTACTS.c
 
     def direction(expr: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -89,7 +58,7 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
     if sort in _TEXT_SORTS:
         # Case-insensitive (the same order on SQLite and PostgreSQL for ASCII text).
         column = sa.func.lower(column)
-    if sort in _TEXT_SORTS or sort == "lifecyclestage":
+    if sort in _EMPTY_LAST:
         # An empty value sorts with the missing ones: last.
         column = sa.func.nullif(column, "")
     return [direction(column).nulls_last(), *by_id]
@@ -97,12 +66,12 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
 
 def _split_columns(columns: Sequence[str] | None) -> tuple[list[str], list[str], list[str]]:
     """(stored fields to select, membership fields, property names) for requested columns."""
-    wanted = list(dict.fromkeys(columns if columns is not None else DEFAULT_COLUMNS))
+    wanted = list(dict.fromkeys(columns if columns is not None else NAMES))
     stored, memberships, props = [], [], []
     for name in wanted:
-        if name in CONTACT_FIELDS or name == "properties":
+        if name in STORED or name == "properties":
             stored.append(name)
-        elif name in MEMBERSHIP_FIELDS:
+        elif name in MEMBERSHIPS:
             memberships.append(name)
         elif _PROPERTY_NAME.match(name):
             props.append(name)
@@ -122,7 +91,7 @@ def rows_select(
 
     `page` (limit, offset): the page's ids are chosen first, then only those rows read whole.
     """
-    wanted = list(dict.fromkeys(columns if columns is not None else DEFAULT_COLUMNS))
+    wanted = list(dict.fromkeys(columns if columns is not None else NAMES))
     stored, _, props = _split_columns(wanted)
     selected = list(dict.fromkeys(["hubspot_id", *stored]))
     if props and "properties" not in selected:
@@ -159,7 +128,7 @@ def with_memberships(stmt: sa.Select[Any], wanted: list[str]) -> sa.Select[Any]:
     return stmt
 
 
-_STORED, _CONVERTED, _SEGMENTS, _LISTS, _PROPERTY = range(5)
+_STORED, _PROPERTIES, _SEGMENTS, _LISTS, _PROPERTY = range(5)
 
 
 def shape_rows(
@@ -200,9 +169,9 @@ def shape_rows(
         elif name == "list_memberships":
             plan.append((name, _LISTS, 0))
         elif name in index:
-            # Only these can need converting (aware times, if the columns ever hold them).
-            needs = name == "properties" or (TIMESTAMPS_AWARE and name in _TIMESTAMP_FIELDS)
-            plan.append((name, _CONVERTED if needs else _STORED, index[name]))
+            # A missing `properties` reads as {}; stored values are returned as they are.
+            kind = _PROPERTIES if name == "properties" else _STORED
+            plan.append((name, kind, index[name]))
         else:
             plan.append((name, _PROPERTY, props_at))
     out: list[dict[str, Any]] = []
@@ -215,15 +184,12 @@ def shape_rows(
                 row[name] = list(segments.get(r[0], ()))
             elif kind == _LISTS:
                 row[name] = list(list_names.get(r[0], ()))
-            elif kind == _CONVERTED:
-                row[name] = plain_value(name, r[at])
+            elif kind == _PROPERTIES:
+                row[name] = r[at] or {}
             else:
                 row[name] = (r[at] or {}).get(name)
         out.append(row)
     return out
-
-
-_TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 
 def segments_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[str]]:
