@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import random
 import threading
 import time
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Self
 
+import orjson
 import requests
 import requests.auth
+import requests.utils
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
@@ -84,6 +87,38 @@ class ClientCounters:
     errors: int = 0
     malformed: int = 0
     waited_seconds: float = 0.0
+
+
+def _settle_environment(session: requests.Session, base_url: str) -> None:
+    """Read the environment's proxy and CA-bundle settings for `base_url` once, now.
+
+    requests re-reads them on every request (every proxy variable scanned, no_proxy matched):
+    about 0.1 ms a call, a tenth of the client's time per page at local speeds. Every request
+    of this session goes to `base_url`'s host, so the answer is the same each time; it is
+    taken when the client is built (as `requests` would, minus later changes to the
+    environment). Authentication never comes from `~/.netrc` either way (see `_BearerAuth`).
+    """
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+
+
+def _json_body(response: requests.Response) -> Any:
+    """The response's JSON: orjson for a UTF-8 body (twice as fast as the standard library on
+    a contacts page), `response.json()` for anything orjson refuses (another charset, NaN,
+    integers beyond 64 bits, lone surrogates), so every body decodes as it always did."""
+    encoding = response.encoding
+    if encoding is None or encoding.lower() in _UTF8:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+    return response.json()
+
+
+_UTF8 = frozenset({"utf-8", "utf8"})
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -170,6 +205,7 @@ class Transport:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            _settle_environment(session, self._base_url)
         self._session = session
         self._auth = _BearerAuth(token)
         self._limiter = rate_limiter or RateLimiter(
@@ -355,7 +391,7 @@ class Transport:
             if status == 204:
                 return {}
             try:
-                data = response.json()
+                data = _json_body(response)
             except ValueError:  # includes requests' JSONDecodeError; truncated or not JSON
                 return _Retry(f"unreadable JSON in a {status} response", status=status)
             if not isinstance(data, dict):
