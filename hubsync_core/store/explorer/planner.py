@@ -234,6 +234,11 @@ class Plan:
         flt = self.flt
         if not (self.CUBES and self.facets and flt.segments and flt.list_ids):
             return None
+        # The primary cube (built for the total anyway) answers the facet its driver
+        # leaves open: every row of the other selection with its memberships.
+        own: Driver = "segments" if facet == "segment" else "lists"
+        if self._primary_driver() != own:
+            return None
         if facet == "segment":
             table, key = SEGMENTS, SEGMENTS.c.segment
             base = replace(flt, segments=(), segment_match="any")
