@@ -106,19 +106,26 @@ def _settle_environment(session: requests.Session, base_url: str) -> None:
 
 
 def _json_body(response: requests.Response) -> Any:
-    """The response's JSON: orjson for a UTF-8 body (twice as fast as the standard library on
-    a contacts page), `response.json()` for anything orjson refuses (another charset, NaN,
-    integers beyond 64 bits, lone surrogates), so every body decodes as it always did."""
+    """The response's JSON, exactly as `response.json()` reads it, at half its cost on a
+    contacts page: orjson for a UTF-8 body, unless orjson could read it differently (a run of
+    20 digits or more may be an integer beyond 64 bits, which orjson turns into a float) or
+    refuses it (NaN, lone surrogates, another charset): then `response.json()`."""
     encoding = response.encoding
-    if encoding is None or encoding.lower() in _UTF8:
+    content = response.content
+    if (encoding is None or encoding.lower() in _UTF8) and _LONG_DIGITS not in content.translate(
+        _DIGITS_AS_ZERO
+    ):
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError:
             pass
     return response.json()
 
 
 _UTF8 = frozenset({"utf-8", "utf8"})
+#: Every ASCII digit as "0" (one C pass), so a long digit run is one substring test.
+_DIGITS_AS_ZERO = bytes(ord("0") if chr(b).isdigit() and b < 128 else b for b in range(256))
+_LONG_DIGITS = b"0" * 20
 
 
 class _BearerAuth(requests.auth.AuthBase):

@@ -259,10 +259,15 @@ def count_seen(db: Database | Connection, generation: int | None) -> int:
 
 def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str) -> int:
     """Archive the given ids (inserting a minimal row for unknown ones) in one statement."""
+    return _archive_each(conn, [(hubspot_id, at, reason) for hubspot_id, at in items.items()])
+
+
+def _archive_each(conn: Connection, items: Sequence[tuple[str, datetime | None, str]]) -> int:
+    """Archive each `(id, archived_at, reason)` (a minimal row for unknown ids) in one
+    statement; a missing time means now."""
     if not items:
         return 0
     now = utcnow()
-    reason = _clean(reason)
     params = [
         {
             "hubspot_id": str(_clean(hubspot_id)),
@@ -270,11 +275,24 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             "synced_at": now,
             "archived": True,
             "archived_at": naive_utc(at) or now,
-            "archived_reason": reason,
+            "archived_reason": _clean(reason),
             "seen_generation": 0,
         }
-        for hubspot_id, at in items.items()
+        for hubspot_id, at, reason in items
     ]
+    written = conn.execute(_archive_statement(conn), params).rowcount
+    return written if written >= 0 else len(params)
+
+
+_ARCHIVE_STATEMENTS: dict[str, Any] = {}
+
+
+def _archive_statement(conn: Connection) -> Any:
+    """The archiving upsert, built once per dialect (building it costs more than running it
+    for the one merged contact a page usually carries)."""
+    found = _ARCHIVE_STATEMENTS.get(conn.dialect.name)
+    if found is not None:
+        return found
     stmt = dialect_insert(conn)(CONTACTS)
     # Re-reading an archived contact changes nothing (its first archived_at stays), so a
     # repeated pass is idempotent and the row count says how many were newly archived.
@@ -290,8 +308,8 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             CONTACTS.c.archived_reason.is_distinct_from(stmt.excluded.archived_reason),
         ),
     ).execution_options(preserve_rowcount=True)
-    written = conn.execute(stmt, params).rowcount
-    return written if written >= 0 else len(params)
+    _ARCHIVE_STATEMENTS[conn.dialect.name] = stmt
+    return stmt
 
 
 def mark_archived(
@@ -309,9 +327,20 @@ def mark_archived(
 
 def mark_merged(conn: Connection, loser_ids: Iterable[str], winner_id: str) -> int:
     """Archive contacts merged into `winner_id` (reason "merged into <id>")."""
+    return mark_merges(conn, [(winner_id, loser_ids)])
+
+
+def mark_merges(conn: Connection, merges: Iterable[tuple[str, Iterable[str]]]) -> int:
+    """`mark_merged` for every `(winner, losers)` in one statement, as if one after another
+    (a loser two winners name ends up merged into the later one)."""
     now = utcnow()
-    items = {loser: now for loser in loser_ids if loser != winner_id}
-    return _archive(conn, items, f"merged into {winner_id}")
+    items: dict[str, str] = {}
+    for winner, losers in merges:
+        for loser in losers:
+            if loser != winner:
+                items.pop(loser, None)  # re-inserted: the statement's order is the calls'
+                items[loser] = winner
+    return _archive_each(conn, [(loser, now, f"merged into {w}") for loser, w in items.items()])
 
 
 def mark_vanished(conn: Connection, generation: int) -> int:
@@ -448,6 +477,7 @@ __all__ = [
     "erase_contacts",
     "mark_archived",
     "mark_merged",
+    "mark_merges",
     "mark_seen",
     "mark_vanished",
     "prepare_contacts",

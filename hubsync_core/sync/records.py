@@ -196,6 +196,30 @@ if contact_params.COLUMNS[8:] != (
     raise RuntimeError("prepare_page does not know the contacts table's columns any more")
 
 
+def _sqlite_stamp(raw: Any, parsed: datetime | None) -> str | None:
+    """`sqlite_time(parsed)` where `parsed` was read from `raw` (None: it was not): for HubSpot's own shape
+    ("2024-10-30T05:04:42.315Z", which `parse_time` read as it is) the text itself, re-cut;
+    anything else through the datetime."""
+    if (
+        parsed is not None
+        and type(raw) is str
+        and len(raw) == 24
+        and raw[23] == "Z"
+        and raw[4] == "-"
+        and raw[7] == "-"
+        and raw[10] == "T"
+        and raw[13] == ":"
+        and raw[16] == ":"
+        and raw[19] == "."
+    ):
+        return raw[:10] + " " + raw[11:23] + "000"
+    return contact_params.sqlite_time(parsed)
+
+
+def _stamp_only(stamp: Any) -> Any:
+    return lambda _raw, parsed: stamp(parsed)
+
+
 def prepare_page(
     records: Iterable[ContactRecord], synced_at: datetime, dialect: str, generation: int | None
 ) -> tuple[PreparedContacts, list[Rejection], list[Merge]]:
@@ -203,6 +227,7 @@ def prepare_page(
     to its upsert parameters, with the same rejections and merges (the sync's hot path: no
     row dictionaries, one NUL scan a record). `dialect` is `Database.dialect`."""
     stamp = contact_params.stamp_for(dialect)
+    fast = _sqlite_stamp if stamp is contact_params.sqlite_time else _stamp_only(stamp)
     synced = contact_params.stamp_time(synced_at, stamp)
     gen = generation or 0
     dumps = contact_params.properties_json
@@ -221,14 +246,16 @@ def prepare_page(
         get = properties.get
         created_raw = get("createdate")
         created_at = parse_time(created_raw) if created_raw else None
-        if created_at is None:
+        if created_at is None:  # the record's own time: render it from the datetime
             created_at = _time(created_raw, record.created_at, "createdate", hubspot_id, rejections)
+            created_raw = None
         modified_raw = get("lastmodifieddate")
         updated_at = parse_time(modified_raw) if modified_raw else None
         if updated_at is None:
             updated_at = _time(
                 modified_raw, record.updated_at, "lastmodifieddate", hubspot_id, rejections
             )
+            modified_raw = None
         email = get("email")
         params.append(
             (
@@ -241,8 +268,8 @@ def prepare_page(
                 get(f5),
                 get(f6),
                 dumps(properties),
-                stamp(created_at),
-                stamp(updated_at),
+                fast(created_raw, created_at),
+                fast(modified_raw, updated_at),
                 synced,
                 False,
                 None,
