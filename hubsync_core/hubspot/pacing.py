@@ -33,6 +33,10 @@ DEFAULT_SEARCH_PER_SECOND = 5
 #: The search window is this much longer than a second: 5 per 1.04 s is 4.8 requests/s, and
 #: a send must arrive 40 ms early relative to the one five before it to be refused.
 SEARCH_WINDOW_MARGIN_S = 0.04
+#: Each search 429 (SECONDLY) widens that margin by this much, up to `_SEARCH_MARGIN_CAP_S`:
+#: a busy network or server shows more jitter than the margin allows for.
+SEARCH_MARGIN_STEP_S = 0.05
+_SEARCH_MARGIN_CAP_S = 0.5
 #: `schedule()` simulates at most this many requests one by one, then extrapolates.
 _SCHEDULE_STEPS = 20_000
 
@@ -148,6 +152,19 @@ class RateLimiter:
         if delay > 0:
             self._sleep(delay)
         return delay
+
+    def search_refused(self) -> None:
+        """A search got HubSpot's per-second 429: widen the search window's margin and hold
+        every search thread until our oldest search leaves the window."""
+        with self._lock:
+            window = self._search
+            if window is None:
+                return
+            window.interval = min(
+                window.interval + SEARCH_MARGIN_STEP_S, 1.0 + _SEARCH_MARGIN_CAP_S
+            )
+            window.gap = window.interval / window.limit
+            window.block(self._clock())
 
     def last_wait(self) -> float:
         """Seconds the calling thread's last `acquire` waited (0.0 before any)."""
