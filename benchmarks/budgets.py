@@ -5,8 +5,8 @@ search's 5 a second).
 Each run reports contacts/s end to end and for the contacts phase, 429s as a share of calls,
 and each budget's use as the sandbox admitted it, second by second (`GET /_sandbox/budget`):
 requests/s of the list window and of search while the contacts phase ran. Each run ends with
-the database checked against the sandbox's truth: the same live contacts, by a digest of
-their ids (`GET /_sandbox/truth`), not only the same count.
+the database checked against the sandbox's truth (`benchmarks.exact.check_full`: the same
+live ids, every archived contact flagged, every list with exactly its members).
 
 The planner's physical ceiling, for reading the figures: search 5/s x 200 = 1,000 contacts/s
 (4.8/s after the client's arrival margin); the list window 95 of 100 per 10 s x 100 = 950/s
@@ -17,10 +17,10 @@ window, after the contacts phase.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.infra import BenchError, Databases, SandboxProcess
+from benchmarks.exact import check_full
+from benchmarks.infra import Databases, SandboxProcess
 
 if TYPE_CHECKING:
     from benchmarks.run import Suite
@@ -37,13 +37,13 @@ def run(suite: Suite, databases: Databases, contacts: int, latency_ms: int) -> N
             contacts, latency_ms=latency_ms, rate_limit=burst, search_rate_limit=SEARCH_PER_SECOND
         )
         try:
-            truth = sandbox.admin("GET", "truth")
+            live = sandbox.live_contacts()
             for backend in suite.backends:
                 runs = [
-                    _one_sync(suite, sandbox, databases, backend, truth)
+                    _one_sync(suite, sandbox, databases, backend)
                     for _ in range(suite.sizes.repeats)
                 ]
-                row = suite.sync_row(f"budgets {tier}", backend, runs, "", truth["live"])
+                row = suite.sync_row(f"budgets {tier}", backend, runs, "", live)
                 median = sorted(runs, key=lambda r: r["contacts_per_s"])[len(runs) // 2]
                 share_429 = (row.rate_limited or 0) / max(row.api_calls or 0, 1)
                 row.extra.update(
@@ -72,7 +72,6 @@ def _one_sync(
     sandbox: SandboxProcess,
     databases: Databases,
     backend: str,
-    truth: dict[str, Any],
 ) -> dict[str, Any]:
     """One full sync into a new database, checked exact, with each budget's use."""
     url = databases.new(backend, "budgets")
@@ -80,7 +79,7 @@ def _one_sync(
         start = sandbox.admin("GET", "budget")["now"]
         result = suite.sync(sandbox, url)
         end = sandbox.admin("GET", "budget")
-        _check_exact(url, truth)
+        result["checked"] = check_full(sandbox, url)
     finally:
         databases.drop(url)
     # Sandbox seconds from the run's first admitted request (the sync's first call).
@@ -96,31 +95,6 @@ def _one_sync(
     result["list_per_s_in_phase"] = sum(r[1] for r in inside) / len(inside)
     result["search_per_s_in_phase"] = sum(r[2] for r in inside) / len(inside)
     return result
-
-
-def _check_exact(url: str, truth: dict[str, Any]) -> None:
-    """The database's live contacts are the sandbox's, id for id."""
-    import sqlalchemy as sa
-
-    from hubsync_core.store.database import Database
-
-    db = Database(url)
-    try:
-        with db.connect() as conn:
-            ids = [
-                str(r[0])
-                for r in conn.execute(
-                    sa.text("SELECT hubspot_id FROM contacts WHERE archived = :no"), {"no": False}
-                )
-            ]
-    finally:
-        db.dispose()
-    digest = hashlib.sha256("\n".join(sorted(ids, key=int)).encode()).hexdigest()
-    if len(ids) != truth["live"] or digest != truth["idsSha256"]:
-        raise BenchError(
-            f"budgets: the database holds {len(ids)} live contacts, the portal {truth['live']}"
-            + ("" if len(ids) != truth["live"] else " (same count, other ids)")
-        )
 
 
 def _timeline(run: dict[str, Any]) -> str:

@@ -1,9 +1,8 @@
-"""Admin views for benchmarks: each rate budget's use per second, and a digest of the
-portal's live contacts to check a database against (`/_sandbox/budget`, `/_sandbox/truth`)."""
+"""`GET /_sandbox/budget`: each rate budget's use per second, for benchmarks to show that a
+sync keeps both full (the list-type 10-s window and search's per-second limit)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from .routing import AdminRequest, AdminRoute, admin_route
@@ -16,15 +15,4 @@ def budget(req: AdminRequest) -> Any:
     return {"now": now, "seconds": [list(row) for row in rows]}
 
 
-def truth(req: AdminRequest) -> Any:
-    """The live contacts as HubSync must hold them: their count and a SHA-256 of their ids,
-    sorted as numbers and joined by newlines."""
-    ids = sorted(req.sandbox.portal.live_ids(), key=int)
-    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
-    return {"live": len(ids), "idsSha256": digest}
-
-
-ADMIN_ROUTES: tuple[AdminRoute, ...] = (
-    admin_route("GET", "budget", budget),
-    admin_route("GET", "truth", truth),
-)
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (admin_route("GET", "budget", budget),)

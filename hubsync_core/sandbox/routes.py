@@ -14,6 +14,7 @@ from . import (
     contacts_api,
     crm_api,
     freshness,
+    truth,
     writes,
 )
 from .routing import AdminRoute, Route
@@ -30,5 +31,6 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     *admin.ROUTES,
     *freshness.ADMIN_ROUTES,
     *writes.ADMIN_ROUTES,
+    *truth.ADMIN_ROUTES,
     *budget_admin.ADMIN_ROUTES,
 )
