@@ -2,7 +2,7 @@
 
 Sequential cursor paging cannot go faster than one page per round trip (100 contacts per
 250 ms = 400 contacts/s), and HubSpot's list endpoint has no filter to split it. Search does:
-it filters on `hs_object_id`, sorts by it, and has its own rate limit (about 4 requests/s,
+it filters on `hs_object_id`, sorts by it, and has its own rate limit (5 requests/s,
 200 contacts each). So a large full sync runs
 
 - the **list cursor** from the lowest id upwards (range 0: `[0, B)`), and
