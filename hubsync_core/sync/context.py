@@ -133,24 +133,24 @@ class RunContext:
         self.publish()
 
     def _save(self, conn: Any) -> None:
+        runs.save_progress(conn, self.run_id, checkpoint=self.checkpoint, **self.counters())
+
+    def counters(self) -> dict[str, Any]:
+        """The run's counters so far, named as `store.models.RUN_COUNTERS` names them."""
         api_calls, retries, rate_limited, _errors = self.api_counters()
-        runs.save_progress(
-            conn,
-            self.run_id,
-            pages=self.pages,
-            contacts=self.contacts,
-            api_calls=api_calls,
-            retries=retries,
-            rate_limited=rate_limited,
-            errors=self.errors,
-            rejected=self.rejected,
-            checkpoint=self.checkpoint,
-            expected_total=self.expected_total,
-        )
+        return {
+            "pages": self.pages,
+            "contacts": self.contacts,
+            "api_calls": api_calls,
+            "retries": retries,
+            "rate_limited": rate_limited,
+            "errors": self.errors,
+            "rejected": self.rejected,
+            "expected_total": self.expected_total,
+        }
 
     # -- progress ---------------------------------------------------------------------------
     def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
-        api_calls, retries, rate_limited, _errors = self.api_counters()
         limit = self.client.rate_limit
         return SyncProgress(
             run_id=self.run_id,
@@ -158,14 +158,7 @@ class RunContext:
             status=status,
             phase=str(self.checkpoint.get("phase", "")),
             started_at=self.started_at,
-            pages=self.pages,
-            contacts=self.contacts,
-            api_calls=api_calls,
-            retries=retries,
-            rate_limited=rate_limited,
-            errors=self.errors,
-            rejected=self.rejected,
-            expected_total=self.expected_total,
+            **self.counters(),
             elapsed_seconds=self.elapsed,
             rate_limit_remaining=limit.remaining,
             rate_limit_max=limit.max,

@@ -17,18 +17,9 @@ from typing import Any
 
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
+from hubsync_core.hubspot import errors as hs_errors
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
-from hubsync_core.hubspot.errors import (
-    ApiVersionError,
-    AuthenticationError,
-    BadRequestError,
-    DailyLimitError,
-    HubSpotError,
-    MissingScopesError,
-    RateLimitedError,
-    TransientError,
-)
 from hubsync_core.run_status import RunStatus
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
@@ -185,10 +176,10 @@ def _run_locked(
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
         except (
-            AuthenticationError,
-            MissingScopesError,
-            DailyLimitError,
-            ApiVersionError,
+            hs_errors.AuthenticationError,
+            hs_errors.MissingScopesError,
+            hs_errors.DailyLimitError,
+            hs_errors.ApiVersionError,
             budget.BudgetRefused,
         ) as exc:
             status, message, hint, correlation_id = (
@@ -197,7 +188,7 @@ def _run_locked(
                 exc.hint,
                 exc.correlation_id,
             )
-        except HubSpotError as exc:
+        except hs_errors.HubSpotError as exc:
             # Retries exhausted (or a request HubSpot refused): keep what was stored.
             status = RunStatus.PARTIAL
             message, hint, correlation_id = exc.message, exc.hint, exc.correlation_id
@@ -352,7 +343,7 @@ def _expected_total(ctx: RunContext) -> int | None:
         page = ctx.client.search_contacts(
             [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
         )
-    except (BadRequestError, TransientError, RateLimitedError):
+    except (hs_errors.BadRequestError, hs_errors.TransientError, hs_errors.RateLimitedError):
         return None  # the total only feeds the ETA; the sync itself does not need it
     ctx.highest_id = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
@@ -368,7 +359,7 @@ def _remember_portal(db: Database, client: HubSpotClient) -> None:
         return
     try:
         details = client.account_details()
-    except HubSpotError:
+    except hs_errors.HubSpotError:
         return
     with db.transaction() as conn:
         runs.set_state(conn, PORTAL_ID, str(details.portal_id))
