@@ -16,7 +16,7 @@ from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.run_status import RunStatus
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import runs
+from hubsync_core.store import lock, runs
 from hubsync_core.store.database import Database
 from hubsync_core.sync.model import SyncOptions, SyncProgress
 from hubsync_core.sync.records import Rejection, convert_page
@@ -58,6 +58,41 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self._counters_at_start = self.client.counters()
+
+    @classmethod
+    def begin(
+        cls,
+        settings: Settings,
+        db: Database,
+        client: HubSpotClient,
+        *,
+        mode: str,
+        owner: str,
+        options: SyncOptions,
+        recorded: Mapping[str, Any],
+        checkpoint: dict[str, Any],
+        started_at: datetime,
+        resumed_from: int | None = None,
+        **hooks: Any,
+    ) -> RunContext:
+        """Record a new run by `owner` (who holds the lock, now attached to the run;
+        `recorded`: the options as the run row keeps them) and the context it works in.
+        `hooks`: `on_progress`, `cancel`, `clock`."""
+        run = runs.create_run(db, mode, owner, dict(recorded), resumed_from=resumed_from)
+        assert run.id is not None
+        lock.attach_run(db, owner, run.id)
+        return cls(
+            settings=settings,
+            db=db,
+            client=client,
+            options=options,
+            run_id=run.id,
+            mode=mode,
+            started_at=started_at,
+            properties=(),
+            checkpoint=checkpoint,
+            **hooks,
+        )
 
     # -- counters ---------------------------------------------------------------------------
     def api_counters(self) -> tuple[int, int, int, int]:

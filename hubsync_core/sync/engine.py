@@ -128,29 +128,28 @@ def _run_locked(
         return SyncStats(
             mode="incremental", status=RunStatus.FAILED, message=str(exc), timestamp=started
         )
-    run = runs.create_run(db, mode, owner, _options_dict(options), resumed_from=resumed_from)
-    assert run.id is not None
-    lock.attach_run(db, owner, run.id)
-    ctx = RunContext(
-        settings=settings,
-        db=db,
-        client=client,
-        options=options,
-        run_id=run.id,
+    ctx = RunContext.begin(
+        settings,
+        db,
+        client,
         mode=mode,
-        started_at=started,
-        properties=(),
+        owner=owner,
+        options=options,
+        recorded=_options_dict(options),
         checkpoint=checkpoint,
+        started_at=started,
+        resumed_from=resumed_from,
         on_progress=on_progress,
         cancel=cancel,
         clock=clock,
     )
-    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
+    run_id = ctx.run_id
+    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run_id)
     ctx.publish()  # faces learn the run id at once, not after the first page
     _remember_portal(db, client)
     status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}
-    heartbeat = _Heartbeat(db, owner, run.id, ctx)
+    heartbeat = _Heartbeat(db, owner, run_id, ctx)
     with heartbeat:
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
@@ -195,7 +194,7 @@ def _run_locked(
             hint = hint or "Sync again to resume from the last stored page."
         except Exception as exc:
             status, message = RunStatus.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-            log.exception("sync run %d failed", run.id)
+            log.exception("sync run %d failed", run_id)
         if status != RunStatus.SUCCEEDED:
             ctx.errors += 1
             by_segment = _recompute_quietly(ctx)
@@ -207,7 +206,7 @@ def _run_locked(
     budget.remember_budget(db, client, clock())
     runs.finish_run(
         db,
-        run.id,
+        run_id,
         status,
         error_message=message or None,
         error_hint=hint or None,
@@ -230,7 +229,7 @@ def _run_locked(
         errors=ctx.errors,
         duration_seconds=duration,
         timestamp=started,
-        run_id=run.id,
+        run_id=run_id,
         mode=mode,
         status=status,
         api_calls=api_calls,
