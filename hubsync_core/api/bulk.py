@@ -22,6 +22,7 @@ from hubsync_core.api.tokens import resolve_token
 from hubsync_core.bulk.facade import ConfirmationRequired
 from hubsync_core.bulk.plan import Preview
 from hubsync_core.bulk.selection import Selection
+from hubsync_core.bulk.status import BulkStatus, ItemStatus
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.service import HubSyncService
 from hubsync_core.store.lock import SyncAlreadyRunning
@@ -111,16 +112,18 @@ def _run(
             raise ApiError(
                 409, refused, "Resume it later: POST .../operations/{id}/resume", operation_id=op_id
             )
-        return JSONResponse({**data, "operation_id": op_id, "status": "running"}, 202, location)
+        return JSONResponse(
+            {**data, "operation_id": op_id, "status": BulkStatus.RUNNING}, 202, location
+        )
     try:
         op = service.run_bulk(op_id)
     except SyncAlreadyRunning as exc:
         raise busy(exc) from None
-    failed = [vars(i) for i in service.bulk_items(op_id, ["failed"], limit=100)]
+    failed = [vars(i) for i in service.bulk_items(op_id, [ItemStatus.FAILED], limit=100)]
     body = {**data, "operation": op.as_dict(), "failed_items": failed}
     # 207: some contacts failed (listed); 502: the run stopped (HubSpot refused, or an
     # unretryable failure: `message` says why and `resume` continues it).
-    code = {"succeeded": 200, "partial": 207}.get(op.status, 502)
+    code = {BulkStatus.SUCCEEDED: 200, BulkStatus.PARTIAL: 207}.get(op.status, 502)
     return JSONResponse(_jsonable(body), code, location)
 
 
