@@ -53,6 +53,8 @@ class RunContext:
     #: The portal's highest contact id when the run started (None: not read).
     highest_id: int | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Names of the tasks running alongside the current phase (see `sync/tasks.py`).
+    alongside: Callable[[], Sequence[str]] | None = None
     _counters_at_start: Any = None
     _monotonic_start: float = field(default_factory=time.monotonic)
 
@@ -168,7 +170,9 @@ class RunContext:
         self.publish()
 
     def _save(self, conn: Any) -> None:
-        runs.save_progress(conn, self.run_id, checkpoint=self.checkpoint, **self.counters())
+        runs.save_progress(
+            conn, self.run_id, checkpoint=self._checkpoint_shown(), **self.counters()
+        )
 
     def counters(self) -> dict[str, Any]:
         """The run's counters so far, named as `store.models.RUN_COUNTERS` names them."""
@@ -184,6 +188,15 @@ class RunContext:
             "expected_total": self.expected_total,
         }
 
+    def _checkpoint_shown(self) -> dict[str, Any]:
+        """The checkpoint as stored: with the tasks running alongside its phase, for faces
+        that follow the run from its row (resuming ignores them)."""
+        names = self.running_alongside()
+        return {**self.checkpoint, "alongside": names} if names else self.checkpoint
+
+    def running_alongside(self) -> list[str]:
+        return list(self.alongside()) if self.alongside is not None else []
+
     # -- progress ---------------------------------------------------------------------------
     def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
         limit = self.client.rate_limit
@@ -192,6 +205,7 @@ class RunContext:
             mode=self.mode,
             status=status,
             phase=str(self.checkpoint.get("phase", "")),
+            alongside=tuple(self.running_alongside()),
             started_at=self.started_at,
             **self.counters(),
             elapsed_seconds=self.elapsed,
