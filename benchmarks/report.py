@@ -42,6 +42,8 @@ def brief(run: dict[str, Any]) -> dict[str, Any]:
         "rate_limited",
         "retries",
         "sandbox_requests",
+        "rounds",
+        "checked",
         "sandbox_search_requests",
         "sandbox_429",
         "contacts_per_s",
