@@ -66,6 +66,7 @@ def _explore(
         limit=limit,
         offset=offset,
         columns=("hubspot_id", *columns),
+        labels=True,  # people read option labels; filters and the URL keep the values
     )
 
 
@@ -87,6 +88,7 @@ def _page(
         limit=limit,
         offset=offset,
         columns=("hubspot_id", *columns),
+        labels=True,  # people read option labels; filters and the URL keep the values
     )
 
 
