@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.util import ClauseAdapter
 
 from hubsync_core.columns import BY_NAME, MEMBERSHIPS, NAMES, SORTABLE, STORED, ColumnKind
 from hubsync_core.store.explorer.planner import Plan
@@ -86,10 +87,12 @@ def rows_select(
     descending: bool,
     columns: Sequence[str] | None,
     page: tuple[int, int] | None = None,
+    ids: sa.Select[Any] | None = None,
 ) -> tuple[sa.Select[Any], list[str]]:
     """The ordered SELECT behind pages and exports, and the row keys `shape_rows` fills.
 
     `page` (limit, offset): the page's ids are chosen first, then only those rows read whole.
+    `ids`: the page's ids, chosen by the caller (`where` is then not used).
     """
     wanted = list(dict.fromkeys(columns if columns is not None else NAMES))
     stored, _, props = _split_columns(wanted)
@@ -100,10 +103,11 @@ def rows_select(
     stmt = sa.select(*(CONTACTS.c[name] for name in selected))
     if page is None:
         return stmt.where(*where).order_by(*order), wanted
-    limit, offset = page
-    ids = sa.select(CONTACTS.c.hubspot_id).where(*where).order_by(*order).limit(limit)
-    if offset:
-        ids = ids.offset(offset)
+    if ids is None:
+        limit, offset = page
+        ids = sa.select(CONTACTS.c.hubspot_id).where(*where).order_by(*order).limit(limit)
+        if offset:
+            ids = ids.offset(offset)
     return stmt.where(CONTACTS.c.hubspot_id.in_(ids)).order_by(*order), wanted
 
 
@@ -300,8 +304,12 @@ def read_page(
     else by the plan for the whole filter (see PERFORMANCE.md)."""
     page = (limit, offset)
     if (window := _window(plan, sort, limit, offset, total)) is not None:
-        terms = _window_terms(plan, window, sort, descending)
-        stmt, wanted = rows_select(terms, sort, descending, columns, page)
+        if _members_only(plan):
+            ids = _window_member_ids(plan, window, sort, descending, page)
+            stmt, wanted = rows_select([], sort, descending, columns, page, ids=ids)
+        else:
+            terms = _window_terms(plan, window, sort, descending)
+            stmt, wanted = rows_select(terms, sort, descending, columns, page)
         rows = plan.conn.execute(stmt).all()
         expected = limit if total is None else max(0, min(limit, total - offset))
         if len(rows) == limit or (total is not None and len(rows) == expected):
@@ -321,6 +329,42 @@ def _window(plan: Plan, sort: str, limit: int, offset: int, total: int | None) -
     share = 50 if total is None else 4 * plan.all_count() // max(total, 1)
     size = max(wanted * share, WINDOW_MIN)
     return size if size <= WINDOW_LIMIT else None
+
+
+def _members_only(plan: Plan) -> bool:
+    """Whether the filter is a segment/list selection and an archived mode, nothing else."""
+    flt = plan.flt
+    return is_trivial(plan.row_filter) and not flt.lifecycle_stages and plan.narrow_ids() is None
+
+
+def _window_member_ids(
+    plan: Plan, size: int, sort: str, descending: bool, page: tuple[int, int]
+) -> sa.Select[Any]:
+    """The page's ids among the first `size` contacts in sort order, for a filter of
+    memberships only: the window is read once from its index, in order, as a derived
+    table, and each of its ids is tested by one membership probe. (Looking every window
+    id up again to test it, as `_window_terms` does, costs SQLite 3x the CPU: the HTTP
+    API's `segment=chainge&limit=100` page, 3.7 -> 1.1 ms.)"""
+    c = CONTACTS.c
+    order = order_by(sort, descending)
+    archived = archived_term(plan.flt.archived, plan.dialect, indexed=True)
+    keys = [c.hubspot_id] + ([c[sort]] if sort != "hubspot_id" else [])
+    window = (
+        sa.select(*keys)
+        .where(*([archived] if archived is not None else []))
+        .order_by(*order)
+        .limit(size)
+        .subquery("explore_window")
+    )
+    onto_window = ClauseAdapter(window).traverse
+    limit, offset = page
+    ids = (
+        sa.select(window.c.hubspot_id)
+        .where(*(onto_window(test) for test in membership_tests(plan.flt)))
+        .order_by(*(onto_window(term) for term in order))
+        .limit(limit)
+    )
+    return ids.offset(offset) if offset else ids
 
 
 def _window_terms(plan: Plan, size: int, sort: str, descending: bool) -> list[ColumnElement[bool]]:

@@ -44,6 +44,7 @@ def exploring(db: Database) -> Iterator[Connection]:
             conn.exec_driver_sql("SET LOCAL jit = off")
             conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
             conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+            conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
         yield conn
 
 
