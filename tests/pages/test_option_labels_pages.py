@@ -77,6 +77,7 @@ def test_the_explorer_shows_labels_in_cells_facets_and_details_and_filters_by_va
 ) -> None:
     at = open_page(seeded, "contacts", stage=CUSTOM, contact="2")
     assert at.query_params["stage"] == CUSTOM  # the URL keeps the internal value
+    assert any(m.value == f"**3** contacts · Stage {LABEL}" for m in at.markdown)
     cells = at.dataframe[0].value
     assert sorted(cells["hubspot_id"]) == ["1", "2", "3"]
     assert set(cells["lifecyclestage"]) == {LABEL}
