@@ -11,29 +11,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
+from hubsync_core.hubspot import errors as hs_errors
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
-from hubsync_core.hubspot.errors import (
-    ApiVersionError,
-    AuthenticationError,
-    BadRequestError,
-    DailyLimitError,
-    HubSpotError,
-    MissingScopesError,
-    RateLimitedError,
-    TransientError,
-)
 from hubsync_core.run_status import RunStatus
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel, tasks
 from hubsync_core.sync.context import Cancelled, RunContext
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.options import refresh_options
@@ -103,7 +95,9 @@ def _plan(
         previous = runs.resumable_run(db, mode)
         if previous is not None:
             log.info("Resuming %s sync run %s from its checkpoint", mode, previous.id)
-            return mode, dict(previous.checkpoint), previous.id
+            checkpoint = dict(previous.checkpoint)
+            checkpoint.pop("alongside", None)  # what ran then, shown to faces; not a cursor
+            return mode, checkpoint, previous.id
     mark = runs.get_state(db, HIGH_WATER_MARK)
     mode = options.mode
     if mode == "auto":
@@ -137,40 +131,38 @@ def _run_locked(
         return SyncStats(
             mode="incremental", status=RunStatus.FAILED, message=str(exc), timestamp=started
         )
-    run = runs.create_run(db, mode, owner, _options_dict(options), resumed_from=resumed_from)
-    assert run.id is not None
-    lock.attach_run(db, owner, run.id)
-    ctx = RunContext(
-        settings=settings,
-        db=db,
-        client=client,
-        options=options,
-        run_id=run.id,
+    ctx = RunContext.begin(
+        settings,
+        db,
+        client,
         mode=mode,
-        started_at=started,
-        properties=(),
+        owner=owner,
+        options=options,
+        recorded=_options_dict(options),
         checkpoint=checkpoint,
+        started_at=started,
+        resumed_from=resumed_from,
         on_progress=on_progress,
         cancel=cancel,
         clock=clock,
     )
-    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
+    run_id = ctx.run_id
+    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run_id)
     ctx.publish()  # faces learn the run id at once, not after the first page
-    _remember_portal(db, client)
     status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}
-    heartbeat = _Heartbeat(db, owner, run.id, ctx)
+    heartbeat = _Heartbeat(db, owner, run_id, ctx)
+    background = tasks.Tasks()
+    ctx.alongside = background.running
     with heartbeat:
         try:
-            # Inside the run, so the properties API call counts and its errors are reported.
-            ctx.properties = properties_to_sync(settings, client)
-            if ctx.checkpoint.get("phase") == "contacts":
-                ctx.expected_total = _expected_total(ctx)
-            budget.check_before_start(ctx)
-            refresh_options(ctx)
-            # A load that was killed left its indexes deferred: build them first.
-            bulk_load.restore_pending_indexes(db)
-            complete = _run_phases(ctx)
+            with tasks.alongside(background, ctx):
+                # Inside the run, so their API calls count and their errors are reported.
+                _prepare(ctx)
+                budget.check_before_start(ctx)
+                # A load that was killed left its indexes deferred: build them first.
+                bulk_load.restore_pending_indexes(db)
+                complete = _run_phases(ctx, background)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
@@ -185,10 +177,10 @@ def _run_locked(
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
         except (
-            AuthenticationError,
-            MissingScopesError,
-            DailyLimitError,
-            ApiVersionError,
+            hs_errors.AuthenticationError,
+            hs_errors.MissingScopesError,
+            hs_errors.DailyLimitError,
+            hs_errors.ApiVersionError,
             budget.BudgetRefused,
         ) as exc:
             status, message, hint, correlation_id = (
@@ -197,14 +189,14 @@ def _run_locked(
                 exc.hint,
                 exc.correlation_id,
             )
-        except HubSpotError as exc:
+        except hs_errors.HubSpotError as exc:
             # Retries exhausted (or a request HubSpot refused): keep what was stored.
             status = RunStatus.PARTIAL
             message, hint, correlation_id = exc.message, exc.hint, exc.correlation_id
             hint = hint or "Sync again to resume from the last stored page."
         except Exception as exc:
             status, message = RunStatus.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-            log.exception("sync run %d failed", run.id)
+            log.exception("sync run %d failed", run_id)
         if status != RunStatus.SUCCEEDED:
             ctx.errors += 1
             by_segment = _recompute_quietly(ctx)
@@ -216,7 +208,7 @@ def _run_locked(
     budget.remember_budget(db, client, clock())
     runs.finish_run(
         db,
-        run.id,
+        run_id,
         status,
         error_message=message or None,
         error_hint=hint or None,
@@ -239,7 +231,7 @@ def _run_locked(
         errors=ctx.errors,
         duration_seconds=duration,
         timestamp=started,
-        run_id=run.id,
+        run_id=run_id,
         mode=mode,
         status=status,
         api_calls=api_calls,
@@ -256,11 +248,44 @@ def _run_locked(
     )
 
 
-def _run_phases(ctx: RunContext) -> bool:
+def _prepare(ctx: RunContext) -> None:
+    """The calls every run makes before its first phase, made at once (none depends on
+    another): the portal's id (first run only), the property names (with `all`), and for a
+    full sync's contacts phase the expected total (which also gives the highest id)."""
+    calls: dict[str, Callable[[], Any]] = {
+        "portal": lambda: _remember_portal(ctx.db, ctx.client),
+        "properties": lambda: properties_to_sync(ctx.settings, ctx.client),
+    }
+    if ctx.checkpoint.get("phase") == "contacts":
+        calls["total"] = lambda: _expected_total(ctx)
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="hubsync-prepare") as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+    # Each call's own error, in a fixed order (the same failure whatever finished first).
+    ctx.properties = futures["properties"].result()
+    futures["portal"].result()
+    if "total" in futures:
+        ctx.expected_total, ctx.highest_id = futures["total"].result()
+
+
+def _start_alongside(ctx: RunContext, background: tasks.Tasks) -> None:
+    """Start what the first phase does not need and the later phases do: option labels,
+    and (unless this is a trial run, which reads lists only as far as its cap allows) the
+    lists and their members, stored as they arrive."""
+    background.start("options", ctx, refresh_options)
+    if ctx.trial_cap() is None and ctx.mode in ("full", "incremental"):
+        background.start("lists", ctx, lists.sync_lists)
+
+
+def _run_phases(ctx: RunContext, background: tasks.Tasks | None = None) -> bool:
     """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
+    background = background or tasks.Tasks()
     phases = PHASES[ctx.mode]
     current = ctx.checkpoint.get("phase", phases[0])
     complete = bool(ctx.checkpoint.get("complete", True))
+    if current == phases[0]:
+        _start_alongside(ctx, background)
+    else:  # a run resumed past its first phase: nothing left to overlap with
+        refresh_options(ctx)
     for phase in phases[phases.index(current) :]:
         if phase != current:
             ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
@@ -297,9 +322,17 @@ def _run_phases(ctx: RunContext) -> bool:
                 # stamps the remaining ids with the same generation.
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
             deletions.id_sweep(ctx)
-        elif phase == "lists" and complete:
-            lists.sync_lists(ctx)
+        elif phase == "lists":
+            # Read alongside the first phase; its own failure is reported here, as if this
+            # phase had made the calls.
+            task = background.take("lists")
+            if task is not None:
+                task.join(ctx)
+            elif complete:
+                lists.sync_lists(ctx)
         elif phase == "segments":
+            if (task := background.take("options")) is not None:
+                task.join(ctx)
             log.info("Applying segments to contacts...")
             counts = _recompute(ctx)
             log.info("Segment distribution: %s", counts)
@@ -342,24 +375,25 @@ def _advance_mark(ctx: RunContext) -> None:
         runs.set_state(conn, HIGH_WATER_MARK, mark)
 
 
-def _expected_total(ctx: RunContext) -> int | None:
+def _expected_total(ctx: RunContext) -> tuple[int | None, int | None]:
     """How many contacts this run should store: a search with limit=1 gives the total.
 
     Sorted by id, newest first, so the one record is the highest id: the parallel backfill's
     plan needs it, and gets it without a search of its own (`RunContext.highest_id`).
+    Returns (expected total, highest id), either None when the search failed.
     """
     try:
         page = ctx.client.search_contacts(
             [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
         )
-    except (BadRequestError, TransientError, RateLimitedError):
-        return None  # the total only feeds the ETA; the sync itself does not need it
-    ctx.highest_id = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
+    except (hs_errors.BadRequestError, hs_errors.TransientError, hs_errors.RateLimitedError):
+        return None, None  # the total only feeds the ETA; the sync itself does not need it
+    highest = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
     if ctx.options.max_contacts is not None:
         total = min(total, ctx.options.max_contacts)
     already = contact_store.count_seen(ctx.db, ctx.checkpoint.get("generation"))
-    return max(total - already, 0)
+    return max(total - already, 0), highest
 
 
 def _remember_portal(db: Database, client: HubSpotClient) -> None:
@@ -368,7 +402,7 @@ def _remember_portal(db: Database, client: HubSpotClient) -> None:
         return
     try:
         details = client.account_details()
-    except HubSpotError:
+    except hs_errors.HubSpotError:
         return
     with db.transaction() as conn:
         runs.set_state(conn, PORTAL_ID, str(details.portal_id))

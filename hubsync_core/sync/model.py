@@ -67,6 +67,15 @@ class SyncProgress:
     #: The portal's daily API budget as the last response told it.
     daily_limit: int | None = None
     daily_remaining: int | None = None
+    #: Work running at the same time as `phase` (e.g. ("lists",) while contacts are read).
+    alongside: tuple[str, ...] = ()
+
+    @property
+    def phase_label(self) -> str:
+        """The phase with what runs alongside it, for people: "contacts (+ lists)"."""
+        if not self.alongside:
+            return self.phase
+        return f"{self.phase} (+ {', '.join(self.alongside)})"
 
     @classmethod
     def from_run(cls, run: SyncRun, now: datetime) -> SyncProgress:
@@ -77,15 +86,9 @@ class SyncProgress:
             mode=run.mode,
             status=run.status,
             phase=str((run.checkpoint or {}).get("phase", "")),
+            alongside=tuple(str(n) for n in (run.checkpoint or {}).get("alongside") or ()),
             started_at=run.started_at,
-            pages=run.pages,
-            contacts=run.contacts,
-            api_calls=run.api_calls,
-            retries=run.retries,
-            rate_limited=run.rate_limited,
-            errors=run.errors,
-            rejected=run.rejected,
-            expected_total=run.expected_total,
+            **run.counters(),  # type: ignore[arg-type]
             elapsed_seconds=max((end - run.started_at).total_seconds(), 0.0),
             message=run.error_message or "",
         )
@@ -135,6 +138,8 @@ class SyncStats:
     #: The portal's daily API budget after the run (None where HubSpot did not say).
     daily_limit: int | None = None
     daily_remaining: int | None = None
+    #: Work running at the same time as `phase` (e.g. ("lists",) while contacts are read).
+    alongside: tuple[str, ...] = ()
 
     @classmethod
     def from_run(cls, run: SyncRun) -> SyncStats:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 import tempfile
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from hubsync_core import columns as registry
+from hubsync_core.clock import utcnow
 from hubsync_core.service import ContactFilter, ContactPage, HubSyncService
 
 COLUMN_CHOICES: tuple[str, ...] = registry.NAMES
@@ -57,7 +57,7 @@ def render_table(
     ids = [str(row["hubspot_id"]) for row in page.rows]
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in page.rows], columns=columns)
     config: dict[str, Any] = {c: st.column_config.Column(label(c)) for c in columns}
-    for c in ("created_at", "updated_at", "synced_at", "archived_at"):
+    for c in registry.TIMES:
         if c in columns:
             config[c] = st.column_config.DatetimeColumn(label(c), format="YYYY-MM-DD HH:mm")
     for c in ("segments", "list_memberships"):
@@ -84,7 +84,7 @@ def render_export(
 ) -> None:
     """Export options and the download button (the CSV is written only when clicked)."""
     chosen = columns
-    file_name = service.csv_filename(flt, date.today())
+    file_name = service.csv_filename(flt, utcnow().date())  # the UTC day, as the API names it
     with st.expander("Export options"):
         mode = st.radio(
             "Columns in the CSV",
