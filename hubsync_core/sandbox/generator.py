@@ -143,26 +143,19 @@ class Ctx:
         self.memo: dict[str, np.ndarray] = {}
 
     def u(self, name: str) -> np.ndarray:
-        key = "u:" + name
-        arr = self.memo.get(key)
-        if arr is None:
-            arr = unit(self.gen.keys(name), self.idx)
-            self.memo[key] = arr
-        return arr
+        return self._memo("u:" + name, lambda: unit(self.gen.keys(name), self.idx))
 
     def bits(self, name: str) -> np.ndarray:
-        key = "b:" + name
-        arr = self.memo.get(key)
-        if arr is None:
-            arr = mix(self.gen.keys(name), self.idx)
-            self.memo[key] = arr
-        return arr
+        return self._memo("b:" + name, lambda: mix(self.gen.keys(name), self.idx))
 
     def codes(self, prop: str) -> np.ndarray:
-        arr = self.memo.get(prop)
+        return self._memo(prop, lambda: self.gen.code_fns[prop](self))
+
+    def _memo(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """Each array is computed once per batch: properties derive from the same draws."""
+        arr = self.memo.get(key)
         if arr is None:
-            arr = self.gen.code_fns[prop](self)
-            self.memo[prop] = arr
+            arr = self.memo[key] = make()
         return arr
 
 

@@ -60,7 +60,7 @@ def render_table(
     for c in registry.TIMES:
         if c in columns:
             config[c] = st.column_config.DatetimeColumn(label(c), format="YYYY-MM-DD HH:mm")
-    for c in ("segments", "list_memberships"):
+    for c in registry.MEMBERSHIPS:
         if c in columns:
             config[c] = st.column_config.ListColumn(label(c))
     st.dataframe(
