@@ -83,6 +83,11 @@ def test_latency_bound_runs_say_their_end_to_end_rate_and_were_checked_exact(qui
     assert len(rows) == 2
     for row in rows:
         assert "end to end" in row["note"] and "exact:" in row["note"], row["note"]
+        for run in row["runs"]:
+            # Before the walk: the portal's details and the total, asked for together (the
+            # lists search, made alongside, counts too when answered before the walk began).
+            assert run["rounds"]["before"] in (1, 2), run["rounds"]
+            assert run["rounds"]["overlapping"] > 0, run["rounds"]
 
 
 def test_unlimited_scenarios_are_never_rate_limited(quick_run) -> None:
