@@ -60,6 +60,7 @@ def _read_args(shape: Shape) -> dict[str, Any]:
         "limit": limit,
         "offset": offset,
         "columns": ("hubspot_id", *columns),
+        "labels": True,  # people read option labels; filters and the URL keep the values
     }
 
 
@@ -162,7 +163,8 @@ def main() -> None:
         st.error(plain(str(column_error)))
         return
 
-    st.markdown(f"**{page.total:,}** contacts · {plain(flt.describe())}")
+    stage_names = {f.value: f.label for f in facets["lifecycle"]}  # labels, from the facade
+    st.markdown(f"**{page.total:,}** contacts · {plain(flt.describe(stage_names))}")
     if page.total == 0:
         st.info("No contacts match these filters.")
         if not flt.is_default:

@@ -375,6 +375,8 @@ class Transport:
                     correlation_id=correlation_id,
                     category=category,
                 )
+            if search and policy.upper() == "SECONDLY":
+                self._limiter.search_refused()  # jitter beat the margin: widen it
             reason = f"429 rate limited ({policy})" if policy else "429 rate limited"
             return _Retry(
                 reason,

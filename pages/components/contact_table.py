@@ -103,6 +103,18 @@ def render_export(
                 accept_new_options=True,
                 help="Type a HubSpot property name (e.g. country) to add it.",
             )
+        values = st.radio(
+            "Option values (lifecycle stage, lead status, other dropdowns)",
+            ("internal", "labels"),
+            format_func={
+                "internal": "internal values (re-import into HubSpot)",
+                "labels": "labels (for reading)",
+            }.get,
+            horizontal=True,
+            key="c_export_values",
+            help="Like HubSpot's own export: internal values such as 1088421376 round-trip, "
+            "labels such as “Former customer” read well.",
+        )
         st.caption(
             f"File {file_name}: every matching contact (not only this page), in the current "
             "sort order."
@@ -112,7 +124,11 @@ def render_export(
         # Streamed to a temporary file by the core, so only the finished file is held in memory.
         with tempfile.TemporaryFile() as out:
             pieces = service.iter_contacts_csv(
-                flt, columns=chosen or columns, sort=sort, descending=descending
+                flt,
+                columns=chosen or columns,
+                sort=sort,
+                descending=descending,
+                labels=values == "labels",
             )
             for piece in pieces:
                 out.write(piece.encode("utf-8"))
