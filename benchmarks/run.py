@@ -22,7 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import rounds
+from benchmarks import budgets, rounds
 from benchmarks.api import QUICK_API, ApiSizes
 from benchmarks.changes import (
     INCREMENTAL_ARCHIVED,
@@ -46,6 +46,7 @@ from benchmarks.report import HEADER, Row, brief, format_row, phase_note, short_
 SCENARIOS = (
     "ingest",
     "rate",
+    "budgets",
     "latency",
     "incremental",
     "explorer",
@@ -74,6 +75,8 @@ class Sizes:
     ingest: int = 100_000
     rate: int = 20_000
     rate_latency_ms: int = 50
+    #: The budgets scenario (benchmarks/budgets.py): Starter and Professional, 50 ms.
+    budgets: int = 30_000
     latency: int = 12_000
     latency_ms: int = 250
     incremental_stored: int = 200_000
@@ -95,6 +98,7 @@ class Sizes:
 QUICK = Sizes(
     ingest=1_500,
     rate=1_000,
+    budgets=9_000,  # above the parallel backfill's 8,000 threshold
     latency=600,
     latency_ms=50,
     incremental_stored=1_500,
@@ -242,6 +246,10 @@ class Suite:
                     self.add(row)
             finally:
                 sandbox.stop()
+
+    def budgets(self, databases: Databases) -> None:
+        """Both budgets at once at Starter and Professional limits (benchmarks/budgets.py)."""
+        budgets.run(self, databases, self.sizes.budgets, self.sizes.rate_latency_ms)
 
     def latency(self, databases: Databases) -> None:
         """250 ms per request and the burst limit (issue 17 item 2: >= 1,000/s end to end)."""

@@ -12,15 +12,17 @@ so results survive restarts and are shared with the dashboard and the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from hubsync_core import columns
+from hubsync_core import labels as _labels
 from hubsync_core.audit.model import AuditReport
 from hubsync_core.audit.repair import run_audit
 from hubsync_core.bulk.facade import BulkFacade
@@ -331,10 +333,20 @@ class HubSyncService(BulkFacade):
         return segment_store.delete_definition(self.db, name)
 
     def preview_segment(
-        self, rule: SegmentDef | Group, sample: int = 10
+        self, rule: SegmentDef | Group, sample: int = 10, *, labels: bool = False
     ) -> tuple[int, list[dict[str, Any]]]:
-        """How many live contacts a rule matches now, and a sample of them; writes nothing."""
-        return segment_store.preview(self.db, rule, utcnow(), sample=sample)
+        """How many live contacts a rule matches now, and a sample of them; writes nothing.
+        With `labels`, the sample's enumeration columns hold option labels."""
+        count, rows = segment_store.preview(self.db, rule, utcnow(), sample=sample)
+        return count, self._labelled_rows(rows) if labels and rows else rows
+
+    def rule_value_options(self, fields: Sequence[str] | None = None) -> dict[str, dict[str, str]]:
+        """{rule field: {internal value: label}} for each of `fields` (default: `rule_fields`)
+        that is an enumeration: what a value picker offers. A rule saves the value
+        ("1088421376"); people pick the label ("Former customer")."""
+        fields = self.rule_fields() if fields is None else fields
+        found = _labels.column_options(self._option_labels(_labels.properties_of(fields)), fields)
+        return {field: dict(options) for field, options in found.items()}
 
     def export_segments(self, format: str = "toml", *, include_builtin: bool = True) -> str:
         """Segment definitions as a TOML or JSON document."""
@@ -390,9 +402,15 @@ class HubSyncService(BulkFacade):
         name = segment.value if isinstance(segment, ContactSegment) else segment
         return sdk_contacts(self.db, segment=name, limit=limit, offset=offset, search=search)
 
-    def get_contact(self, contact_id: str) -> dict[str, Any] | None:
-        """One contact with all its properties, segments and list memberships."""
-        return explorer.get_contact(self.db, str(contact_id))
+    def get_contact(self, contact_id: str, *, labels: bool = False) -> dict[str, Any] | None:
+        """One contact with all its properties, segments and list memberships.
+
+        With `labels` (for people), enumeration fields and properties read as their option's
+        label, with the internal value where it differs: "Former customer (1088421376)"."""
+        contact = explorer.get_contact(self.db, str(contact_id))
+        if contact is None or not labels:
+            return contact
+        return _labels.label_contact(contact, self._option_labels())
 
     def get_list_memberships(self, contact_id: str) -> list[str]:
         """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
@@ -582,6 +600,17 @@ class HubSyncService(BulkFacade):
         (stored by the last sync): what people read instead of values like "1088421376"."""
         return property_options.option_labels(self.db)
 
+    def _option_labels(self, properties: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+        # The options of just these properties: one indexed read of a small table.
+        return property_options.option_labels(self.db, properties)
+
+    def _labelled_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose enumeration columns hold labels (a lookup per shown cell, no SQL over
+        the contacts: the options of the rows' columns are read, then mapped in Python)."""
+        names = list(rows[0]) if rows else []
+        options = _labels.column_options(self._option_labels(_labels.properties_of(names)), names)
+        return _labels.label_rows(rows, options)
+
     def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
         """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""
         return export.csv_filename(flt, today)
@@ -630,10 +659,15 @@ class HubSyncService(BulkFacade):
         limit: int,
         offset: int,
         columns: Sequence[str],
+        labels: bool = False,
     ) -> Exploration:
         """A page of contacts, its total and every facet's counts, in one read.
-        Raises ValueError for an unknown sort or a column that is not a property name."""
-        return explorer.explore(
+
+        Facet options carry their labels (an enumeration's option label, a segment's or a
+        list's name) beside the values filters use; with `labels`, the page's enumeration
+        cells hold labels too. Raises ValueError for an unknown sort or a column that is not
+        a property name."""
+        found = explorer.explore(
             self.db,
             flt,
             sort=sort,
@@ -643,6 +677,13 @@ class HubSyncService(BulkFacade):
             columns=columns,
             facets=FACETS,  # type: ignore[arg-type]
         )
+        wanted = [*_labels.FACET_COLUMNS.values(), *(columns if labels else ())]
+        options = self._option_labels(_labels.properties_of(wanted))
+        page = found.page
+        if labels:
+            rows = _labels.label_rows(page.rows, _labels.column_options(options, columns))
+            page = dataclasses.replace(page, rows=rows)
+        return Exploration(page, _labels.label_facets(found.facets, options))
 
     def contact_page(
         self,
@@ -653,9 +694,11 @@ class HubSyncService(BulkFacade):
         limit: int,
         offset: int,
         columns: Sequence[str],
+        labels: bool = False,
     ) -> ContactPage:
-        """A page of contacts and its total, without facets (paging a known filter)."""
-        return explorer.query_contacts(
+        """A page of contacts and its total, without facets (paging a known filter); with
+        `labels`, enumeration cells hold option labels."""
+        page = explorer.query_contacts(
             self.db,
             flt,
             sort=sort,
@@ -664,6 +707,9 @@ class HubSyncService(BulkFacade):
             offset=offset,
             columns=columns,
         )
+        if not labels or not page.rows:
+            return page
+        return dataclasses.replace(page, rows=self._labelled_rows(page.rows))
 
     def contact_url(self, contact_id: str | int) -> str | None:
         """The contact's record page in HubSpot, None until a sync recorded the portal id."""

@@ -120,6 +120,17 @@ def test_contacts_accepts_the_dashboards_url_filters(portal, capsys):
     assert json.loads(by_flag)["total"] == json.loads(by_url)["total"] > 0
 
 
+def test_the_contacts_table_shows_option_labels_and_json_keeps_values(portal, capsys):
+    run(capsys, "sync")
+
+    _, table, _ = run(capsys, "contacts", "--query", "stage=salesqualifiedlead", "--limit", "5")
+    _, raw, _ = run(capsys, "contacts", "--query", "stage=salesqualifiedlead", "--format", "json")
+
+    assert "Sales Qualified Lead" in table and "salesqualifiedlead" not in table
+    stages = {c["lifecyclestage"] for c in json.loads(raw)["contacts"]}
+    assert stages == {"salesqualifiedlead"}
+
+
 def test_contacts_csv_to_a_folder_gets_a_dated_file_name(portal, capsys, tmp_path):
     run(capsys, "sync")
 

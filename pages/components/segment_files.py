@@ -3,11 +3,10 @@ nothing, existing segments kept unless replaced)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import streamlit as st
 
 from hubsync_core import segments as rules
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import SegmentDef, SegmentError
 from hubsync_core.service import HubSyncService
 from pages.components.formatting import plain
@@ -39,24 +38,16 @@ def _import(service: HubSyncService, loaded: list[SegmentDef]) -> None:
 def render_segment_files(service: HubSyncService) -> None:
     """Export buttons and the import uploader."""
     st.subheader("Export and import")
-    cols = st.columns(2)
-    today = datetime.now().date().isoformat()
-    cols[0].download_button(
-        "⬇️ Export as TOML",
-        data=lambda: service.export_segments("toml"),
-        file_name=f"hubsync-segments-{today}.toml",
-        mime="application/toml",
-        on_click="ignore",
-        key="sg_export_toml",
-    )
-    cols[1].download_button(
-        "⬇️ Export as JSON",
-        data=lambda: service.export_segments("json"),
-        file_name=f"hubsync-segments-{today}.json",
-        mime="application/json",
-        on_click="ignore",
-        key="sg_export_json",
-    )
+    today = utcnow().date().isoformat()  # UTC, like every date HubSync names
+    for col, fmt in zip(st.columns(2), ("toml", "json"), strict=True):
+        col.download_button(
+            f"⬇️ Export as {fmt.upper()}",
+            data=lambda fmt=fmt: service.export_segments(fmt),
+            file_name=f"hubsync-segments-{today}.{fmt}",
+            mime=f"application/{fmt}",
+            on_click="ignore",
+            key=f"sg_export_{fmt}",
+        )
     upload_key = f"sg_upload_{st.session_state.get('sg_uploads', 0)}"
     upload = st.file_uploader("Import definitions", type=["toml", "json"], key=upload_key)
     if upload is None:
