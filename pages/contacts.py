@@ -47,38 +47,20 @@ def _segment_names(_service: HubSyncService, db_url: str, version: DataVersion) 
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _explore(
+def _read(
     _service: HubSyncService,
     db_url: str,
     version: DataVersion,
     flt: ContactFilter,
     view: tuple[str, bool, int, int],
     columns: tuple[str, ...],
-) -> Exploration:
-    """A filter change: the page, its total and every facet in one read."""
+    facets: bool,
+) -> Exploration | ContactPage:
+    """A filter change (`facets`): the page, its total and every facet in one read. Another
+    page, sort or column set of a filter whose facets are already known: the page alone."""
     sort, descending, limit, offset = view
-    return _service.explore(
-        flt,
-        sort=sort,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-        columns=("hubspot_id", *columns),
-    )
-
-
-@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _page(
-    _service: HubSyncService,
-    db_url: str,
-    version: DataVersion,
-    flt: ContactFilter,
-    view: tuple[str, bool, int, int],
-    columns: tuple[str, ...],
-) -> ContactPage:
-    """Another page, sort or column set of a filter whose facets are already known."""
-    sort, descending, limit, offset = view
-    return _service.contact_page(
+    read = _service.explore if facets else _service.contact_page
+    return read(
         flt,
         sort=sort,
         descending=descending,
@@ -108,8 +90,11 @@ def _view_data(
         args = (service, db_url, version, flt, shape, tuple(columns))
         known = st.session_state.get("_c_facets")
         if known is not None and known[0] == key:
-            return _page(*args), known[1]
-        found = _explore(*args)
+            page = _read(*args, facets=False)
+            assert isinstance(page, ContactPage)
+            return page, known[1]
+        found = _read(*args, facets=True)
+        assert isinstance(found, Exploration)
         st.session_state["_c_facets"] = (key, found.facets)
         return found.page, found.facets
 

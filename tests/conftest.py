@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portal_helpers import fast_client, sandbox_settings
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
+from sync_helpers import HarnessFactory, fast_client, sandbox_settings
 
 from benchmarks.postgres import PostgresUnavailable, libpq, start_cluster
 from hubsync_core.hubspot.client import HubSpotClient
@@ -324,6 +324,23 @@ def sandbox() -> Iterator[Sandbox]:
     """A 1,200-contact portal without rate limits or faults."""
     with Sandbox(SandboxConfig(contacts=1200, seed=7, rate_limit=0, search_rate_limit=0)) as sb:
         yield sb
+
+
+@pytest.fixture
+def make_harness(db: Database) -> Iterator[HarnessFactory]:
+    """Sync harnesses (sandbox, settings, fast client; `sync_helpers.Harness`) on the test
+    database, SQLite and PostgreSQL; their sandboxes and clients are closed afterwards."""
+    factory = HarnessFactory(db)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def make_sqlite_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
+    """The same on SQLite only (tests about HTTP or the engine, not storage)."""
+    factory = HarnessFactory(sqlite_db)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture

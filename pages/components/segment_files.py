@@ -41,22 +41,17 @@ def render_segment_files(service: HubSyncService) -> None:
     st.subheader("Export and import")
     cols = st.columns(2)
     today = datetime.now().date().isoformat()
-    cols[0].download_button(
-        "⬇️ Export as TOML",
-        data=lambda: service.export_segments("toml"),
-        file_name=f"hubsync-segments-{today}.toml",
-        mime="application/toml",
-        on_click="ignore",
-        key="sg_export_toml",
-    )
-    cols[1].download_button(
-        "⬇️ Export as JSON",
-        data=lambda: service.export_segments("json"),
-        file_name=f"hubsync-segments-{today}.json",
-        mime="application/json",
-        on_click="ignore",
-        key="sg_export_json",
-    )
+    for col, fmt, mime in zip(
+        cols, ("toml", "json"), ("application/toml", "application/json"), strict=True
+    ):
+        col.download_button(
+            f"⬇️ Export as {fmt.upper()}",
+            data=lambda fmt=fmt: service.export_segments(fmt),
+            file_name=f"hubsync-segments-{today}.{fmt}",
+            mime=mime,
+            on_click="ignore",
+            key=f"sg_export_{fmt}",
+        )
     upload_key = f"sg_upload_{st.session_state.get('sg_uploads', 0)}"
     upload = st.file_uploader("Import definitions", type=["toml", "json"], key=upload_key)
     if upload is None:
