@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/contacts.py", title="Contacts", icon="👥", url_path="contacts"),
     st.Page("pages/insights.py", title="Insights", icon="📊", url_path="insights"),
     st.Page("pages/segments.py", title="Segments", icon="🏷️", url_path="segments"),
+    st.Page("pages/changes.py", title="Changes", icon="📝", url_path="changelog"),
     st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings"),
 ]
 

@@ -5,6 +5,9 @@
 - `peer`: HubSpot's official client (`crm.contacts.get_all()`) feeding SQLModel one row at a
   time, a session add and commit per row: what a user would write by hand.
 - `export`: the full CSV export of a database.
+- `load`: N concurrent HTTP clients hitting one URL of `hubsync api` (keep-alive, one
+  connection each) for a while, or until a sync run ends: requests/s and latency.
+- `bulk`: one `bulk set` on every live contact (see benchmarks/bulk.py).
 
 `sync`, `peer` and `export` print one JSON line: what they did, their wall and CPU seconds,
 and the process's peak RSS (`ru_maxrss`), which is theirs alone.
@@ -95,6 +98,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
     )
     _emit(result)
     return 0 if stats.status == "succeeded" else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`hubsync audit [--repair]` through the facade; the report with wall and CPU time."""
+    from hubsync_core.config import Settings
+    from hubsync_core.service import HubSyncService
+
+    settings = Settings.load(dotenv_path=None, secrets_path=None)
+    with HubSyncService(settings, owner="cli") as service:
+        service.db  # noqa: B018 - open the database before the clock starts
+        cpu_before, _ = _usage()
+        started = time.perf_counter()
+        report = service.audit(repair=args.repair)
+        wall = time.perf_counter() - started
+        cpu_after, peak = _usage()
+    _emit(
+        {
+            **report.as_dict(),
+            "wall_seconds": wall,
+            "cpu_seconds": cpu_after - cpu_before,
+            "peak_rss_mb": peak,
+        }
+    )
+    return 0
 
 
 # -- the peer --------------------------------------------------------------------------------
@@ -205,6 +232,87 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- load ------------------------------------------------------------------------------------
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    target = urlsplit(args.url)
+    path = target.path + (f"?{target.query}" if target.query else "")
+    headers = {"Authorization": f"Bearer {args.token}"}
+    stop = threading.Event()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    stopped_by = "deadline"
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                key = str(answer.status)
+            except (OSError, http.client.HTTPException) as exc:
+                key = type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[key] = statuses.get(key, 0) + 1
+        conn.close()
+
+    def run_status() -> str:
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        try:
+            conn.request("GET", f"/api/integrations/hubspot/sync/runs/{args.run}", headers=headers)
+            return str(json.loads(conn.getresponse().read())["status"])
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(args.clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    deadline = started + args.seconds
+    while time.perf_counter() < deadline:
+        time.sleep(0.25)
+        if args.run and run_status() != "running":
+            stopped_by = "run ended"
+            break
+    stop.set()
+    for thread in threads:
+        thread.join(120)
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def pct(share: float) -> float | None:
+        return ordered[min(int(share * len(ordered)), len(ordered) - 1)] * 1000 if ordered else None
+
+    _emit(
+        {
+            "requests": len(ordered),
+            "statuses": statuses,
+            "errors": sum(n for k, n in statuses.items() if k != "200"),
+            "seconds": wall,
+            "requests_per_s": len(ordered) / wall,
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "max_ms": ordered[-1] * 1000 if ordered else None,
+            "stopped_by": stopped_by,
+            "run_status_after": run_status() if args.run else None,
+        }
+    )
+    return 0
+
+
 # -- entry -----------------------------------------------------------------------------------
 
 
@@ -223,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--mode", default="full")
     sync.add_argument("--profile", help="write a cProfile of the sync (calling thread) here")
     sync.set_defaults(handler=cmd_sync)
+    audit = commands.add_parser("audit")
+    audit.add_argument("--repair", action="store_true")
+    audit.set_defaults(handler=cmd_audit)
     peer = commands.add_parser("peer")
     peer.add_argument("--base-url", required=True)
     peer.add_argument("--token", required=True)
@@ -233,8 +344,26 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--database-url", required=True)
     export.add_argument("--sort", default="updated_at")
     export.set_defaults(handler=cmd_export)
+    load = commands.add_parser("load")
+    load.add_argument("--url", required=True)
+    load.add_argument("--token", required=True)
+    load.add_argument("--clients", type=int, default=16)
+    load.add_argument("--seconds", type=float, default=15.0)
+    load.add_argument("--run", type=int, help="stop early once this sync run is not running")
+    load.set_defaults(handler=cmd_load)
+    bulk = commands.add_parser("bulk")
+    bulk.add_argument("--property", default="lead_score")
+    bulk.add_argument("--value", required=True)
+    bulk.set_defaults(handler=cmd_bulk)
     args = parser.parse_args(argv)
     return int(args.handler(args))
+
+
+def cmd_bulk(args: argparse.Namespace) -> int:
+    from benchmarks.bulk import cmd_bulk as run_bulk
+
+    _emit(run_bulk(args))
+    return 0
 
 
 if __name__ == "__main__":

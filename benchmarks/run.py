@@ -22,6 +22,14 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.api import QUICK_API, ApiSizes
+from benchmarks.changes import (
+    INCREMENTAL_ARCHIVED,
+    archive_contacts,
+    change_contacts,
+    change_list,
+    check_incremental,
+)
 from benchmarks.infra import (
     TOKEN,
     BenchError,
@@ -31,9 +39,25 @@ from benchmarks.infra import (
     run_child,
     scratch_dir,
 )
+from benchmarks.report import HEADER, Row, brief, format_row, table
 
-SCENARIOS = ("ingest", "rate", "latency", "incremental", "explorer", "peer", "million")
+SCENARIOS = (
+    "ingest",
+    "rate",
+    "latency",
+    "incremental",
+    "explorer",
+    "peer",
+    "million",
+    "api",
+    "freshness",
+    "audit",
+    "bulk",
+)
 BACKENDS = ("sqlite", "postgresql")
+#: The incremental scenarios measure the sync alone: the counting audit that follows each
+#: incremental sync by default (`HUBSYNC_AUDIT_AFTER_SYNC`) has its own searches.
+NO_AUDIT = {"HUBSYNC_AUDIT_AFTER_SYNC": "false"}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: HubSpot Starter's list-endpoint ceiling: 100 requests per 10 s x 100 contacts.
 CEILING = 1_000.0
@@ -46,7 +70,7 @@ class Sizes:
     ingest: int = 100_000
     rate: int = 20_000
     rate_latency_ms: int = 50
-    latency: int = 10_000
+    latency: int = 12_000
     latency_ms: int = 250
     incremental_stored: int = 200_000
     incremental_changed: int = 500
@@ -54,7 +78,14 @@ class Sizes:
     explorer_repeats: int = 5
     peer: int = 10_000
     million: int = 1_000_000
+    freshness: int = 20_000
+    freshness_deliveries: int = 300
+    #: Portal sizes of the audit scenario (benchmarks/audit.py); SQLite only.
+    audit: tuple[int, ...] = (10_000, 200_000)
+    bulk: int = 20_000
+    bulk_latency_ms: int = 250
     repeats: int = 3
+    api: ApiSizes = field(default_factory=ApiSizes)
 
 
 QUICK = Sizes(
@@ -68,28 +99,13 @@ QUICK = Sizes(
     explorer_repeats=1,
     peer=300,
     million=0,
+    freshness=0,  # `--only freshness` at full size; the acceptance test runs it at 2,000
+    audit=(),  # `--only audit`; tests/audit run the acceptance scenarios at 3,000
+    bulk=300,
+    bulk_latency_ms=50,
     repeats=1,
+    api=QUICK_API,
 )
-
-
-@dataclass
-class Row:
-    """One line of the table (and of the JSON)."""
-
-    scenario: str
-    backend: str
-    contacts: int
-    seconds: float | None = None
-    contacts_per_s: float | None = None
-    api_calls: int | None = None
-    rate_limited: int | None = None
-    cpu_s_per_10k: float | None = None
-    peak_rss_mb: float | None = None
-    query_p50_ms: float | None = None
-    query_p95_ms: float | None = None
-    note: str = ""
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Suite:
@@ -154,7 +170,7 @@ class Suite:
             cpu_s_per_10k=median["cpu_seconds"] / max(synced, 1) * 10_000,
             peak_rss_mb=median["peak_rss_mb"],
             note=note,
-            runs=[_brief(r) for r in runs],
+            runs=[brief(r) for r in runs],
             extra={
                 "portal_live": live,
                 "phase_contacts_per_s": statistics.median(
@@ -242,7 +258,9 @@ class Suite:
             sandbox.stop()
 
     def incremental(self, databases: Databases) -> None:
-        """A full sync of N contacts, then M changed in HubSpot, then an incremental sync."""
+        """A full sync of N contacts, then M changed in HubSpot, then an incremental sync; and
+        the same with contacts archived and list members changed too. Each run is checked
+        to leave the database equal to the portal (live count, every change stored)."""
         sizes = self.sizes
         sandbox = SandboxProcess.start(sizes.incremental_stored)
         try:
@@ -250,33 +268,43 @@ class Suite:
                 url = databases.new(backend, "incremental")
                 try:
                     full = self.sync(sandbox, url)
-                    changed = _change_contacts(sandbox, url, sizes.incremental_changed)
-                    result = self.sync(sandbox, url, mode="incremental")
+                    edits = change_contacts(sandbox, url, sizes.incremental_changed)
+                    quiet = self.sync(sandbox, url, mode="incremental", env=NO_AUDIT)
+                    check_incremental(sandbox, url, edits)
+                    edits = change_contacts(sandbox, url, sizes.incremental_changed, "Again")
+                    archived = archive_contacts(sandbox, url, INCREMENTAL_ARCHIVED)
+                    change_list(sandbox, url)
+                    busy = self.sync(sandbox, url, mode="incremental", env=NO_AUDIT)
+                    check_incremental(sandbox, url, edits, archived)
                 finally:
                     databases.drop(url)
-                if result["total_synced"] < changed:
-                    raise BenchError(
-                        f"incremental synced {result['total_synced']} of {changed} changed"
-                    )
-                row = Row(
-                    "incremental",
-                    backend,
-                    result["total_synced"],
-                    seconds=result["duration_seconds"],
-                    contacts_per_s=None,
-                    api_calls=result["sandbox_requests"],
-                    rate_limited=result["sandbox_429"],
-                    cpu_s_per_10k=None,
-                    peak_rss_mb=result["peak_rss_mb"],
-                    note=(
-                        f"{full['total_synced']:,} stored, {changed} changed; "
-                        f"{result['sandbox_search_requests']} searches, "
-                        f"{result['duration_seconds']:.1f} s"
+                for result, label, extra_note in (
+                    (quiet, "incremental", "no list changed, nothing archived"),
+                    (
+                        busy,
+                        "incremental, lists+archived",
+                        f"{INCREMENTAL_ARCHIVED} archived, 1 list changed",
                     ),
-                    runs=[_brief(full), _brief(result)],
-                    extra={"changed": changed, "stored": full["total_synced"]},
-                )
-                self.add(row)
+                ):
+                    row = Row(
+                        label,
+                        backend,
+                        result["total_synced"],
+                        seconds=result["duration_seconds"],
+                        contacts_per_s=None,
+                        api_calls=result["sandbox_requests"],
+                        rate_limited=result["sandbox_429"],
+                        cpu_s_per_10k=None,
+                        peak_rss_mb=result["peak_rss_mb"],
+                        note=(
+                            f"{full['total_synced']:,} stored, {len(edits)} changed, "
+                            f"{extra_note}; {result['sandbox_search_requests']} searches, "
+                            f"{result['duration_seconds']:.1f} s; exact"
+                        ),
+                        runs=[brief(full), brief(result)],
+                        extra={"changed": len(edits), "stored": full["total_synced"]},
+                    )
+                    self.add(row)
         finally:
             sandbox.stop()
 
@@ -362,11 +390,43 @@ class Suite:
                         peak_rss_mb=theirs["peak_rss_mb"],
                         note=f"HubSync {ours_rate:,.0f}/s on the same portal: {ratio:.1f}x",
                         runs=[theirs],
-                        extra={"hubsync": _brief(ours), "ratio": ratio},
+                        extra={"hubsync": brief(ours), "ratio": ratio},
                     )
                 )
         finally:
             sandbox.stop()
+
+    def api(self, databases: Databases) -> None:
+        """`GET .../contacts?segment=chainge&limit=100` through `hubsync api` under load."""
+        from benchmarks import api
+
+        sizes = self.sizes.api
+        for window in api.windows(self.backends, databases, sizes):
+            note = (
+                f"server CPU {window['server_cpu_ms_per_request']:.1f} ms/request; "
+                f"{sizes.clients} clients, {window['seconds']:.0f} s"
+            )
+            if window["window"] == "during sync":
+                note += f", sync wrote {window['sync_contacts_during_window']:,} contacts"
+            self.add(
+                Row(
+                    f"api contacts {window['window']}",
+                    window["backend"],
+                    sizes.contacts,
+                    seconds=window["seconds"],
+                    query_p50_ms=window["p50_ms"],
+                    query_p95_ms=window["p95_ms"],
+                    note=f"{window['requests_per_s']:,.0f} req/s, p99 {window['p99_ms']:.0f} ms, "
+                    f"{window['errors']} errors; {note}",
+                    extra=window,
+                )
+            )
+
+    def bulk(self, databases: Databases) -> None:
+        """Contacts written per second by a bulk update (see benchmarks/bulk.py)."""
+        from benchmarks import bulk
+
+        bulk.run(self, databases, self.sizes.bulk, self.sizes.bulk_latency_ms)
 
     def million(self, databases: Databases) -> None:
         """One 1,000,000-contact full sync (SQLite): flat memory."""
@@ -394,34 +454,70 @@ class Suite:
                     cpu_s_per_10k=result["cpu_seconds"] / result["total_synced"] * 10_000,
                     peak_rss_mb=result["peak_rss_mb"],
                     note=f"sandbox peak RSS {sandbox.peak_rss_mb() or 0:.0f} MB",
-                    runs=[_brief(result)],
+                    runs=[brief(result)],
                 )
             )
         finally:
             sandbox.stop()
 
+    def freshness(self, databases: Databases) -> None:
+        """Webhooks through the API server into SQLite: acknowledged events/s, apply
+        latency, API calls per 1,000 changed contacts (see benchmarks/freshness.py)."""
+        if "sqlite" not in self.backends or not self.sizes.freshness:
+            return
+        from benchmarks import freshness
 
-def _brief(run: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "status",
-        "mode",
-        "total_synced",
-        "total_pages",
-        "duration_seconds",
-        "contacts_phase_seconds",
-        "wall_seconds",
-        "cpu_seconds",
-        "peak_rss_mb",
-        "api_calls",
-        "rate_limited",
-        "retries",
-        "sandbox_requests",
-        "sandbox_search_requests",
-        "sandbox_429",
-        "contacts_per_s",
-        "phase_contacts_per_s",
-    )
-    return {k: run[k] for k in keys if k in run}
+        workdir = databases.workdir / "freshness"
+        workdir.mkdir(parents=True, exist_ok=True)
+        figures = freshness.run(
+            workdir, self.sizes.freshness, self.sizes.freshness_deliveries, self.log
+        )
+        self.add(
+            Row(
+                "freshness (webhooks)",
+                "sqlite",
+                figures["contacts"],
+                seconds=figures["seconds_changes_to_applied"],
+                api_calls=figures["api_calls"],
+                query_p50_ms=figures["apply_latency_p50_ms"],
+                query_p95_ms=figures["apply_latency_p95_ms"],
+                note=(
+                    f"{figures['ack_events_per_s']:,.0f} events/s acknowledged; "
+                    f"{figures['api_calls_per_1000_changed']:.1f} API calls per 1,000 changed "
+                    f"contacts; p50/p95 = apply latency"
+                ),
+                extra=figures,
+            )
+        )
+
+    def audit(self, databases: Databases) -> None:
+        """`hubsync audit` calls and seconds, exact and damaged (see benchmarks/audit.py)."""
+        if "sqlite" not in self.backends or not self.sizes.audit:
+            return
+        from benchmarks import audit
+
+        for figures in audit.run(databases, self.sizes.audit, self.sync, self.log):
+            for kind in ("exact", "damaged"):
+                note = f"{figures['ranges']} ranges"
+                if kind == "damaged":
+                    counts = figures["damaged_counts"]
+                    note += (
+                        f"; named {counts['missing']} missing, {counts['extra']} extra, "
+                        f"{counts['stale']} stale (exactly the damage: {figures['named_exactly']})"
+                        f"; repair {figures['repair_calls']} calls, then "
+                        f"{figures['after_repair']} in {figures['after_repair_calls']} calls"
+                    )
+                self.add(
+                    Row(
+                        f"audit, {kind}",
+                        "sqlite",
+                        figures["contacts"],
+                        seconds=figures[f"{kind}_seconds"],
+                        api_calls=figures[f"{kind}_calls"],
+                        note=note,
+                        extra=figures,
+                    )
+                )
 
 
 def _check(runs: list[dict[str, Any]], live: int) -> None:
@@ -431,29 +527,6 @@ def _check(runs: list[dict[str, Any]], live: int) -> None:
             raise BenchError(f"a full sync stored {run['total_synced']} of {live} live contacts")
 
 
-def _change_contacts(sandbox: SandboxProcess, url: str, count: int) -> int:
-    """Edit `count` stored contacts (spread over the id range) in the portal."""
-    import sqlalchemy as sa
-
-    from hubsync_core.store.database import Database
-
-    db = Database(url)
-    with db.connect() as conn:
-        ids = [
-            r[0]
-            for r in conn.execute(
-                sa.text("SELECT hubspot_id FROM contacts WHERE archived = :no ORDER BY hubspot_id"),
-                {"no": False},
-            )
-        ]
-    db.dispose()
-    step = max(len(ids) // max(count, 1), 1)
-    chosen = ids[::step][:count]
-    for n, hubspot_id in enumerate(chosen):
-        sandbox.admin("PATCH", f"contacts/{hubspot_id}", {"properties": {"jobtitle": f"Bench {n}"}})
-    return len(chosen)
-
-
 def _phase(row: Row) -> str:
     """The contacts phase's own rate (the run also reads archived contacts and lists)."""
     return f"contacts phase {row.extra.get('phase_contacts_per_s') or 0:,.0f}/s"
@@ -461,34 +534,6 @@ def _phase(row: Row) -> str:
 
 def _short(count: int) -> str:
     return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-HEADER = (
-    f"{'scenario':34} {'backend':10} {'contacts':>9} {'contacts/s':>10} {'API calls':>9} "
-    f"{'429s':>5} {'CPU s/10k':>9} {'peak RSS MB':>11} {'query p50/p95 ms':>16}  note"
-)
-
-
-def format_row(row: Row) -> str:
-    query = (
-        "-"
-        if row.query_p50_ms is None
-        else f"{row.query_p50_ms:.0f}/{_fmt(row.query_p95_ms, '.0f')}"
-    )
-    return (
-        f"{row.scenario:34} {row.backend:10} {row.contacts:>9,} "
-        f"{_fmt(row.contacts_per_s, ',.0f'):>10} {_fmt(row.api_calls, ',d'):>9} "
-        f"{_fmt(row.rate_limited, 'd'):>5} {_fmt(row.cpu_s_per_10k, '.2f'):>9} "
-        f"{_fmt(row.peak_rss_mb, '.0f'):>11} {query:>16}  {row.note}"
-    )
-
-
-def table(rows: list[Row]) -> str:
-    return "\n".join([HEADER, "-" * len(HEADER), *(format_row(r) for r in rows)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hubsync_core import __version__
+from hubsync_core.columns import BRIEF
 from hubsync_core.config import Settings, SettingsError
+from hubsync_core.freshness import live_updates_line
 from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.run_status import RunStatus
+from hubsync_core.schedule_cli import add_every_option, add_schedule_commands, run_every
 from hubsync_core.segments import SegmentError
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.sync.model import MODES, SyncOptions, SyncProgress, SyncStats
@@ -100,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sync the built-in demo portal even if a token is configured",
     )
     sync.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    add_every_option(sync)
     sync.set_defaults(handler=cmd_sync)
 
     contacts = commands.add_parser(
@@ -166,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     contacts.add_argument("--offset", type=_non_negative, default=0, metavar="N")
     contacts.add_argument("--format", choices=("table", "json", "csv"), default="table")
     contacts.add_argument(
+        "--labels",
+        action="store_true",
+        help="CSV: enumeration options' labels (e.g. lifecycle stage 'Customer') instead of "
+        "HubSpot's internal values (the default, for round-trips)",
+    )
+    contacts.add_argument(
         "--columns", metavar="A,B,...", help="CSV columns (default: the visible ones)"
     )
     contacts.add_argument(
@@ -196,9 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check",
-        help="test the connection to HubSpot",
-        description="Call HubSpot's account-info endpoint and show the "
-        "portal, its time zone and the rate-limit headroom.",
+        help="test the connection to HubSpot: portal, scopes, daily API budget",
+        description="Call HubSpot cheaply and show the portal, its time zone, the token's "
+        "scopes granted versus needed, the daily API budget left and the rate-limit headroom.",
     )
     check.set_defaults(handler=cmd_check)
 
@@ -232,14 +243,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of requests answered with an injected fault (0-1)",
     )
     sandbox.add_argument("--token", default=None, help="the bearer token to accept")
+    sandbox.add_argument(
+        "--retire-v3",
+        action="store_true",
+        help="answer 404 on /crm/v3/ paths, as HubSpot will once v3 is retired (Sept 2027)",
+    )
     sandbox.set_defaults(handler=cmd_sandbox, quiet_logs=True)
 
     from hubsync_core.segment_cli import add_segment_commands
 
     add_segment_commands(commands)
+    add_schedule_commands(commands)
     from hubsync_core.api_cli import add_api_commands
 
     add_api_commands(commands)
+    from hubsync_core.audit_cli import add_audit_commands
+
+    add_audit_commands(commands)
+
+    from hubsync_core.bulk_cli import add_bulk_commands
+
+    add_bulk_commands(commands)
     return parser
 
 
@@ -249,6 +273,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.demo:
         settings = settings.with_overrides(access_token=None)
+    if args.every:
+        return run_every(args, settings)
     options = SyncOptions(
         mode=args.mode,
         batch_size=args.batch_size,
@@ -309,10 +335,10 @@ class _ProgressLine:
 
 def _print_stats(stats: SyncStats) -> None:
     headline = {
-        "succeeded": "Sync complete",
-        "partial": "Sync stopped early (partial)",
-        "failed": "Sync failed",
-        "cancelled": "Sync cancelled",
+        RunStatus.SUCCEEDED: "Sync complete",
+        RunStatus.PARTIAL: "Sync stopped early (partial)",
+        RunStatus.FAILED: "Sync failed",
+        RunStatus.CANCELLED: "Sync cancelled",
     }.get(stats.status, f"Sync {stats.status}")
     print(f"{headline} (run {stats.run_id}, {stats.mode})")
     print(f"  Total synced: {stats.total_synced:,}")
@@ -320,6 +346,11 @@ def _print_stats(stats: SyncStats) -> None:
     print(f"  API calls: {stats.api_calls:,}  retries: {stats.retries}  429s: {stats.rate_limited}")
     print(f"  Errors: {stats.errors}  rejected records: {stats.rejected}")
     print(f"  Duration: {stats.duration_seconds:.2f}s")
+    if stats.daily_limit is not None and stats.daily_remaining is not None:
+        print(
+            f"  Daily API budget: this run used {stats.api_calls:,} calls; "
+            f"{stats.daily_remaining:,} of {stats.daily_limit:,} left today"
+        )
     if stats.by_segment:
         print("  Segment distribution:")
         for name, count in stats.by_segment.items():
@@ -374,7 +405,11 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
             target = args.output
             if target is not None and target.is_dir():
                 target = target / export.csv_filename(flt, date.today())
-            order = {"sort": args.sort, "descending": not args.ascending}
+            order: dict[str, Any] = {"sort": args.sort, "descending": not args.ascending}
+            if args.labels:
+                from hubsync_core.store.property_options import option_labels
+
+                order["labels"] = option_labels(db)
             if target is None:
                 written = export.write_csv(db, flt, sys.stdout, columns=columns, **order)
             else:
@@ -409,15 +444,7 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    columns = (
-        "hubspot_id",
-        "email",
-        "firstname",
-        "lastname",
-        "company",
-        "lifecyclestage",
-        "segments",
-    )
+    columns = BRIEF  # the short table: see `hubsync_core.columns`
     table = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in table]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
@@ -441,6 +468,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     with HubSyncService(settings, owner="cli") as service:
         overview = read_overview(service.db)
         last = service.get_stats()
+        live = service.freshness_stats()
     data = {
         "portal": "demo" if settings.demo else "hubspot",
         "database": service_location(settings),
@@ -449,6 +477,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         "without_email": overview.without_email,
         "by_segment": overview.by_segment,
         "last_sync": last.to_dict() if last.run_id else None,
+        "live_updates": live.__dict__,
     }
     if args.json:
         print(json.dumps(data, indent=2, default=str))
@@ -466,6 +495,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         )
     else:
         print("Last sync: never (run `hubsync sync`)")
+    print(live_updates_line(live))
     return EXIT_OK
 
 
@@ -503,6 +533,17 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  What to do: {result.hint}", file=sys.stderr)
         return EXIT_FAILED
     print(f"{result.message} ({where}), time zone {result.time_zone or '?'}")
+    if result.token_kind:
+        print(f"Token: {result.token_kind}")
+    print("Scopes:")
+    for name, why, granted in result.scope_rows():
+        mark = {True: "granted", False: "MISSING", None: "unknown"}[granted]
+        print(f"  {name:<28} {mark:<8} ({why})")
+    if result.daily_limit is not None and result.daily_remaining is not None:
+        print(
+            f"Daily API budget: {result.daily_remaining:,} of {result.daily_limit:,} calls "
+            "left today (resets at midnight in the portal's time zone)"
+        )
     limit = result.rate_limit
     if limit.max is not None:
         print(
@@ -522,6 +563,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         "latency_ms": args.latency_ms,
         "rate_limit": args.rate_limit,
         "fault_rate": args.fault_rate,
+        "retire_v3": args.retire_v3,
     }
     if args.token:
         config_args["token"] = args.token

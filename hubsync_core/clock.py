@@ -1,17 +1,33 @@
-"""Time for HubSync: naive UTC everywhere inside, ISO 8601 with a Z at the edges.
+"""Time for HubSync: one convention, naive UTC.
 
-The database stores timestamps as naive UTC (`models.py` declares plain `DateTime`
-columns), so every time the code makes or compares is naive UTC too.
+The database stores every timestamp as a naive UTC `datetime` (`models.NAIVE_UTC`, the same
+on SQLite and PostgreSQL), so every time HubSync makes or compares is naive UTC too:
+`utcnow()` for "now". Conversion happens only at the edges:
+
+- in: HubSpot's times are parsed to naive UTC (`sync.records.parse_time`), rule values
+  (`segments`) likewise; anything else that may be aware goes through `naive_utc`;
+- out: `iso_z` writes ISO 8601 with a `Z` (SDK rows, exports, `SyncStats.to_dict`); pages
+  show naive UTC labelled "UTC".
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
-def naive_utc(value: datetime) -> datetime:
+def utcnow() -> datetime:
+    """Now, as naive UTC (what the database stores)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@overload
+def naive_utc(value: datetime) -> datetime: ...
+@overload
+def naive_utc(value: None) -> None: ...
+def naive_utc(value: datetime | None) -> datetime | None:
     """`value` as naive UTC: an aware time is converted, a naive one is taken as UTC."""
-    if value.tzinfo is not None:
+    if value is not None and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
 

@@ -17,6 +17,8 @@ from typing import Any
 from dotenv import dotenv_values
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+#: HubSpot API versions HubSync speaks (see `hubspot.endpoints`); the first is the default.
+HUBSPOT_API_VERSIONS: tuple[str, ...] = ("2026-03", "2026-09", "v3")
 HUBSPOT_APP_URL = "https://app.hubspot.com"
 
 
@@ -88,6 +90,7 @@ class Settings:
 
     access_token: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
+    api_version: str = HUBSPOT_API_VERSIONS[0]
     data_dir: Path = field(default_factory=default_data_dir)
     database_url_setting: str | None = None
     chainge_list_id: str | None = None
@@ -103,10 +106,29 @@ class Settings:
     search_counts_toward_burst: bool = False
     parallel_fetches: int = 4
     demo_contacts: int = 3000
-    demo_latency_ms: int = 0
+    demo_latency_ms: int = 120
+    daily_budget_share: float = 0.5
     log_level: str = "INFO"
+    #: Project/legacy app credentials: the secret signs webhooks (v3), id + secret fetch the
+    #: client-credentials token of the Webhooks Journal.
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    #: The receiver's URL exactly as configured in HubSpot (HubSpot signs over it).
+    webhook_public_url: str | None = None
+    journal_poll_seconds: int = 60
+    #: Edits a minute the demo portal makes by itself (0 = none), to show live updates.
+    demo_live_activity: int = 3
+    #: The demo portal's sync schedule until one is set (0 = off; real portals: off).
+    demo_schedule_minutes: int = 5
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
+    #: How late HubSpot's search index may show a change; the audit calls younger changes
+    #: pending instead of drift.
+    index_lag_seconds: int = 120
+    #: Run a counting audit after every incremental sync.
+    audit_after_sync: bool = True
+    #: "HH:MM" (UTC) for a nightly full audit in long-lived processes; None = off.
+    audit_nightly_at: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -126,6 +148,7 @@ class Settings:
         shown: list[tuple[str, str]] = [
             ("HUBSPOT_ACCESS_TOKEN", self.access_token.masked() if self.access_token else "(none)"),
             ("HUBSPOT_BASE_URL", self.base_url),
+            ("HUBSPOT_API_VERSION", self.api_version),
             ("DATABASE_URL", _without_password(self.database_url)),
             ("HUBSYNC_DATA_DIR", str(self.data_dir)),
             ("CHAINGE_LIST_ID", self.chainge_list_id or "(none)"),
@@ -144,11 +167,24 @@ class Settings:
             ("HUBSYNC_PARALLEL_FETCHES", str(self.parallel_fetches)),
             ("HUBSYNC_DEMO_CONTACTS", str(self.demo_contacts)),
             ("HUBSYNC_DEMO_LATENCY_MS", str(self.demo_latency_ms)),
+            ("HUBSYNC_DAILY_BUDGET_SHARE", f"{self.daily_budget_share:g}"),
             ("HUBSYNC_LOG_LEVEL", self.log_level),
+            ("HUBSPOT_CLIENT_ID", self.client_id or "(none)"),
+            (
+                "HUBSPOT_CLIENT_SECRET",
+                self.client_secret.masked() if self.client_secret else "(none)",
+            ),
+            ("HUBSYNC_WEBHOOK_PUBLIC_URL", self.webhook_public_url or "(none)"),
+            ("HUBSYNC_JOURNAL_POLL_SECONDS", str(self.journal_poll_seconds)),
+            ("HUBSYNC_DEMO_LIVE_ACTIVITY", str(self.demo_live_activity)),
+            ("HUBSYNC_DEMO_SCHEDULE_MINUTES", str(self.demo_schedule_minutes)),
             (
                 "HUBSYNC_API_TOKEN",
                 self.api_token.masked() if self.api_token else "(generated on first start)",
             ),
+            ("HUBSYNC_INDEX_LAG_SECONDS", str(self.index_lag_seconds)),
+            ("HUBSYNC_AUDIT_AFTER_SYNC", str(self.audit_after_sync).lower()),
+            ("HUBSYNC_AUDIT_NIGHTLY_AT", self.audit_nightly_at or "off"),
         ]
         return [(name, value, self.sources.get(name, "default")) for name, value in shown]
 
@@ -179,6 +215,14 @@ class Settings:
             flat = {k: str(v) for k, v in secrets.items() if not isinstance(v, dict)}
             layers.append(("secrets.toml", flat))
         return _parse(layers)
+
+
+def _demo_schedule(minutes: int) -> int:
+    if 0 < minutes < 5:
+        raise SettingsError(
+            "HUBSYNC_DEMO_SCHEDULE_MINUTES", f"must be 0 (off) or at least 5, got {minutes}"
+        )
+    return minutes
 
 
 def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
@@ -239,6 +283,13 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             "HUBSPOT_BASE_URL", f"must start with http:// or https://, got {base_url!r}"
         )
 
+    api_version = (get("HUBSPOT_API_VERSION") or HUBSPOT_API_VERSIONS[0]).strip().lower()
+    if api_version not in HUBSPOT_API_VERSIONS:
+        raise SettingsError(
+            "HUBSPOT_API_VERSION",
+            f"must be one of {', '.join(HUBSPOT_API_VERSIONS)}, got {api_version!r}",
+        )
+
     database_url = get("DATABASE_URL")
     if database_url is not None:
         if database_url.startswith("postgres://"):
@@ -283,13 +334,42 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
             "HUBSYNC_LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
         )
 
+    client_secret = get("HUBSPOT_CLIENT_SECRET")
+    public_url = get("HUBSYNC_WEBHOOK_PUBLIC_URL")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise SettingsError(
+            "HUBSYNC_WEBHOOK_PUBLIC_URL", f"must start with http:// or https://, got {public_url!r}"
+        )
     api_token = get("HUBSYNC_API_TOKEN")
     if api_token is not None and (any(ch.isspace() for ch in api_token) or len(api_token) < 16):
         raise SettingsError("HUBSYNC_API_TOKEN", "must be at least 16 characters without spaces")
 
+    share_raw = get("HUBSYNC_DAILY_BUDGET_SHARE")
+    try:
+        share = 0.5 if share_raw is None else float(share_raw)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise SettingsError(
+            "HUBSYNC_DAILY_BUDGET_SHARE",
+            f"must be a share of the daily API budget above 0 and at most 1, got {share_raw!r}",
+        )
+
+    nightly = (get("HUBSYNC_AUDIT_NIGHTLY_AT") or "off").strip().lower()
+    if nightly == "off":
+        audit_nightly_at = None
+    else:
+        hour, _, minute = nightly.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise SettingsError(
+                "HUBSYNC_AUDIT_NIGHTLY_AT", f"must be HH:MM (UTC) or off, got {nightly!r}"
+            )
+        audit_nightly_at = f"{int(hour):02d}:{int(minute):02d}"
+
     return Settings(
         access_token=Secret(token) if token else None,
         base_url=base_url,
+        api_version=api_version,
         data_dir=data_dir,
         database_url_setting=database_url,
         chainge_list_id=list_id,
@@ -307,8 +387,18 @@ def _parse(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
         search_counts_toward_burst=boolean("HUBSYNC_SEARCH_COUNTS_TOWARD_BURST", False),
         parallel_fetches=integer("HUBSYNC_PARALLEL_FETCHES", 4, minimum=1, maximum=8),
         demo_contacts=integer("HUBSYNC_DEMO_CONTACTS", 3000, minimum=1, maximum=1_000_000),
-        demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 0, maximum=5000),
+        demo_latency_ms=integer("HUBSYNC_DEMO_LATENCY_MS", 120, maximum=5000),
+        daily_budget_share=share,
         log_level=log_level,
+        client_id=get("HUBSPOT_CLIENT_ID"),
+        client_secret=Secret(client_secret) if client_secret else None,
+        webhook_public_url=public_url,
+        journal_poll_seconds=integer("HUBSYNC_JOURNAL_POLL_SECONDS", 60, minimum=5, maximum=3600),
+        demo_live_activity=integer("HUBSYNC_DEMO_LIVE_ACTIVITY", 3, maximum=600),
+        demo_schedule_minutes=_demo_schedule(integer("HUBSYNC_DEMO_SCHEDULE_MINUTES", 5)),
         api_token=Secret(api_token) if api_token else None,
+        index_lag_seconds=integer("HUBSYNC_INDEX_LAG_SECONDS", 120, maximum=3600),
+        audit_after_sync=boolean("HUBSYNC_AUDIT_AFTER_SYNC", True),
+        audit_nightly_at=audit_nightly_at,
         sources=sources,
     )

@@ -12,12 +12,14 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from hubsync_core.bulk.runner import BulkProgress
+from hubsync_core.clock import utcnow
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import lock, runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.store.models import SyncRun
-from hubsync_core.sync.context import utcnow
 from hubsync_core.sync.engine import PORTAL_ID
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 
@@ -50,6 +52,18 @@ def running_message(run: SyncRun | None) -> str:
 
 
 @dataclass(frozen=True)
+class BulkJobStatus:
+    """What a page needs to draw a bulk operation's state."""
+
+    #: This process runs a bulk job right now (and so can cancel it).
+    running: bool
+    #: Live numbers of the running (or last) bulk job of this process, None before any.
+    progress: BulkProgress | None
+    #: Why the last bulk job could not start or crashed, if it did.
+    error: str | None
+
+
+@dataclass(frozen=True)
 class SyncStart:
     """What `SyncJobs.start_run` saw: the run's id once it exists, or how the sync ended."""
 
@@ -62,7 +76,8 @@ class SyncStart:
 
 
 class SyncJobs:
-    """Starts, cancels and reports background syncs for one service (one database)."""
+    """Starts, cancels and reports background syncs and bulk operations for one service (one
+    database): one worker thread at a time, and the database lock across processes."""
 
     def __init__(self, service: HubSyncService) -> None:
         self.service = service
@@ -72,6 +87,8 @@ class SyncJobs:
         self._progress: SyncProgress | None = None
         self._result: SyncStats | None = None
         self._error: str | None = None
+        self._bulk_progress: BulkProgress | None = None
+        self._bulk_error: str | None = None
         #: Set once the current sync's run exists (first progress) or the worker ended.
         self._settled = threading.Event()
         self._refused: SyncAlreadyRunning | None = None
@@ -100,6 +117,36 @@ class SyncJobs:
             )
             self._thread.start()
             return None
+
+    def start_bulk(self, operation_id: int) -> str | None:
+        """Run (or resume) a saved bulk operation in the background. Returns None, or why it
+        could not start (a sync or another bulk job holds the database)."""
+        with self._guard:
+            if self._thread is not None and self._thread.is_alive():
+                return self._busy_message()
+            if lock.live_holder(self.db) is not None:
+                return self._busy_message()
+            self._cancel = threading.Event()
+            self._bulk_progress = self.service.bulk_progress(operation_id)
+            self._bulk_error = None
+            self._thread = threading.Thread(
+                target=self._work_bulk,
+                args=(operation_id, self._cancel),
+                name="hubsync-bulk",
+                daemon=True,
+            )
+            self._thread.start()
+            return None
+
+    def bulk_status(self) -> BulkJobStatus:
+        """This process's bulk job: running or not, its live progress, its error."""
+        with self._guard:
+            running = (
+                self._thread is not None
+                and self._thread.is_alive()
+                and self._thread.name == "hubsync-bulk"
+            )
+            return BulkJobStatus(running, self._bulk_progress, self._bulk_error)
 
     def start_run(self, options: SyncOptions, timeout: float = 30.0) -> SyncStart:
         """Start a background sync and return once its run exists (so callers get its id).
@@ -141,7 +188,7 @@ class SyncJobs:
         if result is not None and result.run_id == run_id:
             return result
         run = runs.get_run(self.db, run_id)
-        if run is None or run.status == "running":
+        if run is None or run.status == RunStatus.RUNNING:
             return None
         return SyncStats.from_run(run)
 
@@ -177,7 +224,8 @@ class SyncJobs:
         )
 
     def cancel(self) -> bool:
-        """Ask this process's running sync to stop after the current page."""
+        """Ask this process's running sync (or bulk job) to stop after the current page
+        (or batch)."""
         with self._guard:
             if self._thread is not None and self._thread.is_alive():
                 self._cancel.set()
@@ -195,7 +243,9 @@ class SyncJobs:
     def status(self) -> JobStatus:
         """The sync state as seen from the database, enriched with this process's live data."""
         with self._guard:
-            local = self._thread is not None and self._thread.is_alive()
+            thread = self._thread
+            # A bulk job in this process is not a sync (see `bulk_status`).
+            local = thread is not None and thread.is_alive() and thread.name == "hubsync-sync"
             progress, result, error = self._progress, self._result, self._error
         current = runs.running_run(self.db)
         if current is not None and not local and lock.live_holder(self.db) is None:
@@ -220,12 +270,28 @@ class SyncJobs:
     def _busy_message(self) -> str:
         holder = lock.live_holder(self.db)
         if holder is None:
-            return "A sync is already running in this app."
+            return "A sync or bulk operation is already running in this app."
         return str(SyncAlreadyRunning.from_holder(holder))
 
     def _on_progress(self, progress: SyncProgress) -> None:
         self._progress = progress
         self._settled.set()
+
+    def _on_bulk_progress(self, progress: BulkProgress) -> None:
+        self._bulk_progress = progress
+
+    def _work_bulk(self, operation_id: int, cancel: threading.Event) -> None:
+        try:
+            self.service.run_bulk(operation_id, on_progress=self._on_bulk_progress, cancel=cancel)
+        except SyncAlreadyRunning as exc:
+            self._bulk_error = str(exc)
+        except Exception as exc:  # surfaced on the page instead of dying silently
+            log.exception("background bulk operation crashed")
+            self._bulk_error = (
+                f"The bulk operation stopped unexpectedly: {type(exc).__name__}: {exc}"
+            )
+        finally:
+            self._bulk_progress = self.service.bulk_progress(operation_id)
 
     def _work(self, options: SyncOptions, cancel: threading.Event) -> None:
         settled = self._settled

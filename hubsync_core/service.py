@@ -13,17 +13,35 @@ so results survive restarts and are shared with the dashboard and the CLI.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from hubsync_core.clock import iso_z
+from hubsync_core import columns
+from hubsync_core.audit.model import AuditReport
+from hubsync_core.audit.repair import run_audit
+from hubsync_core.bulk.facade import BulkFacade
+from hubsync_core.clock import iso_z, utcnow
 from hubsync_core.config import Settings
-from hubsync_core.connection import make_client
+from hubsync_core.connection import demo_sandbox, journal_client, make_client
+from hubsync_core.freshness import (
+    SYNC_JOB,
+    FreshnessWorker,
+    describe_schedule,
+    live_updates_line,
+    next_daily_reset,
+    sync_job,
+)
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.endpoints import hubspot_record_url
+from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.hubspot.journal import JournalClient
+from hubsync_core.hubspot.models import ContactRecord
+from hubsync_core.run_status import RESUMABLE
+from hubsync_core.scheduler import MIN_MINUTES, JobState, Scheduler, parse_period
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
     LIST_FIELD,
@@ -35,16 +53,24 @@ from hubsync_core.segments import (
     load_definitions,
     validate_definition,
 )
+from hubsync_core.store import audit as audit_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import data_version as versions
-from hubsync_core.store import explorer, export, insights, runs, segment_store
+from hubsync_core.store import (
+    explorer,
+    export,
+    inbox,
+    insights,
+    property_options,
+    runs,
+    schedule_store,
+    segment_store,
+)
 from hubsync_core.store import overview as overview_store
 from hubsync_core.store.data_version import DataVersion
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import (
-    CONTACT_FIELDS,
     FACETS,
-    SORTABLE_COLUMNS,
     ContactFilter,
     ContactPage,
     Exploration,
@@ -54,18 +80,17 @@ from hubsync_core.store.insights import EngagementPoint, RunPoint, SegmentShare,
 from hubsync_core.store.models import SyncRun
 from hubsync_core.store.overview import Overview
 from hubsync_core.store.segment_store import ImportResult
-from hubsync_core.sync.context import utcnow
-from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, run_sync
+from hubsync_core.sync.applier import ApplyResult, EventApplier
+from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID, properties_to_sync, run_sync
 from hubsync_core.sync.model import SyncMode, SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.records import CORE_PROPERTIES
+from hubsync_core.webhooks.journal import JournalPoll, poll_journal
+from hubsync_core.webhooks.receiver import WebhookReceiver
 
 # Types the faces pass to and get from the facade, importable from here so that no face
 # needs to import `hubsync_core.store` (tests/test_architecture.py keeps pages to that).
 __all__ = [
-    "CONTACT_FIELDS",
-    "EXPORT_COLUMNS",
     "FACETS",
-    "SORTABLE_COLUMNS",
     "ContactFilter",
     "ContactPage",
     "DataVersion",
@@ -82,27 +107,8 @@ __all__ = [
     "get_sync_service",
 ]
 
-#: The columns an export (and the Contacts table) shows unless told otherwise.
-EXPORT_COLUMNS: tuple[str, ...] = export.EXPORT_COLUMNS
 
-
-SDK_FIELDS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "hubspot_id",
-    "list_memberships",
-    "segments",
-    "properties",
-    "created_at",
-    "updated_at",
-    "synced_at",
-    "lifecyclestage",
-    "archived",
-)
+SDK_FIELDS: tuple[str, ...] = (*columns.SDK, "properties")
 
 
 def sdk_contacts(
@@ -118,31 +124,54 @@ def sdk_contacts(
     `updated_at`. `segment` may be a name or an enum whose `.value` is one. Times are ISO
     strings with a Z.
     """
-    explorer.check_paging(limit, offset)
     name = getattr(segment, "value", segment)
     name = str(name) if name not in (None, "") else None
     flt = explorer.ContactFilter(segments=(name,) if name else (), search=search)
+    return {**contacts_page(db, flt, limit=limit, offset=offset), "segment": name}
+
+
+def contacts_page(
+    db: Database,
+    flt: ContactFilter | None = None,
+    *,
+    sort: str = "hubspot_id",
+    descending: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
+    contact with the spec's fields (`SDK_FIELDS`), times as ISO strings with a Z."""
+    explorer.check_paging(limit, offset)
+    if sort not in columns.SORTABLE:
+        raise ValueError(f"sort must be one of {', '.join(columns.SORTABLE)}, got {sort!r}")
     page = explorer.query_contacts(
-        db, flt, sort="hubspot_id", descending=False, limit=limit, offset=offset, columns=SDK_FIELDS
+        db,
+        flt,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        columns=SDK_FIELDS,
     )
-    contacts = [
-        {
-            key: iso_z(value) if key in ("created_at", "updated_at", "synced_at") else value
-            for key, value in row.items()
-        }
-        for row in page.rows
-    ]
     return {
-        "contacts": contacts,
+        "contacts": [_spec_contact(row) for row in page.rows],
         "total": page.total,
         "limit": limit,
         "offset": offset,
-        "segment": name,
     }
 
 
-class HubSyncService:
-    """Sync HubSpot contacts into a database and query them.
+def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
+    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
+
+
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
+
+
+class HubSyncService(BulkFacade):
+    """Sync HubSpot contacts into a database and query them (and, through `BulkFacade`,
+    change them in HubSpot with previewed, audited bulk operations).
 
     Settings are read from the environment and `.env` unless given. The database and the
     HubSpot client are opened on first use and shared by later calls; `close()` releases them.
@@ -161,6 +190,8 @@ class HubSyncService:
         self._client = client
         self._owner = owner
         self._lock = threading.Lock()
+        self._journal: JournalClient | None = None
+        self._properties_cache: tuple[datetime, list[str]] | None = None
 
     # -- resources ----------------------------------------------------------------------------
     @property
@@ -183,6 +214,9 @@ class HubSyncService:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
             if self._db is not None:
                 self._db.dispose()
                 self._db = None
@@ -234,6 +268,19 @@ class HubSyncService:
         return run_sync(
             self.settings, self.db, self.client, options, on_progress=on_progress, cancel=cancel
         )
+
+    # -- audit -------------------------------------------------------------------------------
+    def audit(self, *, repair: bool = False) -> AuditReport:
+        """Prove the copy equals HubSpot by counting, naming each missing, extra and stale
+        contact; with `repair`, re-read and remove them (recorded as a `repair` run).
+
+        Raises `SyncAlreadyRunning` while a sync runs and `AuditNotReady` before any full sync.
+        """
+        return run_audit(self.settings, self.db, self.client, repair=repair, owner=self._owner)
+
+    def last_audit(self) -> dict[str, Any] | None:
+        """The last audit's report (`AuditReport.as_dict()` as saved), or None."""
+        return audit_store.last_report(self.db)
 
     # -- segments ----------------------------------------------------------------------------
     def apply_segments(self, reference_time: datetime | None = None) -> dict[str, int]:
@@ -372,6 +419,114 @@ class HubSyncService:
             versions.bump(conn)
             return removed
 
+    # -- freshness: schedule, change events, journal ----------------------------------------
+    def scheduler(self, run_sync: Callable[[], SyncStats] | None = None) -> Scheduler:
+        """The scheduler of this database's periodic jobs (the sync schedule first).
+
+        `run_sync` runs one scheduled sync (default: an `auto` sync owned by "schedule").
+        """
+        options = SyncOptions(mode="auto", owner="schedule")
+        job = sync_job(
+            run_sync or (lambda: self.sync(options)),
+            self._daily_reset,
+            (self.settings.demo_schedule_minutes or None) if self.settings.demo else None,
+        )
+        return Scheduler(self.db, [job], utcnow)
+
+    def schedule(self) -> JobState:
+        """The sync schedule: period (None = off), next run, last result, pause."""
+        return self.scheduler().state(SYNC_JOB)
+
+    def set_schedule(self, every_minutes: int | None) -> JobState:
+        """Sync every `every_minutes` (at least 5), or never with None; lifts a pause."""
+        if every_minutes is not None and every_minutes < MIN_MINUTES:
+            raise ValueError(f"the schedule must be at least {MIN_MINUTES} minutes")
+        schedule_store.set_every(self.db, SYNC_JOB, every_minutes, utcnow())
+        return self.schedule()
+
+    def set_schedule_period(self, period: str) -> JobState:
+        """`set_schedule` from a period as people write it: "15m", "1h" or "off"."""
+        return self.set_schedule(parse_period(period))
+
+    def schedule_summary(self) -> str:
+        """ "every 15 min, next sync in 7 min (last: ...)" or "off", for the faces."""
+        return describe_schedule(self.schedule(), utcnow())
+
+    def live_updates_summary(self) -> str:
+        """ "Live updates: N events in the last hour, last at ...", for the faces."""
+        return live_updates_line(self.freshness_stats())
+
+    def webhook_receiver(self) -> WebhookReceiver:
+        """Verifies HubSpot webhook deliveries and stores their events in the inbox."""
+        return WebhookReceiver(
+            self.db, self.settings.client_secret, self.settings.webhook_public_url
+        )
+
+    def event_applier(self) -> EventApplier:
+        """Applies stored change events (batch reads through this service's client)."""
+        return EventApplier(self.settings, self.db, self._batch_read, self._stored_properties)
+
+    def apply_events(self) -> ApplyResult:
+        """Apply every pending change event now; returns what was done."""
+        return self.event_applier().drain()
+
+    def poll_journal(self) -> JournalPoll | None:
+        """Read new Webhooks Journal entries into the inbox (None: no journal configured)."""
+        journal = self._journal_client()
+        return poll_journal(self.db, journal) if journal is not None else None
+
+    def freshness_stats(self) -> inbox.InboxStats:
+        """Change events: pending, received and applied in the last hour, latest times."""
+        return inbox.stats(self.db)
+
+    def freshness_worker(self, run_sync: Callable[[], SyncStats] | None = None) -> FreshnessWorker:
+        """A worker hosting the schedule, the journal poller and the applier (not started)."""
+        applier = self.event_applier()
+        # The demo portal's journal is local: read it often so its live activity shows.
+        every = min(self.settings.journal_poll_seconds, 5) if self.settings.demo else None
+        interval = float(every or self.settings.journal_poll_seconds)
+        last_poll = [float("-inf")]
+
+        def live_step() -> bool:
+            polled = None
+            if time.monotonic() - last_poll[0] >= interval:
+                last_poll[0] = time.monotonic()
+                polled = self.poll_journal()
+            applied = applier.apply_once() if applier.due() else ApplyResult()
+            return bool(applied.events) or bool(polled and polled.entries)
+
+        def on_start() -> None:
+            # The demo portal makes a few edits a minute, so live updates can be watched.
+            if self.settings.demo and self.settings.demo_live_activity:
+                demo_sandbox(self.settings).freshness.set_activity(self.settings.demo_live_activity)
+
+        return FreshnessWorker(self.scheduler(run_sync), live_step, on_start=on_start)
+
+    def _batch_read(self, ids: Sequence[str], properties: Sequence[str]) -> list[ContactRecord]:
+        return self.client.batch_read_contacts(ids, properties)
+
+    def _stored_properties(self) -> list[str]:
+        # Cached: with HUBSYNC_PROPERTIES=all the list costs an API call to build.
+        now = utcnow()
+        cached = self._properties_cache
+        if cached is None or now - cached[0] > timedelta(minutes=10):
+            cached = (now, properties_to_sync(self.settings, self.client))
+            self._properties_cache = cached
+        return cached[1]
+
+    def _daily_reset(self) -> datetime:
+        try:
+            zone = self.client.account_details().time_zone
+        except HubSpotError:
+            zone = None
+        return next_daily_reset(utcnow(), zone)
+
+    def _journal_client(self) -> JournalClient | None:
+        with self._lock:
+            if self._journal is None:
+                self._journal = journal_client(self.settings)
+            return self._journal
+
     # -- explorer filters, pages, export and run history (the HTTP API, CLI, pages) --------
     def parse_filter(
         self, params: Mapping[str, str | list[str]]
@@ -391,23 +546,9 @@ class HubSyncService:
     ) -> dict[str, Any]:
         """`{"contacts", "total", "limit", "offset"}` for any explorer filter and sort, each
         contact shaped as `get_contacts` shapes it (the spec's fields, times ISO with a Z)."""
-        if sort not in SORTABLE_COLUMNS:
-            raise ValueError(f"sort must be one of {', '.join(SORTABLE_COLUMNS)}, got {sort!r}")
-        page = explorer.query_contacts(
-            self.db,
-            flt,
-            sort=sort,
-            descending=descending,
-            limit=limit,
-            offset=offset,
-            columns=SDK_FIELDS,
+        return contacts_page(
+            self.db, flt, sort=sort, descending=descending, limit=limit, offset=offset
         )
-        return {
-            "contacts": [_spec_contact(row) for row in page.rows],
-            "total": page.total,
-            "limit": limit,
-            "offset": offset,
-        }
 
     def contact_record(self, hubspot_id: str) -> dict[str, Any] | None:
         """One contact (archived or not) with every stored field, times ISO with a Z."""
@@ -421,11 +562,25 @@ class HubSyncService:
         columns: list[str] | None = None,
         sort: str = "updated_at",
         descending: bool = True,
+        labels: bool = False,
     ) -> Iterator[str]:
         """The CSV export of a filter as text pieces, header first: the same bytes as the
-        dashboard's Export CSV and `hubsync contacts --format csv`. Raises `ValueError` at
-        once for an unknown sort or column."""
-        return export.iter_csv(self.db, flt, columns, sort=sort, descending=descending)
+        dashboard's Export CSV and `hubsync contacts --format csv`. Enumeration columns hold
+        internal values (round-trips to HubSpot), or with `labels` the options' labels.
+        Raises `ValueError` at once for an unknown sort or column."""
+        return export.iter_csv(
+            self.db,
+            flt,
+            columns,
+            sort=sort,
+            descending=descending,
+            labels=self.option_labels() if labels else None,
+        )
+
+    def option_labels(self) -> dict[str, dict[str, str]]:
+        """{property: {internal value: label}} of every enumeration option HubSpot defines
+        (stored by the last sync): what people read instead of values like "1088421376"."""
+        return property_options.option_labels(self.db)
 
     def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
         """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""
@@ -532,7 +687,6 @@ class HubSyncService:
             if run is not None and local_result.run_id == run.id:
                 return local_result
             ended = local_result.timestamp
-            ended = ended.astimezone(UTC).replace(tzinfo=None) if ended.tzinfo else ended
             if local_result.run_id is None and (run is None or run.started_at <= ended):
                 return local_result
         return SyncStats.from_run(run) if run is not None else None
@@ -540,7 +694,7 @@ class HubSyncService:
     def resume_options(self, stats: SyncStats) -> SyncOptions | None:
         """Options that resume the sync `stats` describes (the same mode again: the engine
         continues from its checkpoint), or None when there is nothing to resume."""
-        if stats.run_id is None or stats.status not in runs.RESUMABLE_STATUSES:
+        if stats.run_id is None or stats.status not in RESUMABLE:
             return None
         if stats.mode == "chainge":
             return SyncOptions(chainge_only=True, owner=self._owner)
@@ -575,13 +729,6 @@ class HubSyncService:
         """The database's size in bytes, when the backend can tell."""
         return self.db.size_bytes()
 
-
-def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
-    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
-
-
-_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
 
 _services: dict[str, HubSyncService] = {}
 _services_lock = threading.Lock()

@@ -11,8 +11,9 @@ from typing import Any
 
 import streamlit as st
 
+from hubsync_core.columns import SORTABLE
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import (
-    SORTABLE_COLUMNS,
     ContactFilter,
     ContactPage,
     DataVersion,
@@ -20,6 +21,7 @@ from hubsync_core.service import (
     FacetValue,
     HubSyncService,
 )
+from pages.components import bulk_actions
 from pages.components import filter_bar as bar
 from pages.components.contact_detail import render_detail, render_picker
 from pages.components.contact_table import (
@@ -31,7 +33,7 @@ from pages.components.contact_table import (
     render_table,
 )
 from pages.components.formatting import plain
-from pages.components.resources import get_service
+from pages.components.resources import get_service, resources
 
 CACHE_TTL = 60  # seconds; the key also carries the data version, so this only bounds staleness
 Facets = dict[str, list[FacetValue]]
@@ -121,7 +123,7 @@ def main() -> None:
     st.title("👥 Contacts")
     if not service.has_contacts():
         last = service.last_run()
-        if last is not None and last.status == "running":
+        if last is not None and last.status == RunStatus.RUNNING:
             st.info("A sync is running: contacts appear here as its pages are stored.")
         else:
             st.info("No contacts are stored yet: run a sync to fetch them from HubSpot.")
@@ -144,7 +146,7 @@ def main() -> None:
     bar.render_filter_bar(flt, facets)
 
     columns = render_column_picker()
-    sortable = [c for c in SORTABLE_COLUMNS if c in columns or c == view["sort"]]
+    sortable = [c for c in SORTABLE if c in columns or c == view["sort"]]
     cols = st.columns([2, 1, 1])
     cols[0].selectbox(
         "Sort by", sortable, key="c_sort", format_func=label, on_change=bar.on_view_change
@@ -173,6 +175,7 @@ def main() -> None:
     st.caption(f"Rows {first:,}–{page.offset + len(page.rows):,} of {page.total:,}")
 
     render_export(service, flt, columns, view["sort"], view["descending"], page.total)
+    bulk_actions.render(resources(), flt, page.total, page.rows)
     render_picker(page, view["contact"], bar.open_contact)
     if view["contact"]:
         names = _segment_names(service, service.settings.database_url, version)

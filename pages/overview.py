@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hubsync_core.run_status import RunStatus
 from pages.components import formatting as fmt
+from pages.components.audit_badge import render_audit
 from pages.components.resources import get_service
 
 service = get_service()
@@ -31,6 +33,10 @@ else:
     else:
         st.caption("No segments computed yet.")
 
+if not overview.is_empty:
+    st.subheader("Copy complete?")
+    render_audit(service.last_audit(), key="overview_audit_chart")
+
 st.subheader("Last sync")
 last = overview.last_run
 if last is None:
@@ -42,11 +48,11 @@ else:
     cols[2].metric("Outcome", fmt.status_label(last.status))
     cols[3].metric("Contacts synced", fmt.number(last.contacts))
     st.caption(f"{last.mode} sync · {fmt.when(last.started_at)} · {last.pages:,} pages")
-    if last.error_message and last.status != "running":
+    if last.error_message and last.status != RunStatus.RUNNING:
         st.warning(last.error_message)
         if last.error_hint:
             st.caption(f"What to do next: {last.error_hint}")
     success = overview.last_success
-    if last.status != "succeeded" and success is not None:
+    if last.status != RunStatus.SUCCEEDED and success is not None:
         st.caption(f"Last successful sync: {fmt.when(success.finished_at or success.started_at)}")
     st.page_link("pages/sync.py", label="Sync page: history, progress, Sync now", icon="🔄")

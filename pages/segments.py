@@ -9,13 +9,13 @@ pages/components/rule_editor.py) and shows what the core says about it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from hubsync_core import segments as rules
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import SegmentDef, SegmentError
 from hubsync_core.service import HubSyncService
 from pages.components.formatting import plain
@@ -110,7 +110,7 @@ def _show_preview(service: HubSyncService, seg: SegmentDef | None) -> None:
     the name can still be missing)."""
     if seg is None:
         return
-    minute = f"{datetime.now(UTC):%Y%m%d%H%M}"
+    minute = f"{utcnow():%Y%m%d%H%M}"
     try:
         count, sample = _preview(
             service,

@@ -38,6 +38,8 @@ else:
     source = app.settings.sources.get("HUBSPOT_ACCESS_TOKEN", "?")
     st.markdown(f"**Portal:** 🟢 HubSpot at `{app.settings.base_url}`")
     st.markdown(f"**Token:** `{token.masked() if token else ''}` (from {source})")
+with st.expander("How to connect your HubSpot portal"):
+    st.markdown(fmt.CONNECT_HELP)
 st.button("Test connection", key="test_connection", on_click=test_connection)
 check = state.get("connection_check")
 if check is not None:
@@ -52,6 +54,15 @@ if check is not None:
         cols[2].metric("Rate-limit headroom", fmt.headroom_of(check.rate_limit))
         if room := fmt.rate_limit_text(check.rate_limit):
             st.caption(f"Rate limit: {room}")
+    if check.token_kind:
+        st.caption(f"Token: {check.token_kind}")
+    if check.daily_limit is not None and check.daily_remaining is not None:
+        st.caption(
+            f"Daily API budget: {check.daily_remaining:,} of {check.daily_limit:,} calls left "
+            "today (resets at midnight in the portal's time zone)"
+        )
+    if check.portal_id:
+        st.dataframe(fmt.scope_rows(check.scope_rows()), hide_index=True)
     if check.missing_scopes:
         st.markdown("**Missing scopes:** " + ", ".join(f"`{s}`" for s in check.missing_scopes))
     if check.correlation_id:

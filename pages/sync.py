@@ -12,6 +12,8 @@ import streamlit as st
 
 from hubsync_core.jobs import running_message
 from hubsync_core.sync.model import MODES, SyncOptions
+from pages.components.audit_badge import render_audit
+from pages.components.freshness import render_schedule_panel
 from pages.components.resources import OWNER, resources
 from pages.components.sync_panel import history_rows, render_outcome, render_progress
 
@@ -98,6 +100,7 @@ def live_panel() -> None:
 
 
 live_panel()
+render_schedule_panel(app)
 
 if not status.running:
     refused = state.pop("sync_refused", None)
@@ -121,6 +124,9 @@ if not status.running:
                 args=(resume,),
                 help="Start a sync in the same mode: it continues from where this run stopped.",
             )
+
+st.subheader("Audit")
+render_audit(service.last_audit(), key="sync_audit_chart")
 
 st.subheader("Sync history")
 history, _ = service.sync_runs(limit=50)

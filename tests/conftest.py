@@ -17,7 +17,8 @@ Fixtures (names are a contract; other test folders use them):
 
 PostgreSQL: `HUBSYNC_TEST_POSTGRES_URL` (a server URL whose user may create databases) if
 set; otherwise a throwaway cluster (benchmarks/postgres.py, shared with the benchmarks: initdb +
-pg_ctl, fsync off, free port, temp dir), started on first use and stopped at session end. Where neither can be had the PostgreSQL cases skip with the reason,
+pg_ctl, fsync off, free port, temp dir), started on first use and stopped at session end.
+Where neither can be had the PostgreSQL cases skip with the reason,
 except under `CI=true`, where they fail: CI must never silently drop a backend.
 
 `--long` runs tests marked `slow` (long drills); without it they skip.
@@ -358,3 +359,10 @@ def make_service(sandbox: Sandbox, db: Database) -> Iterator[Callable[..., HubSy
     for service in made:
         if service._client is not None:
             service._client.close()
+
+
+@pytest.fixture(autouse=True)
+def _demo_portal_answers_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo portal's realistic latency (HUBSYNC_DEMO_LATENCY_MS, ~120 ms) is for people;
+    tests that reach it through the environment get answers at once."""
+    monkeypatch.setenv("HUBSYNC_DEMO_LATENCY_MS", "0")

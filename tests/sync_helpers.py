@@ -15,12 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Secret, Settings
 from hubsync_core.hubspot import endpoints
 from hubsync_core.hubspot.client import HubSpotClient
@@ -37,12 +38,8 @@ CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 COLUMN_PROPERTIES = ("firstname", "lastname", "company", "phone", "jobtitle", "lifecyclestage")
 #: Paths as the sandbox sees them (for `fail_next(..., path=...)`); note that LIST_PATH is a
 #: prefix of SEARCH_PATH.
-SEARCH_PATH = endpoints.CONTACTS_SEARCH
-LIST_PATH = endpoints.CONTACTS
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+SEARCH_PATH = endpoints.DEFAULT.contacts_search
+LIST_PATH = endpoints.DEFAULT.contacts
 
 
 # -- sandbox, settings, client --------------------------------------------------------------
@@ -66,13 +63,16 @@ def sandbox_env(sandbox: Sandbox, database_url: str, **env: str) -> dict[str, st
     """The environment a HubSync process needs to sync `sandbox` into `database_url`.
 
     The incremental lag defaults to 0 here so mutations made just before a run are inside
-    its window without waiting (tests that exercise the lag pass a clock instead).
+    its window without waiting (tests that exercise the lag pass a clock instead). The audit
+    after incremental syncs is off unless asked for, so tests counting a sync's calls measure
+    the sync alone.
     """
     values = {
         "HUBSPOT_ACCESS_TOKEN": sandbox.token,
         "HUBSPOT_BASE_URL": sandbox.base_url,
         "DATABASE_URL": database_url,
         "HUBSYNC_INCREMENTAL_LAG_MINUTES": "0",
+        "HUBSYNC_AUDIT_AFTER_SYNC": "false",
     }
     values.update(env)
     return values
@@ -468,6 +468,10 @@ def audited_run(h: Harness, mode: str = "auto", **kwargs: Any) -> RunAudit:
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
 
 
+#: The checkout these tests belong to.
+REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def cli_env(sandbox: Sandbox, database_url: str, data_dir: str, **env: str) -> dict[str, str]:
     """A clean environment for `python -m hubsync_core.cli` against a sandbox."""
     values = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
@@ -480,6 +484,8 @@ def start_cli(args: Sequence[str], env: Mapping[str, str], cwd: str, log_name: s
     (`<log_name>.out`, `<log_name>.err`)."""
     out = open(Path(cwd) / f"{log_name}.out", "wb")  # noqa: SIM115 - closed with the process
     err = open(Path(cwd) / f"{log_name}.err", "wb")  # noqa: SIM115
+    # The child imports this checkout, like the tests do (not the installed package).
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hubsync_core.cli", *args],
         env=dict(env),

@@ -15,12 +15,14 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from hubsync_core import __version__
-from hubsync_core.api import contacts, health, segments, sync
+from hubsync_core.api import bulk, contacts, health, segments, sync, webhooks
 from hubsync_core.api.auth import require_token
 from hubsync_core.api.context import ApiContext
 from hubsync_core.api.errors import install_error_handlers
 from hubsync_core.api.tokens import resolve_token
+from hubsync_core.audit.nightly import NightlyAudit
 from hubsync_core.config import Secret, Settings
+from hubsync_core.freshness import sync_through
 from hubsync_core.jobs import SyncJobs
 from hubsync_core.service import HubSyncService
 
@@ -30,9 +32,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     sync.router,
     contacts.router,
     segments.router,
+    bulk.router,
 )
 #: Routers served without the bearer token (they must authenticate on their own, if at all).
-PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.public,)
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (health.public, webhooks.router)
 
 DESCRIPTION = """\
 HubSync's HTTP API: the original spec's REST endpoints under `/api/integrations/hubspot/`,
@@ -48,11 +51,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     token: Secret | str | None = None,
+    background: bool = True,
 ) -> FastAPI:
     """The API app over `service` (default: a new one on `settings`, default `Settings.load()`).
 
     `token`: the bearer token to require; default `HUBSYNC_API_TOKEN`, else the generated
-    token in the data folder (created on first use).
+    token in the data folder (created on first use). `background`: host the sync schedule
+    and the change-event applier while serving (see `freshness`).
     """
     settings = settings or (service.settings if service is not None else Settings.load())
     owns_service = service is None
@@ -64,7 +69,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The schedule and the webhook/journal applier run while the server is up.
+        worker = service.freshness_worker(sync_through(jobs)) if background else None
+        if worker is not None:
+            worker.start()
+        nightly = None
+        if background and settings.audit_nightly_at:  # HUBSYNC_AUDIT_NIGHTLY_AT
+            nightly = NightlyAudit(service.audit, settings.audit_nightly_at)
+            nightly.start()
         yield
+        if nightly is not None:
+            nightly.stop()
+        if worker is not None:
+            worker.stop()
         # Stop a running sync cleanly after its current page (the next sync resumes it).
         if jobs.cancel():
             jobs.wait(30)

@@ -9,7 +9,7 @@ Filters use the dashboard explorer's URL parameter names (`segment`, `match`, `q
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,33 +19,23 @@ from hubsync_core.api.context import PREFIX, Jobs, Service
 from hubsync_core.api.errors import ApiError, bad_parameter, error_responses
 from hubsync_core.api.schemas import ContactDetail, ContactsPage, Deleted
 from hubsync_core.api.sync import busy
-from hubsync_core.service import SORTABLE_COLUMNS, ContactFilter
+from hubsync_core.clock import utcnow
+from hubsync_core.columns import SORTABLE
+from hubsync_core.service import ContactFilter
+from hubsync_core.store.explorer import QUERY_PARAM_KEYS
 
 router = APIRouter(prefix=PREFIX, tags=["contacts"])
 
-SortColumn = Literal[SORTABLE_COLUMNS]  # type: ignore[valid-type]
+SortColumn = Literal[SORTABLE]  # type: ignore[valid-type]
 Order = Literal["asc", "desc"]
-_FILTER_KEYS = frozenset(
-    {
-        "segment",
-        "match",
-        "q",
-        "search",
-        "stage",
-        "created_from",
-        "created_to",
-        "modified_from",
-        "modified_to",
-        "has_email",
-        "archived",
-        "list",
-    }
-)
+#: The explorer's URL parameters, plus `search` (the spec's name for `q`).
+_FILTER_KEYS = frozenset({*QUERY_PARAM_KEYS, "search"})
 _IGNORED = re.compile(r"^Ignored (\w+)=(.*?): (.*)$")
 
 
-def contact_filter(
+async def contact_filter(
     request: Request,
+    service: Service,
     segment: Annotated[
         list[str],
         Query(description="Segment key, e.g. chainge (repeat for several)"),
@@ -81,9 +71,9 @@ def contact_filter(
     """The explorer filter in the query string, parsed by the dashboard's own parser.
 
     The typed parameters above document the names and reject malformed values (422 naming
-    the parameter); the filter itself comes from `HubSyncService.parse_filter`.
+    the parameter); the filter itself comes from `HubSyncService.parse_filter` (pure
+    parsing, no I/O: hence `async`, which spares a thread hop).
     """
-    service = request.app.state.hubsync.service
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         if key in _FILTER_KEYS:
@@ -175,7 +165,7 @@ def export_contacts(
         )
     except ValueError as exc:
         raise bad_parameter("columns", str(exc)) from None
-    name = service.csv_filename(flt, datetime.now(UTC).date())
+    name = service.csv_filename(flt, utcnow().date())
     return StreamingResponse(
         pieces,
         media_type="text/csv; charset=utf-8",

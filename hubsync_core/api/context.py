@@ -2,6 +2,8 @@
 
 Routes never open the store or the sync engine themselves: they call `HubSyncService`
 (the facade every face uses) and `SyncJobs` (the one background sync per database).
+Dependencies that never block are `async def`: FastAPI runs a plain `def` dependency in a
+worker thread, and a thread hop per dependency cost more CPU than the work itself.
 """
 
 from __future__ import annotations
@@ -45,5 +47,14 @@ def get_jobs(request: Request) -> SyncJobs:
     return get_context(request).jobs
 
 
-Service = Annotated[HubSyncService, Depends(get_service)]
-Jobs = Annotated[SyncJobs, Depends(get_jobs)]
+async def _service(request: Request) -> HubSyncService:
+    return get_service(request)
+
+
+async def _jobs(request: Request) -> SyncJobs:
+    return get_jobs(request)
+
+
+#: Route parameters: `service: Service`, `jobs: Jobs` (async: no thread hop to resolve).
+Service = Annotated[HubSyncService, Depends(_service)]
+Jobs = Annotated[SyncJobs, Depends(_jobs)]

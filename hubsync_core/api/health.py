@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 
 from hubsync_core.api.context import Jobs, Service
 from hubsync_core.api.errors import error_responses
-from hubsync_core.api.schemas import Health, LastSync, Readiness
-from hubsync_core.clock import iso_z
-from hubsync_core.sync.context import utcnow
+from hubsync_core.api.schemas import AuditVerdict, Health, LastSync, Readiness
+from hubsync_core.clock import iso_z, utcnow
 
 log = logging.getLogger("hubsync.api")
 
@@ -59,6 +58,10 @@ def readyz(service: Service, jobs: Jobs) -> JSONResponse:
             age_seconds=Readiness.age(run.finished_at, utcnow()),
         )
     body = Readiness(
-        status="ready", database="ok", sync_running=jobs.status().running, last_sync=last
+        status="ready",
+        database="ok",
+        sync_running=jobs.status().running,
+        last_sync=last,
+        audit=AuditVerdict.of(service.last_audit()),
     )
     return JSONResponse(body.model_dump())

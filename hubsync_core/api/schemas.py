@@ -58,6 +58,7 @@ class SyncStatsBody(BaseModel):
     hint: str = ""
     correlation_id: str | None = None
     warnings: list[str] = []
+    audit: AuditVerdict | None = Field(default=None, description="The last counting audit")
 
     @classmethod
     def of(cls, stats: SyncStats) -> SyncStatsBody:
@@ -247,11 +248,34 @@ class LastSync(BaseModel):
     age_seconds: float | None = Field(description="Seconds since it finished")
 
 
+class AuditVerdict(BaseModel):
+    """The last counting audit (`hubsync audit`): is the copy proven equal to HubSpot?"""
+
+    status: Literal["in_sync", "drift", "pending"]
+    verdict: str = Field(description="e.g. `in sync: 200,000 of 200,000; checked 12:04 UTC; ...`")
+    checked_at: str | None = Field(description="ISO 8601 UTC with a Z")
+    differences: int = Field(description="missing + extra + stale contacts")
+    pending: int = Field(description="changes younger than the search index lag")
+
+    @classmethod
+    def of(cls, report: dict[str, Any] | None) -> AuditVerdict | None:
+        if report is None:
+            return None
+        return cls(
+            status=report["status"],
+            verdict=report["verdict"],
+            checked_at=report.get("checkedAt"),
+            differences=report["differences"],
+            pending=report["counts"]["pending"],
+        )
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     database: str = Field(description="ok, or why it cannot be reached")
     sync_running: bool
     last_sync: LastSync | None
+    audit: AuditVerdict | None = None
 
     @staticmethod
     def age(finished_at: datetime | None, now: datetime) -> float | None:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from hubsync_core.api.context import PREFIX, Jobs, Service
 from hubsync_core.api.errors import ApiError, error_responses
 from hubsync_core.api.schemas import (
+    AuditVerdict,
     RunBody,
     RunsPage,
     SyncAccepted,
@@ -114,7 +115,9 @@ def sync_stats(service: Service) -> SyncStatsBody:
             "No sync has finished yet",
             f"Start one with POST {PREFIX}/sync.",
         )
-    return SyncStatsBody.of(stats)
+    body = SyncStatsBody.of(stats)
+    body.audit = AuditVerdict.of(service.last_audit())
+    return body
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from .client import ClientCounters, HubSpotClient
 from .errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -13,6 +14,7 @@ from .errors import (
 )
 from .models import (
     AccountDetails,
+    ApiUsage,
     ContactPage,
     ContactRecord,
     ListInfo,
@@ -21,11 +23,14 @@ from .models import (
     PropertyDefinition,
     RateLimitStatus,
     SearchPage,
+    TokenInfo,
 )
 from .pacing import RateLimiter
 
 __all__ = [
     "AccountDetails",
+    "ApiUsage",
+    "ApiVersionError",
     "AuthenticationError",
     "BadRequestError",
     "ClientCounters",
@@ -44,5 +49,6 @@ __all__ = [
     "RateLimiter",
     "SearchCapError",
     "SearchPage",
+    "TokenInfo",
     "TransientError",
 ]

@@ -2,7 +2,7 @@
 
 Knows HTTP and HubSpot, nothing of storage. The client is assembled from one module per
 concern: `transport` (session, pacing, retries, errors), `contacts`, `lists` (and the
-account details), all reading responses through `parsing`.
+account details), `writes` (bulk operations), all reading responses through `parsing`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..config import SettingsError
+from .account import AccountEndpoints
 from .contacts import ContactsEndpoints
-from .lists import AccountEndpoints, ListsEndpoints
+from .lists import ListsEndpoints
 from .transport import DEFAULT_USER_AGENT, ClientCounters
+from .writes import WriteEndpoints
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_USER_AGENT", "ClientCounters", "HubSpotClient"]
 
 
-class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints):
+class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints, WriteEndpoints):
     """A paced, retrying HubSpot CRM client. Raises only `hubspot.errors` exceptions.
 
     `sleep`, `clock` and `jitter` are injectable so tests never really wait; `rate_limiter`
@@ -37,6 +39,7 @@ class HubSpotClient(ContactsEndpoints, ListsEndpoints, AccountEndpoints):
             "connect_timeout": settings.connect_timeout,
             "read_timeout": settings.read_timeout,
             "search_counts_toward_burst": settings.search_counts_toward_burst,
+            "api_version": settings.api_version,
         }
         options.update(overrides)
         return cls(settings.access_token, settings.base_url, **options)

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
-from . import endpoints
 from .errors import BadRequestError, SearchCapError
 from .models import ContactPage, ContactRecord, PropertyDefinition, SearchPage
 from .parsing import (
@@ -26,7 +25,7 @@ log = logging.getLogger("hubsync.hubspot")
 
 
 class ContactsEndpoints(Transport):
-    """`list_contacts`, `search_contacts` and `get_properties`."""
+    """`list_contacts`, `search_contacts`, `batch_read_contacts` and `get_properties`."""
 
     def list_contacts(
         self,
@@ -35,7 +34,7 @@ class ContactsEndpoints(Transport):
         limit: int = 100,
         archived: bool = False,
     ) -> ContactPage:
-        """One page of `GET /crm/v3/objects/contacts`, naming `properties`.
+        """One page of `GET .../objects/contacts` (per HUBSPOT_API_VERSION), naming `properties`.
 
         Long property lists are split over several requests for the same page (each URL under
         `max_url_chars`) and merged by id; `next_after` comes from the first of them.
@@ -46,7 +45,7 @@ class ContactsEndpoints(Transport):
         fixed: dict[str, str] = {"limit": str(limit), "archived": "true" if archived else "false"}
         if after:
             fixed["after"] = str(after)
-        chunks = self._property_chunks(endpoints.CONTACTS, fixed, names)
+        chunks = self._property_chunks(self.paths.contacts, fixed, names)
         page: list[ContactRecord] = []
         merged: dict[str, ContactRecord] = {}
         next_after: str | None = None
@@ -54,7 +53,7 @@ class ContactsEndpoints(Transport):
             params = dict(fixed)
             if chunk:
                 params["properties"] = ",".join(chunk)
-            data = self._request("GET", endpoints.CONTACTS, params=params)
+            data = self._request("GET", self.paths.contacts, params=params)
             records = self._parse_contacts(data.get("results"), count_malformed=index == 0)
             if index == 0:
                 # The first chunk's records are the page, as HubSpot listed them (repeats
@@ -86,7 +85,7 @@ class ContactsEndpoints(Transport):
         limit: int = 200,
         after: str | None = None,
     ) -> SearchPage:
-        """One page of `POST /crm/v3/objects/contacts/search` (paced by the search limit).
+        """One page of `POST .../contacts/search` (paced by the search limit).
 
         Raises `SearchCapError` when HubSpot refuses to page past its 10,000-result cap.
         """
@@ -102,7 +101,7 @@ class ContactsEndpoints(Transport):
         if after:
             body["after"] = str(after)
         try:
-            data = self._request("POST", endpoints.CONTACTS_SEARCH, body=body)
+            data = self._request("POST", self.paths.contacts_search, body=body)
         except BadRequestError as exc:
             if exc.status == 400 and beyond_search_cap(exc.message, after, limit):
                 raise SearchCapError(
@@ -119,16 +118,30 @@ class ContactsEndpoints(Transport):
             next_after=next_after_of(data),
         )
 
+    def batch_read_contacts(
+        self, ids: Sequence[str], properties: Sequence[str]
+    ) -> list[ContactRecord]:
+        """The live records of up to 100 `ids` (`POST .../contacts/batch/read`).
+
+        Unknown and archived ids are left out (HubSpot lists them in `errors`, answering 207);
+        a merged-away id answers with the surviving record, under the survivor's id.
+        """
+        if not 1 <= len(ids) <= 100:
+            raise ValueError(f"a batch read takes 1 to 100 ids, got {len(ids)}")
+        body = {"inputs": [{"id": str(i)} for i in ids], "properties": clean_properties(properties)}
+        data = self._request("POST", self.paths.contacts_batch("read"), body=body)
+        return [record for record in self._parse_contacts(data.get("results")) if record.id]
+
     def get_properties(self) -> list[PropertyDefinition]:
-        """Every contact property definition (`GET /crm/v3/properties/contacts`)."""
-        data = self._request("GET", endpoints.CONTACT_PROPERTIES)
+        """Every contact property definition (`GET .../properties/contacts`)."""
+        data = self._request("GET", self.paths.contact_properties)
         found: list[PropertyDefinition] = []
         for item in dicts(data.get("results")):
             name = item.get("name")
             if not isinstance(name, str) or not name:
                 continue
-            options = tuple(
-                str(option["value"])
+            pairs = tuple(
+                (str(option["value"]), as_str(option.get("label")) or str(option["value"]))
                 for option in dicts(item.get("options"))
                 if option.get("value") is not None
             )
@@ -139,7 +152,8 @@ class ContactsEndpoints(Transport):
                     type=as_str(item.get("type")) or "string",
                     field_type=as_str(item.get("fieldType")) or "",
                     group_name=as_str(item.get("groupName")) or "",
-                    options=options,
+                    options=tuple(value for value, _label in pairs),
+                    option_labels=pairs,
                 )
             )
         return found

@@ -64,6 +64,15 @@ class BadRequestError(HubSpotError):
     """400/404/414 and other client errors that a retry cannot fix."""
 
 
+class ApiVersionError(BadRequestError):
+    """404 on a path every portal has: HubSpot no longer serves this API version."""
+
+    hint = (
+        "Set HUBSPOT_API_VERSION to a version HubSpot supports (2026-03 is the default) "
+        "and sync again."
+    )
+
+
 class SearchCapError(BadRequestError):
     """Search was asked for results past its 10,000-result cap."""
 

@@ -1,10 +1,9 @@
-"""Lists v3 endpoints: lists search, one list, a list's members, one contact's lists."""
+"""Lists endpoints: lists search, one list, a list's members, one contact's lists."""
 
 from __future__ import annotations
 
-from . import endpoints
-from .errors import BadRequestError, HubSpotError
-from .models import AccountDetails, ListInfo, ListsPage, MembershipPage
+from .errors import BadRequestError
+from .models import ListInfo, ListsPage, MembershipPage
 from .paging import walk_cursor
 from .parsing import as_int, as_str, dicts, list_info, next_after_of
 from .transport import Transport
@@ -14,13 +13,13 @@ class ListsEndpoints(Transport):
     """`search_lists`, `get_list`, `list_memberships` and `contact_list_ids`."""
 
     def search_lists(self, query: str = "", count: int = 500, offset: int = 0) -> ListsPage:
-        """One page of `POST /crm/v3/lists/search`."""
+        """One page of `POST .../lists/search` (per HUBSPOT_API_VERSION)."""
         if not 1 <= count <= 500:
             raise ValueError(f"count must be between 1 and 500, got {count}")
         if offset < 0:
             raise ValueError(f"offset must not be negative, got {offset}")
         body = {"query": query, "count": count, "offset": offset}
-        data = self._request("POST", endpoints.LISTS_SEARCH, body=body)
+        data = self._request("POST", self.paths.lists_search, body=body)
         lists = [info for item in dicts(data.get("lists")) if (info := list_info(item))]
         return ListsPage(
             lists=lists,
@@ -30,8 +29,8 @@ class ListsEndpoints(Transport):
         )
 
     def get_list(self, list_id: str) -> ListInfo:
-        """One list's definition (`GET /crm/v3/lists/{listId}`)."""
-        data = self._request("GET", endpoints.list_by_id(list_id))
+        """One list's definition (`GET .../lists/{listId}`)."""
+        data = self._request("GET", self.paths.list_by_id(list_id))
         item = data.get("list") if isinstance(data.get("list"), dict) else data
         info = list_info(item)
         if info is None:
@@ -41,13 +40,13 @@ class ListsEndpoints(Transport):
     def list_memberships(
         self, list_id: str, after: str | None = None, limit: int = 250
     ) -> MembershipPage:
-        """One page of a list's member record ids (`GET /crm/v3/lists/{id}/memberships`)."""
+        """One page of a list's member record ids (`GET .../lists/{id}/memberships`)."""
         if not 1 <= limit <= 250:
             raise ValueError(f"limit must be between 1 and 250, got {limit}")
         params = {"limit": str(limit)}
         if after:
             params["after"] = str(after)
-        data = self._request("GET", endpoints.list_memberships(list_id), params=params)
+        data = self._request("GET", self.paths.list_memberships(list_id), params=params)
         ids: list[str] = []
         for item in data.get("results") or ():
             value = item.get("recordId") if isinstance(item, dict) else item
@@ -57,7 +56,7 @@ class ListsEndpoints(Transport):
 
     def contact_list_ids(self, contact_id: str) -> list[str]:
         """The ids of every list one contact is in (all pages)."""
-        path = endpoints.contact_list_memberships(contact_id)
+        path = self.paths.contact_list_memberships(contact_id)
 
         def fetch(after: str | None, _limit: int) -> tuple[list[str], str | None]:
             data = self._request("GET", path, params={"after": after} if after else None)
@@ -66,21 +65,3 @@ class ListsEndpoints(Transport):
 
         pages = walk_cursor(fetch, what=f"the lists of contact {contact_id}")
         return list(dict.fromkeys(list_id for page in pages for list_id in page.items))
-
-
-class AccountEndpoints(Transport):
-    """`account_details`: the portal behind the token."""
-
-    def account_details(self) -> AccountDetails:
-        """Portal id, time zone, hosting location and the current rate-limit status."""
-        data = self._request("GET", endpoints.ACCOUNT_DETAILS)
-        portal = data.get("portalId")
-        if portal is None or isinstance(portal, (dict, list, bool)):
-            raise HubSpotError("HubSpot's account details carried no portalId")
-        return AccountDetails(
-            portal_id=str(portal),
-            time_zone=as_str(data.get("timeZone")),
-            data_hosting_location=as_str(data.get("dataHostingLocation")),
-            account_type=as_str(data.get("accountType")),
-            rate_limit=self.rate_limit,
-        )

@@ -56,6 +56,8 @@ class PropertyDefinition:
     field_type: str = ""
     group_name: str = ""
     options: tuple[str, ...] = ()
+    #: (value, label) of every option, in HubSpot's display order.
+    option_labels: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,19 @@ class ListInfo:
     name: str
     size: int | None = None
     processing_type: str | None = None
+    #: What the lists search says about the list's last change (`updatedAt`, `listVersion`,
+    #: `hs_last_record_added_at`): an incremental sync re-reads members only when they move.
+    updated_at: str | None = None
+    version: str | None = None
+    last_added_at: str | None = None
+
+    def change_signature(self) -> str | None:
+        """Everything the lists search tells about the list's members, as one text (None when
+        it tells nothing: such a list is always re-read)."""
+        parts = (self.updated_at, self.version, self.size, self.last_added_at)
+        if all(part is None for part in parts):
+            return None
+        return "|".join("" if part is None else str(part) for part in parts)
 
 
 @dataclass(frozen=True)
@@ -87,3 +102,27 @@ class AccountDetails:
     data_hosting_location: str | None = None
     account_type: str | None = None
     rate_limit: RateLimitStatus = field(default_factory=RateLimitStatus)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What HubSpot says a token is: its portal and the scopes it grants."""
+
+    kind: str
+    hub_id: str | None
+    scopes: tuple[str, ...]
+    app_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """The portal's API calls today and its daily limit (account API usage)."""
+
+    limit: int
+    used: int
+    resets_at: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)

@@ -117,13 +117,18 @@ def list_info(item: Any) -> ListInfo | None:
         return None
     size = as_int(item.get("size"))
     extra = item.get("additionalProperties")
-    if size is None and isinstance(extra, dict):
+    extra = extra if isinstance(extra, dict) else {}
+    if size is None:
         size = as_int(extra.get("hs_list_size"))
+    version = item.get("listVersion")
     return ListInfo(
         list_id=str(list_id),
         name=as_str(item.get("name")) or "",
         size=size,
         processing_type=as_str(item.get("processingType")),
+        updated_at=as_str(item.get("updatedAt")),
+        version=None if isinstance(version, (dict, list, bool)) else as_str(version),
+        last_added_at=as_str(extra.get("hs_last_record_added_at")),
     )
 
 

@@ -56,6 +56,16 @@ def modified_between(start_ms: int, end_ms: int) -> list[Filter]:
     ]
 
 
+def modified_from(start_ms: int) -> Filter:
+    """`lastmodifieddate >= start_ms` (epoch milliseconds)."""
+    return condition(MODIFIED_PROPERTY, "GTE", start_ms)
+
+
+def id_range(low: int, high: int | None) -> list[Filter]:
+    """`low <= hs_object_id < high` (no upper bound when `high` is None)."""
+    return [id_from(low)] if high is None else [id_from(low), id_below(high)]
+
+
 def contains_token(prop: str, pattern: str) -> Filter:
     """`prop CONTAINS_TOKEN pattern` (`*` wildcards match inside words)."""
     return condition(prop, "CONTAINS_TOKEN", pattern)

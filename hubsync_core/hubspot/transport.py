@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from ..config import DEFAULT_BASE_URL, Secret
 from . import endpoints
 from .errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -142,6 +143,7 @@ class Transport:
         rate_limiter: RateLimiter | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         max_url_chars: int = MAX_URL_CHARS,
+        api_version: str = endpoints.DEFAULT_API_VERSION,
     ) -> None:
         if not isinstance(token, Secret):
             raise TypeError("token must be a config.Secret")
@@ -150,6 +152,7 @@ class Transport:
         if max_retries < 0 or max_rate_limit_retries < 0:
             raise ValueError("retry bounds must be 0 or more")
         self._token = token
+        self._paths = endpoints.for_version(api_version)
         self._base_url = base_url.rstrip("/")
         self._max_retries = max_retries
         self._max_rate_limit_retries = max_rate_limit_retries
@@ -209,6 +212,11 @@ class Transport:
             return self._rate_limit
 
     @property
+    def paths(self) -> endpoints.ApiPaths:
+        """The paths of the API version this client speaks (`HUBSPOT_API_VERSION`)."""
+        return self._paths
+
+    @property
     def limiter(self) -> RateLimiter:
         return self._limiter
 
@@ -245,7 +253,8 @@ class Transport:
         body: Any = None,
     ) -> dict[str, Any]:
         """Send one API call with pacing and bounded retries; return the JSON object."""
-        search = endpoints.is_search(path)
+        search = self._paths.is_search(path)
+        shown = self._redact(path)  # a token-info path carries the token itself
         failures = 0
         throttled = 0
         while True:
@@ -262,7 +271,7 @@ class Transport:
                 if throttled > self._max_rate_limit_retries:
                     self._add("errors")
                     raise RateLimitedError(
-                        f"HubSpot kept answering 429 (rate limited) to {method} {path} after "
+                        f"HubSpot kept answering 429 (rate limited) to {method} {shown} after "
                         f"{self._max_rate_limit_retries} retries",
                         status=429,
                         correlation_id=outcome.correlation_id,
@@ -276,7 +285,7 @@ class Transport:
                 if failures > self._max_retries:
                     self._add("errors")
                     raise TransientError(
-                        f"{method} {path} failed after {self._max_retries} retries: "
+                        f"{method} {shown} failed after {self._max_retries} retries: "
                         f"{outcome.reason}",
                         status=outcome.status,
                         correlation_id=outcome.correlation_id,
@@ -288,7 +297,7 @@ class Transport:
             log.warning(
                 "%s %s: %s; retry %d/%d in %.2f s%s",
                 method,
-                path,
+                shown,
                 outcome.reason,
                 attempt,
                 bound,
@@ -307,6 +316,7 @@ class Transport:
         search: bool,
     ) -> dict[str, Any] | _Retry | HubSpotError:
         """One HTTP exchange, classified: a JSON object, a retryable failure, or a final error."""
+        shown = self._redact(path)
         self._add("api_calls")
         started = time.perf_counter()
         try:
@@ -323,9 +333,9 @@ class Transport:
             return self._transport_failure(method, path, started, exc)
         except requests.RequestException as exc:
             # Invalid URL, too many redirects...: a retry will not help.
-            log.debug("%s %s -> %s", method, path, type(exc).__name__)
+            log.debug("%s %s -> %s", method, shown, type(exc).__name__)
             return HubSpotError(
-                f"Could not send {method} {path} to HubSpot ({type(exc).__name__}): "
+                f"Could not send {method} {shown} to HubSpot ({type(exc).__name__}): "
                 f"{self._redact(str(exc))[:300]}"
             )
         except OSError as exc:
@@ -333,7 +343,7 @@ class Transport:
 
         status = response.status_code
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug("%s %s -> %d in %.0f ms", method, path, status, elapsed_ms)
+        log.debug("%s %s -> %d in %.0f ms", method, shown, status, elapsed_ms)
         headers = response.headers
         limits = rate_limit_status(headers)
         if limits is not None:
@@ -399,7 +409,7 @@ class Transport:
             if scopes:
                 text = "The access token is missing the scope(s): " + ", ".join(scopes)
             else:
-                text = f"HubSpot refused access to {path} (403)"
+                text = f"HubSpot refused access to {shown} (403)"
                 if message:
                     text += f": {message}"
             return MissingScopesError(
@@ -410,13 +420,23 @@ class Transport:
                 category=category,
             )
         if status == 414:
-            text = f"HubSpot refused {method} {path}: the request URL is too long (414)"
+            text = f"HubSpot refused {method} {shown}: the request URL is too long (414)"
         elif status == 404:
-            text = f"HubSpot found nothing at {path} (404)"
+            text = f"HubSpot found nothing at {shown} (404)"
             if message:
                 text += f": {message}"
+            if self._paths.is_collection(path):
+                # These paths exist in every portal: the API version itself is gone.
+                return ApiVersionError(
+                    f"{text}. HubSpot no longer answers the {self._paths.version!r} API "
+                    f"version here: set HUBSPOT_API_VERSION to one it serves "
+                    f"({', '.join(v for v in endpoints.API_VERSIONS if v != self._paths.version)})",
+                    status=404,
+                    correlation_id=correlation_id,
+                    category=category,
+                )
         else:
-            text = f"HubSpot rejected {method} {path} ({status})"
+            text = f"HubSpot rejected {method} {shown} ({status})"
             if message:
                 text += f": {message}"
         return BadRequestError(
@@ -427,7 +447,8 @@ class Transport:
         self, method: str, path: str, started: float, exc: BaseException
     ) -> _Retry:
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed_ms)
+        shown = self._redact(path)
+        log.debug("%s %s -> %s after %.0f ms", method, shown, type(exc).__name__, elapsed_ms)
         # Only the class name: requests' messages can be long and carry the full URL.
         return _Retry(type(exc).__name__)
 

@@ -13,7 +13,11 @@ ALL_KINDS: tuple[str, ...] = FAULT_KINDS + FORCED_ONLY_KINDS
 SCOPE_CONTACTS = "crm.objects.contacts.read"
 SCOPE_SCHEMAS = "crm.schemas.contacts.read"
 SCOPE_LISTS = "crm.lists.read"
-ALL_SCOPES: tuple[str, ...] = (SCOPE_CONTACTS, SCOPE_SCHEMAS, SCOPE_LISTS, "oauth")
+SCOPE_CONTACTS_WRITE = "crm.objects.contacts.write"
+SCOPE_LISTS_WRITE = "crm.lists.write"
+#: What a read-only installation's token has (no write scopes).
+READ_SCOPES: tuple[str, ...] = (SCOPE_CONTACTS, SCOPE_SCHEMAS, SCOPE_LISTS, "oauth")
+ALL_SCOPES: tuple[str, ...] = (*READ_SCOPES, SCOPE_CONTACTS_WRITE, SCOPE_LISTS_WRITE)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,17 @@ class SandboxConfig:
     hostile: bool = False
     #: Requests per day before 429 DAILY; None = not enforced (headers then report 250,000).
     daily_limit: int | None = None
+    #: Answer 404 on `/crm/v3/`, as HubSpot will once v3 is retired (see `versions`).
+    retire_v3: bool = False
+    #: The app's client id and secret: the secret signs webhooks (v3); both buy a
+    #: client-credentials token for the Webhooks Journal.
+    client_id: str = "sandbox-app"
+    client_secret: str = "sandbox-client-secret"
+    #: Where webhook deliveries go (None: no deliveries; the journal still records events).
+    webhook_url: str | None = None
+    #: Seconds before a change shows in search (HubSpot's index lag); 0 = at once. Until then
+    #: search sees the contact as it was (lastmodifieddate, live or not; a new one not at all).
+    index_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.contacts < 0:
@@ -55,5 +70,7 @@ class SandboxConfig:
         unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
         if unknown:
             raise ValueError(f"unknown fault kinds {unknown}; known: {list(FAULT_KINDS)}")
+        if self.index_lag_seconds < 0:
+            raise ValueError("index_lag_seconds must be >= 0")
         if self.rate_limit < 0 or self.search_rate_limit < 0:
             raise ValueError("rate limits must be >= 0")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from hubsync_core.clock import naive_utc
 from hubsync_core.segments.model import (
     _ASCII_LOWER,
     CONTACT_FIELDS,
@@ -77,18 +78,12 @@ def _parse_date(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise SegmentError(f"bad date {value!r}: no such date or time") from None
-    return _naive_utc(parsed)
+    return naive_utc(parsed)
 
 
 def _upper_bound(raw: str, parsed: datetime) -> datetime:
     """The exclusive-or-inclusive upper instant for between: a date alone covers its whole day."""
     return parsed + timedelta(days=1) if _DATE_ONLY.fullmatch(raw) else parsed
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def _fold(text: str) -> str:

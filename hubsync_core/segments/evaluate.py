@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from hubsync_core.clock import naive_utc
 from hubsync_core.segments._values import (
     _DATE_ONLY,
     _NUMERIC,
@@ -40,7 +41,6 @@ from hubsync_core.segments._values import (
     _fold,
     _is_number,
     _moment_key,
-    _naive_utc,
     _parse_date,
     _upper_bound,
 )
@@ -77,7 +77,7 @@ def _as_datetime(value: Any) -> datetime | None:
         return value
     if isinstance(value, str) and value:
         try:
-            return _naive_utc(datetime.fromisoformat(value))
+            return naive_utc(datetime.fromisoformat(value))
         except ValueError:
             return None
     return None
@@ -89,7 +89,7 @@ Predicate = Callable[[Mapping[str, Any], Collection[str]], bool]
 def predicate(rule: Group | Condition, ref: datetime) -> Predicate:
     """Compile a rule once into a Python test ``(contact, list_ids) -> bool`` at time ``ref``."""
     validate_rule(rule)
-    return _py(rule, _naive_utc(ref))
+    return _py(rule, naive_utc(ref))
 
 
 def matches(

@@ -26,35 +26,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hubsync_core import columns
+
 
 class SegmentError(ValueError):
     """A segment definition or rule HubSync cannot use; the message says what and where."""
 
 
-TEXT_COLUMNS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "hubspot_id",
-)
-DATE_COLUMNS: tuple[str, ...] = ("created_at", "updated_at")
-#: Every contact column a rule can name, in display order.
-CONTACT_FIELDS: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "created_at",
-    "updated_at",
-    "hubspot_id",
-)
+#: Every contact column a rule can name: the ones filled from a HubSpot property.
+CONTACT_FIELDS: tuple[str, ...] = columns.FROM_HUBSPOT
+#: Rule fields compared as text, and as times.
+TEXT_COLUMNS: tuple[str, ...] = tuple(n for n in CONTACT_FIELDS if n in columns.TEXT_LIKE)
+DATE_COLUMNS: tuple[str, ...] = tuple(n for n in CONTACT_FIELDS if n in columns.TIMES)
 LIST_FIELD = "list"
 PROPERTY_PREFIX = "properties."
 

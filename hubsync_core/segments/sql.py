@@ -30,13 +30,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import column, table
 
+from hubsync_core.clock import naive_utc
 from hubsync_core.segments._values import (
     _DATE_ONLY,
     _field_kind,
     _fold,
     _is_number,
     _moment_key,
-    _naive_utc,
     _parse_date,
     _upper_bound,
 )
@@ -69,7 +69,7 @@ def compile_rule(
     if dialect_name not in ("sqlite", "postgresql"):
         raise SegmentError(f"Segments support SQLite and PostgreSQL, not {dialect_name!r}.")
     validate_rule(rule)  # also guards the property names that reach a JSON path
-    return _sql(rule, _naive_utc(ref), contacts_table, dialect_name)
+    return _sql(rule, naive_utc(ref), contacts_table, dialect_name)
 
 
 def _sql(

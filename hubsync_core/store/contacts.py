@@ -2,8 +2,9 @@
 inside the caller's transaction (`Database.transaction()`), so a page of contacts and the
 sync checkpoint that follows it commit together.
 
-Bulk everywhere: one `INSERT ... ON CONFLICT` statement executed with many parameter sets
-(the driver's executemany) per call, never a round trip per row.
+Bulk everywhere, never a round trip per row: on SQLite one `INSERT ... ON CONFLICT` statement
+executed with many parameter sets (the driver's executemany) per call; on PostgreSQL a COPY
+into a staging table and one `INSERT ... SELECT ... ON CONFLICT` (`pg_stage`).
 
 NUL bytes: PostgreSQL text cannot hold U+0000. The sync engine strips them (and records the
 alteration) before calling `upsert_contacts`; the store strips any that still arrive, in
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from itertools import islice
+from datetime import datetime
+from itertools import chain, islice
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+import orjson
+from sqlalchemy import Connection, Table, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hubsync_core.clock import naive_utc, utcnow
+from hubsync_core.columns import TEXT_LIKE
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import (
     Contact,
@@ -29,6 +33,7 @@ from hubsync_core.store.models import (
     ListMembership,
     RejectedRecord,
 )
+from hubsync_core.store.pg_stage import STAGE, StagedUpsert
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 SEGMENTS = ContactSegmentRow.__table__  # type: ignore[attr-defined]
@@ -62,24 +67,12 @@ class ContactRow(TypedDict, total=False):
     archived_reason: str | None
 
 
-_TEXT = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "archived_reason",
-)
-_TIMES = ("created_at", "updated_at", "archived_at")
+#: Every column the upsert writes, in the table's order (that of its parameter tuples).
+_COLUMNS: tuple[str, ...] = tuple(column.name for column in CONTACTS.columns)
+#: The text-like columns, as `_prepare` cleans them: the id first, `archived_reason` last.
+_TEXT = tuple(name for name in _COLUMNS if name in TEXT_LIKE)
 #: Columns an accepted incoming row overwrites (everything but the key and seen_generation).
-_REPLACED = (*_TEXT[1:], "properties", *_TIMES, "synced_at", "archived")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+_REPLACED = tuple(name for name in _COLUMNS if name not in ("hubspot_id", "seen_generation"))
 
 
 def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
@@ -94,65 +87,70 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-#: Every column the upsert writes, in the order of its parameter tuples.
-_COLUMNS = (*_TEXT[:8], "properties", "created_at", "updated_at", "synced_at", "archived")
-_COLUMNS += ("archived_at", "archived_reason", "seen_generation")
 _ID, _UPDATED_AT = _COLUMNS.index("hubspot_id"), _COLUMNS.index("updated_at")
 
 
-def _has_nul(values: Collection[Any]) -> bool:
+def _has_nul(values: Iterable[Any]) -> bool:
     # One C-level scan of the joined strings: far cheaper than a test per value.
+    values = list(values)
     try:
         return "\x00" in "".join(filter(None, values))
     except TypeError:  # a value that is not text (and not empty)
         return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
+def _json(properties: Mapping[str, Any]) -> str:
+    """The properties as JSON text: orjson (4x faster than the standard library here), or the
+    standard library for what orjson refuses (lone surrogates, keys that are not text).
+    Either text reads back as the same values through the JSON column."""
+    try:
+        return orjson.dumps(properties).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(properties)
+
+
+def _stamp_time(value: datetime | None, stamp: Callable[[Any], Any]) -> Any:
+    if value is not None and value.tzinfo is not None:
+        value = naive_utc(value)
+    return stamp(value)
+
+
 def _prepare(
-    row: Mapping[str, Any], now: datetime, generation: int, stamp: Callable[[Any], Any]
+    row: Mapping[str, Any],
+    now: Any,
+    generation: int,
+    stamp: Callable[[Any], Any],
+    synced: dict[datetime, Any],
 ) -> tuple[Any, ...]:
-    """One row as the statement's parameter tuple (`stamp` renders a time for the driver)."""
+    """One row as the statement's parameter tuple (`stamp` renders a time for the driver;
+    `now` is already rendered; `synced` remembers rendered `synced_at` values: a page shares
+    one)."""
     get = row.get
     texts = [get(name) for name in _TEXT]
-    if _has_nul(texts):
+    properties = get("properties") or {}
+    # One scan for NUL bytes in the columns, property names and values (hot: once a row).
+    if _has_nul(chain(texts, properties, properties.values())):
         texts = [_clean(v) for v in texts]
+        properties = {_clean(k): _clean(v) for k, v in properties.items()}
     hubspot_id = texts[0]
     if not hubspot_id:
         raise ValueError("every contact row needs a hubspot_id")
-    properties = get("properties") or {}
-    if _has_nul(properties.values()) or _has_nul(properties):
-        properties = {_clean(k): _clean(v) for k, v in properties.items()}
-    created_at, updated_at, archived_at = get("created_at"), get("updated_at"), get("archived_at")
     synced_at = get("synced_at")
+    if synced_at is None:
+        synced_value = now
+    else:
+        synced_value = synced.get(synced_at)
+        if synced_value is None:
+            synced_value = synced[synced_at] = _stamp_time(synced_at, stamp)
     return (
         hubspot_id if type(hubspot_id) is str else str(hubspot_id),
         *texts[1:8],
-        # The JSON column's own serializer (SQLAlchemy's default), so the stored text is
-        # the same as through the ORM types.
-        json.dumps(properties),
-        stamp(
-            created_at
-            if created_at is None or created_at.tzinfo is None
-            else _naive_utc(created_at)
-        ),
-        stamp(
-            updated_at
-            if updated_at is None or updated_at.tzinfo is None
-            else _naive_utc(updated_at)
-        ),
-        stamp(_naive_utc(synced_at) if synced_at is not None else now),
+        _json(properties),
+        _stamp_time(get("created_at"), stamp),
+        _stamp_time(get("updated_at"), stamp),
+        synced_value,
         bool(get("archived", False)),
-        stamp(
-            archived_at
-            if archived_at is None or archived_at.tzinfo is None
-            else _naive_utc(archived_at)
-        ),
+        _stamp_time(get("archived_at"), stamp),
         texts[8],
         generation,
     )
@@ -192,29 +190,30 @@ def _older(a: Any, b: Any) -> bool:
 
 
 class _Upsert:
-    """The upsert compiled once per dialect: driver SQL executed with plain tuples.
+    """The upsert compiled once per dialect.
 
-    Going through `exec_driver_sql` keeps the caller's transaction, SQLAlchemy's error
-    wrapping and cursor events, but skips per-row parameter processing (construct_params and
-    the JSON and DATETIME processors), which cost more than the database's own work.
+    SQLite: driver SQL executed with plain tuples (`exec_driver_sql` keeps the caller's
+    transaction, SQLAlchemy's error wrapping and cursor events, but skips per-row parameter
+    processing: construct_params and the JSON and DATETIME processors cost more than the
+    database's own work). PostgreSQL: the same rule applied from a COPY-loaded staging table
+    (see `pg_stage`).
     """
 
     def __init__(self, conn: Connection, with_generation: bool) -> None:
-        stmt = dialect_insert(conn)(CONTACTS)
-        excluded = stmt.excluded
-        replace: dict[str, Any] = {name: excluded[name] for name in _REPLACED}
-        if with_generation:
-            replace["seen_generation"] = excluded.seen_generation
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[CONTACTS.c.hubspot_id],
-            set_=replace,
-            where=or_(
-                CONTACTS.c.updated_at.is_(None),
-                excluded.updated_at >= CONTACTS.c.updated_at,
-            ),
-        )
         dialect = conn.dialect
         self.postgresql = dialect.name == "postgresql"
+        self.stamp: Callable[[Any], Any] = _as_is if self.postgresql else _sqlite_time
+        self.staged: StagedUpsert | None = None
+        if self.postgresql:
+            stage = table(STAGE, *(column(name) for name in _COLUMNS))
+            source = select(*(stage.c[name] for name in _COLUMNS))
+            apply = _on_conflict(
+                postgresql.insert(CONTACTS).from_select(list(_COLUMNS), source), with_generation
+            )
+            sql = apply.compile(dialect=dialect).string
+            self.staged = StagedUpsert(CONTACTS.name, _COLUMNS, sql)
+            return
+        stmt = _on_conflict(dialect_insert(conn)(CONTACTS), with_generation)
         if dialect.paramstyle not in ("qmark", "format"):
             # Positional placeholders, so parameters travel as tuples.
             dialect = type(dialect)(paramstyle="format")
@@ -223,16 +222,34 @@ class _Upsert:
         if order != _COLUMNS:
             raise RuntimeError(f"unexpected upsert parameter order {order}")
         self.sql = compiled.string
-        self.stamp: Callable[[Any], Any] = _as_is if self.postgresql else _sqlite_time
 
     def execute(self, conn: Connection, params: list[tuple[Any, ...]]) -> int:
         """Run the upsert for `params`; returns rows inserted or replaced (-1 if unknown).
 
-        One executemany: sqlite3 steps one prepared statement per row; psycopg sends every
-        row in one pipeline (one round trip, the statement parsed once).
+        SQLite: one executemany (sqlite3 steps one prepared statement per row).
+        PostgreSQL: COPY into the staging table and one INSERT ... SELECT.
         """
+        if self.staged is not None:
+            return self.staged.execute(conn, params)
         options = {"preserve_rowcount": True}
         return int(conn.exec_driver_sql(self.sql, params, execution_options=options).rowcount)
+
+
+def _on_conflict(stmt: Any, with_generation: bool) -> Any:
+    """The upsert's rule on an INSERT: an accepted row replaces every column; a stored row
+    with a newer `updated_at` is kept (see `upsert_contacts`)."""
+    excluded = stmt.excluded
+    replace: dict[str, Any] = {name: excluded[name] for name in _REPLACED}
+    if with_generation:
+        replace["seen_generation"] = excluded.seen_generation
+    return stmt.on_conflict_do_update(
+        index_elements=[CONTACTS.c.hubspot_id],
+        set_=replace,
+        where=or_(
+            CONTACTS.c.updated_at.is_(None),
+            excluded.updated_at >= CONTACTS.c.updated_at,
+        ),
+    )
 
 
 _UPSERTS: dict[tuple[str, str, bool], _Upsert] = {}
@@ -276,8 +293,10 @@ def prepare_contacts(
     `dialect` is `Database.dialect` ("sqlite" or "postgresql").
     """
     stamp = _as_is if dialect == "postgresql" else _sqlite_time
-    now, gen = utcnow(), generation or 0
-    return PreparedContacts((_prepare(row, now, gen, stamp) for row in rows), dialect, generation)
+    now, gen, synced = stamp(utcnow()), generation or 0, {}
+    return PreparedContacts(
+        (_prepare(row, now, gen, stamp, synced) for row in rows), dialect, generation
+    )
 
 
 def upsert_contacts(
@@ -306,8 +325,9 @@ def upsert_contacts(
             raise ValueError("contacts prepared for another dialect or generation")
         params: list[tuple[Any, ...]] = rows
     else:
-        now, stamp, gen = utcnow(), upsert.stamp, generation or 0
-        params = [_prepare(row, now, gen, stamp) for row in rows]
+        stamp, gen, synced = upsert.stamp, generation or 0, {}
+        now = stamp(utcnow())
+        params = [_prepare(row, now, gen, stamp, synced) for row in rows]
     if len({p[_ID] for p in params}) != len(params):
         params = _newest_per_id(params)
     written = upsert.execute(conn, params)
@@ -328,6 +348,17 @@ def mark_seen(conn: Connection, ids: Iterable[str], generation: int) -> int:
             .values(seen_generation=generation)
         ).rowcount
     return total
+
+
+def count_live(db: Database | Connection, *, modified_by: datetime) -> int:
+    """Live contacts whose stored `updated_at` is at or before `modified_by` (naive UTC)."""
+    query = select(func.count()).where(
+        CONTACTS.c.archived.is_(False), CONTACTS.c.updated_at <= modified_by
+    )
+    if isinstance(db, Connection):
+        return int(db.execute(query).scalar_one())
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def count_seen(db: Database | Connection, generation: int | None) -> int:
@@ -355,7 +386,7 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             "properties": {},
             "synced_at": now,
             "archived": True,
-            "archived_at": _naive_utc(at) or now,
+            "archived_at": naive_utc(at) or now,
             "archived_reason": reason,
             "seen_generation": 0,
         }
@@ -417,6 +448,20 @@ def clear_contacts(conn: Connection) -> int:
     conn.execute(delete(SEGMENTS))
     conn.execute(delete(MEMBERS))
     return int(conn.execute(delete(CONTACTS)).rowcount)
+
+
+def erase_contacts(conn: Connection, ids: Collection[str]) -> int:
+    """Delete contacts and every row about them (segment and list memberships, rejected
+    record samples): what a GDPR erasure asks. Returns how many contacts were deleted."""
+    total = 0
+    for chunk in _chunks(ids, CHUNK):
+        conn.execute(delete(SEGMENTS).where(SEGMENTS.c.hubspot_id.in_(chunk)))
+        conn.execute(delete(MEMBERS).where(MEMBERS.c.hubspot_id.in_(chunk)))
+        conn.execute(delete(REJECTED).where(REJECTED.c.hubspot_id.in_(chunk)))
+        total += int(
+            conn.execute(delete(CONTACTS).where(CONTACTS.c.hubspot_id.in_(chunk))).rowcount
+        )
+    return total
 
 
 def _field(item: Any, name: str, default: Any = None) -> Any:
@@ -515,7 +560,9 @@ __all__ = [
     "ContactRow",
     "PreparedContacts",
     "clear_contacts",
+    "count_live",
     "count_seen",
+    "erase_contacts",
     "mark_archived",
     "mark_merged",
     "mark_seen",
@@ -526,3 +573,12 @@ __all__ = [
     "replace_lists",
     "upsert_contacts",
 ]
+
+
+def count_all_live(db: Database | Connection) -> int:
+    """Live (not archived) contacts stored."""
+    query = select(func.count()).where(CONTACTS.c.archived.is_(False))
+    if isinstance(db, Connection):
+        return int(db.execute(query).scalar_one())
+    with db.connect() as conn:
+        return int(conn.execute(query).scalar_one())

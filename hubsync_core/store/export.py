@@ -22,24 +22,13 @@ from datetime import date, datetime
 from typing import Any, BinaryIO, TextIO
 
 from hubsync_core.clock import iso_z
+from hubsync_core.columns import SHOWN
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter, iter_contact_chunks
+from hubsync_core.store.property_options import OptionLabels
 
 #: The columns exported when none are chosen (the Contacts page's visible columns).
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "jobtitle",
-    "phone",
-    "lifecyclestage",
-    "segments",
-    "list_memberships",
-    "created_at",
-    "updated_at",
-)
+EXPORT_COLUMNS: tuple[str, ...] = SHOWN
 #: Separator between segment or list names inside one cell.
 LIST_SEPARATOR = "; "
 _FORMULA_START = frozenset("=+-@\t\r")
@@ -100,14 +89,32 @@ def _iter_chunks(
     sort: str,
     descending: bool,
     chunk_rows: int,
+    labels: OptionLabels | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """(CSV text, rows in it): the header first, then one piece per chunk of rows."""
+    """(CSV text, rows in it): the header first, then one piece per chunk of rows. With
+    `labels`, enumeration columns hold the options' labels instead of internal values."""
     wanted = list(dict.fromkeys(columns)) if columns else list(EXPORT_COLUMNS)
     # Called before the first yield below, so a bad sort or column raises at once.
     chunks = iter_contact_chunks(
         db, flt, sort=sort, descending=descending, columns=wanted, chunk_rows=chunk_rows
     )
+    if labels:
+        chunks = _labelled(chunks, {c: dict(labels[c]) for c in wanted if labels.get(c)})
     return _render(wanted, chunks)
+
+
+def _labelled(
+    chunks: Iterator[list[dict[str, Any]]], columns: dict[str, dict[str, str]]
+) -> Iterator[list[dict[str, Any]]]:
+    """Rows with each enumeration column's value replaced by its option's label (unknown
+    values stay as they are)."""
+    for rows in chunks:
+        for row in rows:
+            for column, options in columns.items():
+                value = row.get(column)
+                if isinstance(value, str):
+                    row[column] = options.get(value, value)
+        yield rows
 
 
 def _render(wanted: list[str], chunks: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
@@ -152,13 +159,16 @@ def iter_csv(
     sort: str = "updated_at",
     descending: bool = True,
     chunk_rows: int = 2000,
+    labels: OptionLabels | None = None,
 ) -> Iterator[str]:
     """Every matching contact as CSV text pieces (header first), streamed chunk by chunk.
 
     Same rows and order as `query_contacts(db, flt, sort=sort, descending=descending,
     columns=columns)`. Lines end with CRLF (RFC 4180); encode the text as UTF-8.
     """
-    return (text for text, _ in _iter_chunks(db, flt, columns, sort, descending, chunk_rows))
+    return (
+        text for text, _ in _iter_chunks(db, flt, columns, sort, descending, chunk_rows, labels)
+    )
 
 
 def write_csv(
@@ -171,6 +181,7 @@ def write_csv(
     descending: bool = True,
     chunk_rows: int = 2000,
     bom: bool = False,
+    labels: OptionLabels | None = None,
 ) -> int:
     """Write the CSV to a text or binary stream (UTF-8 for binary); returns the rows written.
 
@@ -180,7 +191,7 @@ def write_csv(
     binary = _is_binary(out)
     rows = 0
     first = True
-    for text, count in _iter_chunks(db, flt, columns, sort, descending, chunk_rows):
+    for text, count in _iter_chunks(db, flt, columns, sort, descending, chunk_rows, labels):
         if first and bom:
             text = "\ufeff" + text
         first = False
@@ -196,10 +207,11 @@ def csv_bytes(
     *,
     sort: str = "updated_at",
     descending: bool = True,
+    labels: OptionLabels | None = None,
 ) -> bytes:
     """The whole CSV as UTF-8 bytes (for a download button; holds the file in memory)."""
     buffer = io.BytesIO()
-    write_csv(db, flt, buffer, columns, sort=sort, descending=descending)
+    write_csv(db, flt, buffer, columns, sort=sort, descending=descending, labels=labels)
     return buffer.getvalue()
 
 

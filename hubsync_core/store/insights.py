@@ -13,7 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hubsync_core.store import segment_store
+from hubsync_core.run_status import RunStatus
+from hubsync_core.store import property_options, segment_store
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import (
     FUNNEL_STAGES,
@@ -23,18 +24,18 @@ from hubsync_core.store.explorer import (
     facet_counts,
     stage_sort_key,
 )
-from hubsync_core.store.explorer.sql import CONTACTS, plain_value, reading
+from hubsync_core.store.explorer.sql import CONTACTS, reading
 from hubsync_core.store.explorer.terms import filter_terms
 from hubsync_core.store.runs import RUNS
 
 #: A colour per run status (Vega/Tableau palette, readable on light and dark themes).
 STATUS_COLOURS: dict[str, str] = {
-    "succeeded": "#54A24B",
-    "partial": "#F58518",
-    "failed": "#E45756",
-    "cancelled": "#9D9D9D",
-    "interrupted": "#B279A2",
-    "running": "#4C78A8",
+    RunStatus.SUCCEEDED: "#54A24B",
+    RunStatus.PARTIAL: "#F58518",
+    RunStatus.FAILED: "#E45756",
+    RunStatus.CANCELLED: "#9D9D9D",
+    RunStatus.INTERRUPTED: "#B279A2",
+    RunStatus.RUNNING: "#4C78A8",
 }
 #: The segments the engaged-vs-cold trend follows.
 TREND_SEGMENTS: tuple[str, ...] = ("engaged", "cold")
@@ -118,8 +119,8 @@ def sync_history(db: Database, limit: int = 100) -> list[RunPoint]:
         rows = conn.execute(stmt).all()
     points = []
     for row in reversed(rows):
-        started = plain_value("started_at", row.started_at)
-        finished = plain_value("finished_at", row.finished_at)
+        started = row.started_at
+        finished = row.finished_at
         duration = row.duration_seconds
         if duration is None and finished is not None and started is not None:
             duration = max(0.0, (finished - started).total_seconds())
@@ -180,7 +181,7 @@ def engagement_trend(db: Database, limit: int = 100) -> list[EngagementPoint]:
             cold=p.by_segment.get("cold", 0),
         )
         for p in sync_history(db, limit)
-        if p.status != "running" and any(s in p.by_segment for s in TREND_SEGMENTS)
+        if p.status != RunStatus.RUNNING and any(s in p.by_segment for s in TREND_SEGMENTS)
     ]
 
 
@@ -200,8 +201,14 @@ def lifecycle_funnel(db: Database) -> list[StageCount]:
     if not any(counts.values()):
         return []
     stages = list(FUNNEL_STAGES) + [s for s in counts if s not in FUNNEL_STAGES]
+    # People read HubSpot's option labels ("Former customer"), not internal values.
+    labels = property_options.option_labels(db).get("lifecyclestage", {})
     return [
-        StageCount(stage, "No stage" if stage == NO_STAGE else stage, counts.get(stage, 0))
+        StageCount(
+            stage,
+            "No stage" if stage == NO_STAGE else labels.get(stage, stage),
+            counts.get(stage, 0),
+        )
         for stage in sorted(dict.fromkeys(stages), key=stage_sort_key)
         if stage in FUNNEL_STAGES or counts.get(stage, 0)
     ]

@@ -30,10 +30,12 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select, update
 
+from hubsync_core.clock import utcnow
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store.contacts import dialect_insert
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import SyncLock, SyncRun
@@ -50,10 +52,6 @@ INTERRUPTED_MESSAGE = (
     "the next sync resumes from its checkpoint."
 )
 _ATTEMPTS = 5
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def make_owner(kind: str) -> str:
@@ -151,12 +149,14 @@ def stale_reason(
 
 def _interrupt_running(conn: Connection, now: datetime, *, keep: int | None = None) -> int:
     """Mark `running` runs interrupted (all but `keep`); they hold no lock, so are dead."""
-    query = update(RUNS).where(RUNS.c.status == "running")
+    query = update(RUNS).where(RUNS.c.status == RunStatus.RUNNING)
     if keep is not None:
         query = query.where(RUNS.c.id != keep)
     return int(
         conn.execute(
-            query.values(status="interrupted", finished_at=now, error_message=INTERRUPTED_MESSAGE)
+            query.values(
+                status=RunStatus.INTERRUPTED, finished_at=now, error_message=INTERRUPTED_MESSAGE
+            )
         ).rowcount
     )
 
@@ -284,7 +284,7 @@ def mark_interrupted_runs(
                 )
             )
             holder = None
-        query = update(RUNS).where(RUNS.c.status == "running")
+        query = update(RUNS).where(RUNS.c.status == RunStatus.RUNNING)
         if holder is not None:
             if holder.run_id is not None:
                 query = query.where(RUNS.c.id != holder.run_id)
@@ -293,7 +293,7 @@ def mark_interrupted_runs(
         return int(
             conn.execute(
                 query.values(
-                    status="interrupted", finished_at=at, error_message=INTERRUPTED_MESSAGE
+                    status=RunStatus.INTERRUPTED, finished_at=at, error_message=INTERRUPTED_MESSAGE
                 )
             ).rowcount
         )

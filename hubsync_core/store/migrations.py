@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from hubsync_core.store import models
+from hubsync_core.store import models, property_options
 from hubsync_core.store.database import begin_immediate
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,45 @@ def _pg_trgm(conn: Connection) -> bool:
         return False
 
 
+def _v3(conn: Connection) -> None:
+    """The id-order index: pages sorted by id (the SDK's and the API's default) walk it."""
+    conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {models.ID_ORDER_INDEX} "
+            "ON contacts (archived, length(hubspot_id), hubspot_id)"
+        )
+    )
+
+
+def _v4_freshness(conn: Connection) -> None:
+    """The freshness pipeline's tables: event inbox, privacy-deletion audit, job schedule."""
+    from hubsync_core.store.freshness_models import FRESHNESS_TABLES
+
+    tables = [model.__table__ for model in FRESHNESS_TABLES]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(conn, tables=tables)
+
+
+def _v5(conn: Connection) -> None:
+    """Bulk operations: the audit log, per-contact items and batches (`bulk.models`)."""
+    from hubsync_core.bulk.models import BULK_TABLES
+
+    SQLModel.metadata.create_all(conn, tables=BULK_TABLES)
+
+
 #: Ordered upgrade steps; index + 1 is the version each produces.
-STEPS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v6_property_options(conn: Connection) -> None:
+    """Enumeration options (value -> label), refreshed by each sync (see `property_options`)."""
+    property_options.create_table(conn)
+
+
+STEPS: list[Callable[[Connection], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4_freshness,
+    _v5,
+    _v6_property_options,
+]
 CURRENT_VERSION = len(STEPS)
 
 

@@ -11,8 +11,7 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
-#: Run statuses. `running` is the only one that holds the single-flight lock.
-RUN_STATUSES = ("running", "succeeded", "partial", "failed", "cancelled", "interrupted")
+from hubsync_core.run_status import RunStatus
 
 #: Column type of every timestamp: naive UTC (`timestamp without time zone` on PostgreSQL).
 #: Spelled out because newer SQLModel releases map a bare `datetime` to an aware type that
@@ -88,6 +87,11 @@ def _date_indexes() -> None:
 
 _date_indexes()
 
+#: Pages in id order (the SDK's `get_contacts` and the HTTP API's default, numeric: shorter
+#: ids first) walk this (archived, length(id), id) index instead of sorting every match.
+#: Created by migration step 3 (an expression index, like `SEARCH_INDEX`).
+ID_ORDER_INDEX = "ix_contacts_archived_id"
+
 
 class ContactSegmentRow(SQLModel, table=True):
     """Segment membership: filtering by segment is an index lookup."""
@@ -141,7 +145,7 @@ class SyncRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     mode: str = Field(max_length=20)  # full | incremental | chainge | sweep
-    status: str = Field(default="running", max_length=20, index=True)
+    status: str = Field(default=RunStatus.RUNNING, max_length=20, index=True)
     started_at: datetime = Field(sa_type=NAIVE_UTC)
     finished_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
     heartbeat_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from hubsync_core.clock import naive_utc
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter
@@ -57,7 +57,7 @@ def overview(db: Database) -> Overview:
         segments = facet_values(plan, "segment", labels)
         lists = int(conn.execute(sa.select(sa.func.count()).select_from(LISTS)).scalar_one())
     latest = runs.latest_run(db)
-    success = runs.latest_run(db, statuses=("succeeded",))
+    success = runs.latest_run(db, statuses=(RunStatus.SUCCEEDED,))
     return Overview(
         total=int(total or 0),
         archived=int(archived or 0),
@@ -65,7 +65,7 @@ def overview(db: Database) -> Overview:
         by_segment={f.value: f.count for f in segments},
         segment_names={f.value: f.label for f in segments},
         lists=lists,
-        last_synced_at=naive_utc(last_synced) if last_synced else None,
+        last_synced_at=last_synced,
         last_run=latest,
         last_success=success,
     )

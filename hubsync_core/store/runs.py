@@ -9,33 +9,29 @@ attributes stay readable after the session is gone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 from sqlmodel import Session
 
+from hubsync_core.clock import utcnow
+from hubsync_core.run_status import RESUMABLE, RunStatus
 from hubsync_core.store.contacts import dialect_insert
 from hubsync_core.store.database import Database
-from hubsync_core.store.models import RUN_STATUSES, SyncLock, SyncRun, SyncState
+from hubsync_core.store.models import SyncLock, SyncRun, SyncState
 
 RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 STATE = SyncState.__table__  # type: ignore[attr-defined]
 LOCKS = SyncLock.__table__  # type: ignore[attr-defined]
 
-#: Ended without finishing its scope: the next run of the same mode may resume it.
-RESUMABLE_STATUSES = ("partial", "cancelled", "interrupted", "failed")
 #: How far back `resumable_run` looks for a run with a checkpoint.
 _RESUME_LOOKBACK = 20
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _check_status(status: str) -> None:
-    if status not in RUN_STATUSES:
-        raise ValueError(f"unknown run status {status!r} (expected one of {RUN_STATUSES})")
+    if status not in tuple(RunStatus):
+        expected = tuple(str(s) for s in RunStatus)
+        raise ValueError(f"unknown run status {status!r} (expected one of {expected})")
 
 
 def create_run(
@@ -49,7 +45,7 @@ def create_run(
     now = utcnow()
     run = SyncRun(
         mode=mode,
-        status="running",
+        status=RunStatus.RUNNING,
         started_at=now,
         heartbeat_at=now,
         owner=owner,
@@ -168,7 +164,7 @@ def latest_run(
     `statuses` the newest that ended with one of them."""
     query = select(SyncRun).order_by(RUNS.c.id.desc()).limit(1)
     if finished:
-        query = query.where(RUNS.c.status != "running")
+        query = query.where(RUNS.c.status != RunStatus.RUNNING)
     if statuses:
         query = query.where(RUNS.c.status.in_(list(statuses)))
     return _one(db, query)
@@ -177,7 +173,11 @@ def latest_run(
 def running_run(db: Database) -> SyncRun | None:
     """The newest run still marked `running` (see `lock.mark_interrupted_runs` for dead ones)."""
     return _one(
-        db, select(SyncRun).where(RUNS.c.status == "running").order_by(RUNS.c.id.desc()).limit(1)
+        db,
+        select(SyncRun)
+        .where(RUNS.c.status == RunStatus.RUNNING)
+        .order_by(RUNS.c.id.desc())
+        .limit(1),
     )
 
 
@@ -190,13 +190,13 @@ def resumable_run(db: Database, mode: str) -> SyncRun | None:
     with Session(db.engine, expire_on_commit=False) as session:
         last_success = session.scalars(
             select(RUNS.c.id)
-            .where(RUNS.c.mode == mode, RUNS.c.status == "succeeded")
+            .where(RUNS.c.mode == mode, RUNS.c.status == RunStatus.SUCCEEDED)
             .order_by(RUNS.c.id.desc())
             .limit(1)
         ).first()
         query = (
             select(SyncRun)
-            .where(RUNS.c.mode == mode, RUNS.c.status.in_(RESUMABLE_STATUSES))
+            .where(RUNS.c.mode == mode, RUNS.c.status.in_(RESUMABLE))
             .order_by(RUNS.c.id.desc())
             .limit(_RESUME_LOOKBACK)
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +33,8 @@ from sqlalchemy import (
     update,
 )
 
+from hubsync_core import columns
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import (
     BUILTIN_KEYS,
     CONTACT_FIELDS,
@@ -58,20 +60,11 @@ CONTACTS = Contact.__table__
 MEMBERSHIP = ContactSegmentRow.__table__
 DEFINITIONS = SegmentDefinition.__table__
 
-#: Columns returned by `preview` for its sample.
-PREVIEW_COLUMNS = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "lifecyclestage",
-    "updated_at",
+#: Columns returned by `preview` for its sample: the short table's stored columns and when
+#: each contact was last modified.
+PREVIEW_COLUMNS: tuple[str, ...] = tuple(
+    n for n in columns.NAMES if (n in columns.BRIEF and n in columns.STORED) or n == "updated_at"
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _row_to_def(row: Any) -> SegmentDef:
@@ -176,7 +169,7 @@ def _save(
         "colour": seg.colour,
         "rule": _def_to_json(seg),
         "builtin": seg.builtin,
-        "updated_at": _now(),
+        "updated_at": utcnow(),
     }
     old = rows.get(original)
     if old is not None:
@@ -320,6 +313,28 @@ def _recompute(
         conn.execute(delete(MEMBERSHIP).where(MEMBERSHIP.c.segment.not_in(keys)))
     bump(conn)
     return counts
+
+
+def recompute_contacts(
+    conn: Connection, definitions: Sequence[SegmentDef], ref: datetime, ids: Collection[str]
+) -> int:
+    """Rewrite every segment's membership of just these contacts (the ones a batch of change
+    events touched) at time ``ref``, in the caller's transaction; returns rows written."""
+    dialect = conn.dialect.name
+    compiled = [(seg.key, compile_rule(seg.rule, ref, CONTACTS, dialect)) for seg in definitions]
+    written = 0
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        conn.execute(delete(MEMBERSHIP).where(MEMBERSHIP.c.hubspot_id.in_(chunk)))
+        for key, condition in compiled:
+            members = select(literal(key, String), CONTACTS.c.hubspot_id).where(
+                CONTACTS.c.hubspot_id.in_(chunk), CONTACTS.c.archived == false(), condition
+            )
+            statement = insert(MEMBERSHIP).from_select(["segment", "hubspot_id"], members)
+            result = conn.execute(statement.execution_options(preserve_rowcount=True))
+            written += max(int(result.rowcount), 0)
+    return written
 
 
 def preview(

@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.models import ContactRecord
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
@@ -24,10 +26,6 @@ log = logging.getLogger("hubsync.sync")
 
 class Cancelled(Exception):
     """The user asked the run to stop; raised between pages, never inside a transaction."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -52,6 +50,8 @@ class RunContext:
     errors: int = 0
     archived: int = 0
     expected_total: int | None = None
+    #: The portal's highest contact id when the run started (None: not read).
+    highest_id: int | None = None
     warnings: list[str] = field(default_factory=list)
     _counters_at_start: Any = None
     _monotonic_start: float = field(default_factory=time.monotonic)
@@ -149,7 +149,7 @@ class RunContext:
         )
 
     # -- progress ---------------------------------------------------------------------------
-    def snapshot(self, status: str = "running", message: str = "") -> SyncProgress:
+    def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
         api_calls, retries, rate_limited, _errors = self.api_counters()
         limit = self.client.rate_limit
         return SyncProgress(
@@ -170,9 +170,11 @@ class RunContext:
             rate_limit_remaining=limit.remaining,
             rate_limit_max=limit.max,
             message=message,
+            daily_limit=limit.daily,
+            daily_remaining=limit.daily_remaining,
         )
 
-    def publish(self, status: str = "running", message: str = "") -> None:
+    def publish(self, status: str = RunStatus.RUNNING, message: str = "") -> None:
         if self.on_progress is None:
             return
         try:
@@ -183,7 +185,9 @@ class RunContext:
     def with_phase(self, phase: str, **values: Any) -> dict[str, Any]:
         """The current checkpoint moved to `phase` (dropping the previous phase's cursor)."""
         keep = {
-            k: self.checkpoint[k] for k in ("generation", "mark", "window") if k in self.checkpoint
+            k: self.checkpoint[k]
+            for k in ("generation", "mark", "window", "settled")
+            if k in self.checkpoint
         }
         return {**keep, "phase": phase, **values}
 

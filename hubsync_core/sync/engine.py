@@ -15,9 +15,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
+from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import (
+    ApiVersionError,
     AuthenticationError,
     BadRequestError,
     DailyLimitError,
@@ -26,12 +29,14 @@ from hubsync_core.hubspot.errors import (
     RateLimitedError,
     TransientError,
 )
+from hubsync_core.run_status import RunStatus
+from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import lock, runs, segment_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import chainge, deletions, full, incremental, lists, parallel
-from hubsync_core.sync.context import Cancelled, RunContext, utcnow
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync.context import Cancelled, RunContext
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
+from hubsync_core.sync.options import refresh_options
 from hubsync_core.sync.records import CORE_PROPERTIES
 
 log = logging.getLogger("hubsync.sync")
@@ -129,7 +134,9 @@ def _run_locked(
     try:
         mode, checkpoint, resumed_from = _plan(settings, db, options, started)
     except IncrementalNotReady as exc:
-        return SyncStats(mode="incremental", status="failed", message=str(exc), timestamp=started)
+        return SyncStats(
+            mode="incremental", status=RunStatus.FAILED, message=str(exc), timestamp=started
+        )
     run = runs.create_run(db, mode, owner, _options_dict(options), resumed_from=resumed_from)
     assert run.id is not None
     lock.attach_run(db, owner, run.id)
@@ -150,38 +157,55 @@ def _run_locked(
     log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
     ctx.publish()  # faces learn the run id at once, not after the first page
     _remember_portal(db, client)
-    status, message, hint, correlation_id = "succeeded", "", "", None
+    status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}
     heartbeat = _Heartbeat(db, owner, run.id, ctx)
     with heartbeat:
         try:
             # Inside the run, so the properties API call counts and its errors are reported.
             ctx.properties = properties_to_sync(settings, client)
+            if ctx.checkpoint.get("phase") == "contacts":
+                ctx.expected_total = _expected_total(ctx)
+            budget.check_before_start(ctx)
+            refresh_options(ctx)
+            # A load that was killed left its indexes deferred: build them first.
+            bulk_load.restore_pending_indexes(db)
             complete = _run_phases(ctx)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
+                if ctx.mode == "incremental" and settings.audit_after_sync:
+                    # Imported here: the audit's repair builds on this module.
+                    from hubsync_core.audit.runner import audit_after_sync
+
+                    audit_after_sync(ctx)
         except Cancelled:
-            status = "cancelled"
+            status = RunStatus.CANCELLED
             message = (
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
-        except (AuthenticationError, MissingScopesError, DailyLimitError) as exc:
+        except (
+            AuthenticationError,
+            MissingScopesError,
+            DailyLimitError,
+            ApiVersionError,
+            budget.BudgetRefused,
+        ) as exc:
             status, message, hint, correlation_id = (
-                "failed",
+                RunStatus.FAILED,
                 exc.message,
                 exc.hint,
                 exc.correlation_id,
             )
         except HubSpotError as exc:
             # Retries exhausted (or a request HubSpot refused): keep what was stored.
-            status = "partial"
+            status = RunStatus.PARTIAL
             message, hint, correlation_id = exc.message, exc.hint, exc.correlation_id
             hint = hint or "Sync again to resume from the last stored page."
         except Exception as exc:
-            status, message = "failed", f"Unexpected error: {type(exc).__name__}: {exc}"
+            status, message = RunStatus.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
             log.exception("sync run %d failed", run.id)
-        if status != "succeeded":
+        if status != RunStatus.SUCCEEDED:
             ctx.errors += 1
             by_segment = _recompute_quietly(ctx)
             log.error("Sync %s: %s", status, message)
@@ -189,6 +213,7 @@ def _run_locked(
     api_calls, retries, rate_limited, _ = ctx.api_counters()
     with db.transaction() as conn:
         ctx._save(conn)
+    budget.remember_budget(db, client, clock())
     runs.finish_run(
         db,
         run.id,
@@ -199,7 +224,7 @@ def _run_locked(
         by_segment=by_segment,
         duration_seconds=duration,
     )
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         log.info(
             "Sync complete! Synced %d contacts in %.1fs across %d pages",
             ctx.contacts,
@@ -226,6 +251,8 @@ def _run_locked(
         hint=hint,
         correlation_id=correlation_id,
         warnings=list(ctx.warnings),
+        daily_limit=client.rate_limit.daily,
+        daily_remaining=client.rate_limit.daily_remaining,
     )
 
 
@@ -239,11 +266,12 @@ def _run_phases(ctx: RunContext) -> bool:
             ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
             current = phase
         if phase == "contacts":
-            if ctx.expected_total is None:
-                ctx.expected_total = _expected_total(ctx)
+            # expected_total was read before the run started (it feeds the budget check).
             # Large backfills fetch disjoint id ranges in parallel (see sync/parallel.py).
             scan = parallel.scan_contacts if parallel.should_run(ctx) else full.scan_contacts
-            complete = scan(ctx)
+            # Into an empty table, the explorer's indexes are built once at the end.
+            with bulk_load.initial_load(ctx.db):
+                complete = scan(ctx)
             if not complete:
                 log.info("Stopped at max_contacts=%s", ctx.options.max_contacts)
         elif phase == "changes":
@@ -252,11 +280,19 @@ def _run_phases(ctx: RunContext) -> bool:
             chainge.sync_chainge(ctx)
             complete = False
         elif phase == "archived" and complete:
-            deletions.archived_pass(ctx)
+            if ctx.mode == "incremental" and deletions.nothing_left(ctx):
+                # Neither the archived pass nor the sweep has anything to find.
+                ctx.save_checkpoint({**ctx.checkpoint, "settled": True})
+            else:
+                deletions.archived_pass(ctx)
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:
+            if ctx.checkpoint.get("settled"):
+                continue
             if "generation" not in ctx.checkpoint:
+                if deletions.nothing_left(ctx):  # the archived pass explained the difference
+                    continue
                 # Allocated once and kept in the checkpoint, so a sweep resumed half-way
                 # stamps the remaining ids with the same generation.
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
@@ -307,11 +343,18 @@ def _advance_mark(ctx: RunContext) -> None:
 
 
 def _expected_total(ctx: RunContext) -> int | None:
-    """How many contacts this run should store: a search with limit=1 gives the total."""
+    """How many contacts this run should store: a search with limit=1 gives the total.
+
+    Sorted by id, newest first, so the one record is the highest id: the parallel backfill's
+    plan needs it, and gets it without a search of its own (`RunContext.highest_id`).
+    """
     try:
-        page = ctx.client.search_contacts([], ["hs_object_id"], limit=1)
+        page = ctx.client.search_contacts(
+            [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
+        )
     except (BadRequestError, TransientError, RateLimitedError):
         return None  # the total only feeds the ETA; the sync itself does not need it
+    ctx.highest_id = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
     if ctx.options.max_contacts is not None:
         total = min(total, ctx.options.max_contacts)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
+
+from hubsync_core.clock import iso_z, utcnow
+from hubsync_core.run_status import RunStatus
 
 if TYPE_CHECKING:
     from hubsync_core.store.models import SyncRun
 
 SyncMode = Literal["auto", "full", "incremental"]
 MODES: tuple[str, ...] = ("auto", "full", "incremental")
-#: Statuses a finished run can have (see `store.models.RUN_STATUSES`).
-FINISHED = ("succeeded", "partial", "failed", "cancelled", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class SyncProgress:
     rate_limit_remaining: int | None = None
     rate_limit_max: int | None = None
     message: str = ""
+    #: The portal's daily API budget as the last response told it.
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
 
     @classmethod
     def from_run(cls, run: SyncRun, now: datetime) -> SyncProgress:
@@ -93,7 +97,7 @@ class SyncProgress:
     @property
     def eta_seconds(self) -> float | None:
         """Seconds left at the current rate, when the total is known."""
-        if not self.expected_total or self.contacts <= 0 or self.status != "running":
+        if not self.expected_total or self.contacts <= 0 or self.status != RunStatus.RUNNING:
             return None
         left = max(self.expected_total - self.contacts, 0)
         rate = self.contacts_per_second
@@ -115,10 +119,10 @@ class SyncStats:
     by_segment: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     duration_seconds: float = 0.0
-    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    timestamp: datetime = field(default_factory=utcnow)
     run_id: int | None = None
     mode: str = "full"
-    status: str = "succeeded"
+    status: str = RunStatus.SUCCEEDED
     api_calls: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -128,6 +132,9 @@ class SyncStats:
     hint: str = ""
     correlation_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The portal's daily API budget after the run (None where HubSpot did not say).
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
 
     @classmethod
     def from_run(cls, run: SyncRun) -> SyncStats:
@@ -153,7 +160,7 @@ class SyncStats:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == RunStatus.SUCCEEDED
 
     def raise_for_status(self) -> SyncStats:
         """Raise `SyncFailed` unless the run succeeded (like `requests.Response.raise_for_status`)."""
@@ -163,7 +170,7 @@ class SyncStats:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["timestamp"] = self.timestamp.isoformat().replace("+00:00", "Z")
+        data["timestamp"] = iso_z(self.timestamp)
         data["duration_seconds"] = round(self.duration_seconds, 3)
         return data
 

@@ -117,10 +117,12 @@ def scan_contacts(ctx: RunContext) -> bool:
 def _initial_plan(ctx: RunContext) -> dict[str, Any] | None:
     """The first checkpoint of a parallel backfill: one list range covering every id up to
     the highest one (the lowest comes with the list's first page)."""
-    try:
-        highest = _edge_id(ctx, "DESCENDING")
-    except (BadRequestError, TransientError, RateLimitedError):
-        return None
+    highest = ctx.highest_id  # read with the run's expected total, when it was
+    if highest is None:
+        try:
+            highest = _edge_id(ctx, "DESCENDING")
+        except (BadRequestError, TransientError, RateLimitedError):
+            return None
     top = 1 if highest is None else highest + 1
     return {"ranges": [[0, top, None, False]], "list_after": None}
 

@@ -12,32 +12,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hubsync_core import columns
+from hubsync_core.clock import naive_utc
+from hubsync_core.columns import ColumnKind
 from hubsync_core.hubspot.models import ContactRecord
 
 #: Properties every sync requests (the stored columns plus what segments and merges need).
 CORE_PROPERTIES: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "createdate",
-    "lastmodifieddate",
-    "hs_object_id",
+    *columns.HUBSPOT_PROPERTIES,
     "hs_merged_object_ids",
     "country",
     "city",
 )
-COLUMN_PROPERTIES: tuple[str, ...] = (
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
+#: (column, property) of the columns copied from a property as they are (text and options).
+_COPIED: tuple[tuple[str, str], ...] = tuple(
+    (c.name, c.hubspot_property)
+    for c in columns.COLUMNS
+    if c.hubspot_property and c.kind in (ColumnKind.TEXT, ColumnKind.CHOICE)
 )
 #: HubSpot ids are decimal strings; longer ones cannot be stored in the id column.
 MAX_ID_LENGTH = 40
@@ -71,15 +62,14 @@ def _parse_time_slow(value: Any) -> datetime | None:
     text = str(value).strip()
     if text.isdigit():
         try:
-            return datetime.fromtimestamp(int(text) / 1000, tz=UTC).replace(tzinfo=None)
+            return naive_utc(datetime.fromtimestamp(int(text) / 1000, tz=UTC))
         except (OverflowError, OSError, ValueError):
             return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    parsed = naive_utc(parsed)
     if not 1970 <= parsed.year <= 9999:
         return None
     return parsed
@@ -152,13 +142,8 @@ def to_rows(
         rows.append(
             {
                 "hubspot_id": hubspot_id,
+                **{name: get(prop) for name, prop in _COPIED},
                 "email": email.strip() or None if email else None,
-                "firstname": get("firstname"),
-                "lastname": get("lastname"),
-                "company": get("company"),
-                "phone": get("phone"),
-                "jobtitle": get("jobtitle"),
-                "lifecyclestage": get("lifecyclestage"),
                 "properties": properties,
                 "created_at": created_at,
                 "updated_at": updated_at,

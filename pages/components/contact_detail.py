@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from hubsync_core.service import CONTACT_FIELDS, ContactPage, HubSyncService
+from hubsync_core.columns import STORED
+from hubsync_core.service import ContactPage, HubSyncService
 from pages.components.contact_table import label
 from pages.components.formatting import plain
 
@@ -67,11 +68,7 @@ def render_detail(
             )
         else:
             st.text("Not a member of any synced list.")
-        fields = [
-            (label(k), contact.get(k))
-            for k in CONTACT_FIELDS
-            if k not in ("archived", "hubspot_id")
-        ]
+        fields = [(label(k), contact.get(k)) for k in STORED if k not in ("archived", "hubspot_id")]
         st.markdown("**Stored fields**")
         st.dataframe(
             pd.DataFrame(

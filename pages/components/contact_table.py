@@ -12,33 +12,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from hubsync_core.service import EXPORT_COLUMNS, ContactFilter, ContactPage, HubSyncService
+from hubsync_core import columns as registry
+from hubsync_core.service import ContactFilter, ContactPage, HubSyncService
 
-COLUMN_LABELS: dict[str, str] = {
-    "hubspot_id": "ID",
-    "email": "Email",
-    "firstname": "First name",
-    "lastname": "Last name",
-    "company": "Company",
-    "jobtitle": "Job title",
-    "phone": "Phone",
-    "lifecyclestage": "Lifecycle stage",
-    "segments": "Segments",
-    "list_memberships": "Lists",
-    "created_at": "Created",
-    "updated_at": "Last modified",
-    "synced_at": "Synced",
-    "archived": "Archived",
-    "archived_at": "Archived at",
-    "archived_reason": "Archived why",
-}
-COLUMN_CHOICES: tuple[str, ...] = tuple(COLUMN_LABELS)
-DEFAULT_COLUMNS: tuple[str, ...] = EXPORT_COLUMNS
+COLUMN_CHOICES: tuple[str, ...] = registry.NAMES
+DEFAULT_COLUMNS: tuple[str, ...] = registry.SHOWN
 
 
 def label(column: str) -> str:
     """A column's header (a typed HubSpot property shows as its name)."""
-    return COLUMN_LABELS.get(column, column)
+    return registry.label(column)
 
 
 def chosen_columns() -> list[str]:

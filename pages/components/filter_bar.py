@@ -15,7 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from hubsync_core.service import SORTABLE_COLUMNS, ContactFilter, FacetValue
+from hubsync_core.columns import SORTABLE
+from hubsync_core.service import ContactFilter, FacetValue
 
 DEFAULT_SORT = "updated_at"
 PAGE_SIZES = (25, 50, 100, 200)
@@ -29,7 +30,7 @@ def url_view() -> dict[str, Any]:
     """sort / descending / size / page / contact from the URL, bad values replaced by defaults."""
     params = st.query_params
     sort = params.get("sort", DEFAULT_SORT)
-    if sort not in SORTABLE_COLUMNS:
+    if sort not in SORTABLE:
         sort = DEFAULT_SORT
     order = params.get("order", "desc")
     size_text = params.get("size", str(DEFAULT_SIZE))

@@ -4,19 +4,21 @@ every value comes from `hubsync_core`)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from hubsync_core.clock import naive_utc, utcnow
 from hubsync_core.hubspot.models import RateLimitStatus
+from hubsync_core.run_status import RunStatus
 from hubsync_core.sync.model import SyncProgress
 
 STATUS_LABELS = {
-    "running": "🔄 running",
-    "succeeded": "✅ succeeded",
-    "partial": "⚠️ partial",
-    "failed": "❌ failed",
-    "cancelled": "⏹️ cancelled",
-    "interrupted": "⚡ interrupted",
+    RunStatus.RUNNING: "🔄 running",
+    RunStatus.SUCCEEDED: "✅ succeeded",
+    RunStatus.PARTIAL: "⚠️ partial",
+    RunStatus.FAILED: "❌ failed",
+    RunStatus.CANCELLED: "⏹️ cancelled",
+    RunStatus.INTERRUPTED: "⚡ interrupted",
 }
 
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
@@ -32,16 +34,12 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
 def when(value: datetime | None, now: datetime | None = None) -> str:
     """`2026-11-28 06:14 UTC (5 min ago)`; stored times are naive UTC."""
     if value is None:
         return "—"
-    value = _naive_utc(value)
-    now = _naive_utc(now or datetime.now(UTC))
+    value = naive_utc(value)
+    now = naive_utc(now) if now else utcnow()
     return f"{value:%Y-%m-%d %H:%M} UTC ({ago((now - value).total_seconds())})"
 
 
@@ -116,3 +114,29 @@ def rate_limit_text(limit: RateLimitStatus) -> str | None:
 def setting_rows(described: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """Settings table rows from `Settings.describe()` (token masked, URL without password)."""
     return [{"setting": name, "value": value, "from": source} for name, value, source in described]
+
+
+#: The Settings page's "How to connect" text (the README's "Connect your HubSpot portal").
+CONNECT_HELP = """
+1. In HubSpot (as a super admin), open your account's settings and create a **service key**
+   under the integrations settings (new private apps can no longer be created since
+   October 2026; existing private-app tokens keep working).
+2. Scopes: `crm.objects.contacts.read` and `crm.lists.read` to sync. Add
+   `crm.objects.contacts.write` and `crm.lists.write` only for bulk operations.
+3. Put the key in `.env` as `HUBSPOT_ACCESS_TOKEN=...` and restart the dashboard.
+4. **Test connection** below shows the scopes granted and the daily API budget left.
+"""
+
+
+def scope_rows(rows: list[tuple[str, str, bool | None]]) -> list[dict[str, Any]]:
+    """The scopes table: granted (✅), missing (❌) or unknown (—), and what each is for."""
+    mark = {True: "✅ granted", False: "❌ missing", None: "— unknown"}
+    return [{"scope": name, "status": mark[granted], "for": why} for name, why, granted in rows]
+
+
+def daily_budget(limit: int | None, remaining: int | None, used: int | None = None) -> str | None:
+    """`249,000 of 250,000 API calls left today (this run used 42)`, when HubSpot said."""
+    if limit is None or remaining is None:
+        return None
+    text = f"{remaining:,} of {limit:,} API calls left today"
+    return f"{text} (this run used {used:,})" if used is not None else text

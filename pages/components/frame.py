@@ -6,7 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from hubsync_core.connection import DEMO_EXPLANATION, DEMO_LABEL
+from hubsync_core.run_status import RunStatus
 from pages.components.formatting import status_label, when
+from pages.components.freshness import render_sidebar_schedule
 from pages.components.resources import AppResources
 from pages.components.signin import render_signed_in_user
 
@@ -20,6 +22,7 @@ def render_frame(app: AppResources) -> None:
         else:
             st.markdown("**Portal:** 🟢 HubSpot portal connected")
         _sidebar_last_sync(app, polling=app.jobs.status().running)
+        render_sidebar_schedule(app)
         render_signed_in_user()
     if app.settings.demo:
         demo_banner()
@@ -32,7 +35,7 @@ def _sidebar_last_sync(app: AppResources, *, polling: bool) -> None:
         last = app.service.last_run()
         if last is None:
             st.caption("Last sync: never")
-        elif last.status == "running":
+        elif last.status == RunStatus.RUNNING:
             st.caption(f"🔄 Sync running since {when(last.started_at)}")
         else:
             st.caption(f"Last sync: {when(last.finished_at or last.started_at)}")

@@ -14,6 +14,7 @@ import streamlit as st
 
 from hubsync_core.config import Settings, SettingsError
 from hubsync_core.connection import ConnectionCheck, check_connection
+from hubsync_core.freshness import sync_through
 from hubsync_core.jobs import SyncJobs
 from hubsync_core.service import HubSyncService
 
@@ -33,9 +34,13 @@ class AppResources:
 
 
 def build_resources(settings: Settings) -> AppResources:
-    """The real service (database + HubSpot client, opened lazily) and its background jobs."""
+    """The real service (database + HubSpot client, opened lazily), its background jobs, and
+    the worker keeping data fresh while the dashboard runs (the sync schedule, through these
+    jobs; webhook and journal events)."""
     service = HubSyncService(settings, owner=OWNER)
-    return AppResources(settings=settings, service=service, jobs=SyncJobs(service))
+    jobs = SyncJobs(service)
+    service.freshness_worker(sync_through(jobs, owner="schedule")).start()
+    return AppResources(settings=settings, service=service, jobs=jobs)
 
 
 #: Reads the settings (environment, .env, secrets.toml). Tests replace it.

@@ -7,9 +7,16 @@ from typing import Any
 
 import streamlit as st
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.service import SyncRun
 from hubsync_core.sync.model import SyncProgress, SyncStats
-from pages.components.formatting import duration, headroom, number, status_label
+from pages.components.formatting import (
+    daily_budget,
+    duration,
+    headroom,
+    number,
+    status_label,
+)
 
 
 def render_progress(progress: SyncProgress | None) -> None:
@@ -38,6 +45,8 @@ def render_progress(progress: SyncProgress | None) -> None:
     row2[2].metric("429s", number(progress.rate_limited))
     row2[3].metric("Rate-limit headroom", headroom(progress))
     row2[4].metric("Errors", number(progress.errors))
+    if budget := daily_budget(progress.daily_limit, progress.daily_remaining):
+        st.caption(f"Daily API budget: {budget}")
     if progress.message:
         st.caption(progress.message)
 
@@ -50,9 +59,9 @@ def render_outcome(stats: SyncStats) -> None:
             f"{duration(stats.duration_seconds)} ({stats.mode}).",
             icon="✅",
         )
-    elif stats.status == "cancelled":
+    elif stats.status == RunStatus.CANCELLED:
         st.warning(f"**Sync cancelled.** {stats.message}", icon="⏹️")
-    elif stats.status in ("partial", "interrupted"):
+    elif stats.status in (RunStatus.PARTIAL, RunStatus.INTERRUPTED):
         st.warning(f"**Sync {stats.status}.** {stats.message}", icon="⚠️")
     else:
         st.error(f"**Sync failed.** {stats.message}", icon="❌")
@@ -82,6 +91,8 @@ def render_outcome(stats: SyncStats) -> None:
         f"{stats.archived:,} archived" if stats.archived else None,
     ]
     st.caption(" · ".join(d for d in details if d))
+    if budget := daily_budget(stats.daily_limit, stats.daily_remaining, stats.api_calls):
+        st.caption(f"Daily API budget: {budget}")
     for warning in stats.warnings:
         st.caption(f"⚠️ {warning}")
 

@@ -74,6 +74,7 @@ def base_env(tmp_path: Path, **values: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env["HUBSYNC_DATA_DIR"] = str(tmp_path / "data")
     env["HUBSYNC_LOG_LEVEL"] = "WARNING"
+    env["HUBSYNC_DEMO_LATENCY_MS"] = "0"  # the demo portal answers at once in tests
     env.update(values)
     return env
 
@@ -130,7 +131,9 @@ def wait_until_healthy(port: int, deadline: float = 30.0) -> None:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`hubsync api` with no HubSpot token: the built-in demo portal, a generated token."""
     folder = tmp_path_factory.mktemp("demo")
-    yield from start_server(base_env(folder, HUBSYNC_DEMO_CONTACTS="300"), folder)
+    # 100 ms per demo-portal request: a sync lasts long enough for the concurrency test.
+    env = base_env(folder, HUBSYNC_DEMO_CONTACTS="300", HUBSYNC_DEMO_LATENCY_MS="100")
+    yield from start_server(env, folder)
 
 
 def test_the_specs_curl_examples_work_against_hubsync_api_on_the_demo_portal(demo_server):

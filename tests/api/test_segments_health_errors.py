@@ -64,3 +64,14 @@ def test_an_unexpected_error_is_500_json_with_a_correlation_id_not_a_traceback(
     assert "disk on fire" not in answer.text and "Traceback" not in answer.text
     assert body["correlation_id"] in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_readyz_and_sync_stats_carry_the_last_audits_verdict(api, synced, service):
+    assert synced.get("/readyz").json()["audit"] is None
+    report = service.audit()
+
+    ready = synced.get("/readyz").json()["audit"]
+    stats = synced.get(f"{BASE}/sync/stats").json()["audit"]
+    assert ready == stats
+    assert (ready["status"], ready["differences"]) == ("in_sync", 0)
+    assert ready["verdict"] == report.verdict()

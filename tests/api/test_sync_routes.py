@@ -92,30 +92,39 @@ def test_a_sync_held_by_another_process_answers_409_with_holder_and_run(api, ser
         lock.release(service.db, owner)
 
 
-def test_two_concurrent_posts_start_exactly_one_run(service, settings, portal):
-    # Two apps on one database behave like two API processes; each has its own jobs.
-    with (
-        HubSyncService(settings, owner="api") as other,
-        make_client(service) as first,
-        make_client(other) as second,
-    ):
-        answers: list[int] = []
-        barrier = threading.Barrier(2)
+def test_two_concurrent_posts_start_exactly_one_run(tmp_path):
+    # Two apps on one database behave like two API processes; each has its own jobs. The
+    # portal answers slowly (150 ms a request) so the first sync still runs when the
+    # second request arrives, whatever the machine's load.
+    slow = quiet_sandbox(300, seed=3, latency_ms=150)
+    try:
+        settings = sandbox_settings(slow, f"sqlite:///{tmp_path / 'two.db'}")
+        with (
+            HubSyncService(settings, owner="api") as one,
+            HubSyncService(settings, owner="api") as other,
+            make_client(one) as first,
+            make_client(other) as second,
+        ):
+            answers: list[int] = []
+            barrier = threading.Barrier(2)
 
-        def post(client) -> None:
-            barrier.wait()
-            answers.append(client.post(f"{BASE}/sync", json={"wait": False}).status_code)
+            def post(client) -> None:
+                barrier.wait()
+                answers.append(client.post(f"{BASE}/sync", json={"wait": False}).status_code)
 
-        threads = [threading.Thread(target=post, args=(c,)) for c in (first, second)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert sorted(answers) == [202, 409]
-        for client in (first, second):
-            client.app.state.hubsync.jobs.wait(60)
-        runs = first.get(f"{BASE}/sync/runs").json()
-        assert runs["total"] == 1 and runs["runs"][0]["status"] == "succeeded"
+            threads = [threading.Thread(target=post, args=(c,)) for c in (first, second)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert sorted(answers) == [202, 409]
+            runs_page = first.get(f"{BASE}/sync/runs").json()
+            assert runs_page["total"] == 1
+            for client in (first, second):
+                client.app.state.hubsync.jobs.cancel()  # no need to wait for the slow portal
+                client.app.state.hubsync.jobs.wait(60)
+    finally:
+        slow.stop()
 
 
 def test_a_failed_sync_answers_status_message_hint_and_correlation_id(tmp_path):

@@ -23,8 +23,13 @@ EXPECTED = {
     "rate-bound, search in burst",
     "latency-bound",
     "incremental",
+    "incremental, lists+archived",
     "explorer 2k",
     "peer: official client + SQLModel",
+    "api contacts idle",
+    "api contacts during sync",
+    "bulk update, 100 req/10 s",
+    "bulk update, latency",
 }
 
 
@@ -81,9 +86,25 @@ def test_unlimited_scenarios_are_never_rate_limited(quick_run) -> None:
 
 def test_incremental_reads_the_changed_contacts_only(quick_run) -> None:
     _, report = quick_run
-    for row in (r for r in report["rows"] if r["scenario"] == "incremental"):
+    rows = [r for r in report["rows"] if r["scenario"].startswith("incremental")]
+    assert len(rows) == 4
+    for row in rows:
         changed, stored = row["extra"]["changed"], row["extra"]["stored"]
         assert 0 < changed <= row["contacts"] < stored
+
+
+def test_an_incremental_run_without_archives_or_list_changes_costs_the_minimum(
+    quick_run,
+) -> None:
+    """The window's one search page and the count that proves nothing was archived; besides
+    them only the lists search and the run's daily-budget read: no archived listing, no list
+    re-read (issue 17 item 3: at most 15 calls)."""
+    _, report = quick_run
+    for row in (r for r in report["rows"] if r["scenario"] == "incremental"):
+        run = row["runs"][-1]
+        assert run["sandbox_search_requests"] == 2, row
+        assert row["api_calls"] - run["sandbox_search_requests"] <= 2, row
+        assert row["api_calls"] <= 15, row
 
 
 def test_explorer_exports_every_row_and_times_queries(quick_run) -> None:
@@ -100,3 +121,16 @@ def test_peer_stores_the_same_portal_and_gets_a_ratio(quick_run) -> None:
     for row in (r for r in report["rows"] if r["scenario"].startswith("peer")):
         assert row["contacts"] == row["extra"]["hubsync"]["total_synced"]
         assert row["extra"]["ratio"] > 0
+
+
+def test_api_answers_every_request_under_load_idle_and_during_a_sync(quick_run) -> None:
+    _, report = quick_run
+    rows = [r for r in report["rows"] if r["scenario"].startswith("api contacts")]
+    assert len(rows) == 4
+    for row in rows:
+        window = row["extra"]
+        assert window["requests"] > 0 and window["errors"] == 0
+        assert set(window["statuses"]) == {"200"}
+        assert 0 < row["query_p50_ms"] <= row["query_p95_ms"]
+    for row in (r for r in rows if r["scenario"] == "api contacts during sync"):
+        assert row["extra"]["sync_contacts_during_window"] > 0

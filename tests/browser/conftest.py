@@ -164,6 +164,9 @@ def launch_app(workdir: Path, *, extra_env: dict[str, str] | None = None) -> App
         HUBSYNC_DATA_DIR=str(data_dir),
         HUBSYNC_DEMO_CONTACTS=str(DEMO_CONTACTS),
         HUBSYNC_DEMO_LATENCY_MS=str(DEMO_LATENCY_MS),
+        # A still demo portal: no edits of its own, no scheduled syncs mid-test.
+        HUBSYNC_DEMO_LIVE_ACTIVITY="0",
+        HUBSYNC_DEMO_SCHEDULE_MINUTES="0",
         PYTHONUNBUFFERED="1",
         # The app and `python -m hubsync_core.cli` import this checkout, not whichever
         # checkout an editable install last pointed at.

@@ -219,3 +219,36 @@ def test_a_failed_sync_says_why_what_to_do_and_offers_resume(bad_token_app, page
         ui.open_page(page, bad_token_app, name)
         ui.assert_no_exception(page)
         assert BAD_TOKEN not in page.content(), f"the token is in the HTML of {name}"
+
+
+#: The progress bar's text ("1,200 of 2,961 contacts"), or null while there is none.
+PROGRESS_TEXT = """
+() => {
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  return bar ? bar.innerText.trim() : null;
+}
+"""
+
+
+def test_fresh_clone_demo_sync_shows_progress_redrawn_before_complete(
+    launch_fresh_app, page, ui
+) -> None:
+    # A fresh clone: no token, the demo portal's default latency and limits (its default
+    # size, 3,000 contacts, is what the browser tests use anyway).
+    server = launch_fresh_app(extra_env={"HUBSYNC_DEMO_LATENCY_MS": ""})
+    ui.open_page(page, server, "sync")
+    ui.assert_no_exception(page)
+    page.get_by_role("button", name="Sync now").click()
+    page.wait_for_function(f"() => ({PROGRESS_TEXT})() !== null", polling=50)
+    seen = [page.evaluate(PROGRESS_TEXT)]
+    for _ in range(2):  # two redraws of the bar, each with more contacts stored
+        page.wait_for_function(
+            f"(before) => {{ const now = ({PROGRESS_TEXT})(); return now !== null && now !== before; }}",
+            arg=seen[-1],
+            polling=50,
+        )
+        seen.append(page.evaluate(PROGRESS_TEXT))
+    assert page.get_by_text("Sync complete").count() == 0, seen
+    page.get_by_text("Sync complete").first.wait_for(timeout=ui.SYNC_TIMEOUT_MS)
+    ui.assert_no_exception(page)
+    assert len(set(seen)) == 3, seen

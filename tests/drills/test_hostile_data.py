@@ -29,6 +29,7 @@ from sync_helpers import (
 )
 
 from hubsync_core.config import Secret, Settings
+from hubsync_core.hubspot import endpoints
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.pacing import RateLimiter
 from hubsync_core.store import explorer
@@ -169,16 +170,24 @@ def _mock_portal(mock: responses.RequestsMock, pages: list[list[Any]]) -> None:
         return 200, {}, json.dumps(body)
 
     mock.add_callback(
-        responses.GET, re.compile(re.escape(BASE) + r"/crm/v3/objects/contacts(\?.*)?$"), contacts
+        responses.GET,
+        re.compile(re.escape(BASE + endpoints.DEFAULT.contacts) + r"(\?.*)?$"),
+        contacts,
     )
     total = sum(len(p) for p in pages)
     mock.add(
         responses.POST,
-        f"{BASE}/crm/v3/objects/contacts/search",
+        f"{BASE}{endpoints.DEFAULT.contacts_search}",
         json={"total": total, "results": []},
     )
-    mock.add(responses.POST, f"{BASE}/crm/v3/lists/search", json={"lists": [], "hasMore": False})
+    mock.add(
+        responses.POST,
+        f"{BASE}{endpoints.DEFAULT.lists_search}",
+        json={"lists": [], "hasMore": False},
+    )
     mock.add(responses.GET, f"{BASE}/account-info/v3/details", json={"portalId": 1})
+    # The account's API usage is not readable with this token (as for OAuth apps).
+    mock.add(responses.GET, f"{BASE}{endpoints.API_USAGE_DAILY}", status=403, json={})
 
 
 @pytest.fixture

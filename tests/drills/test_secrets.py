@@ -27,6 +27,7 @@ from sync_helpers import (
 )
 
 from hubsync_core.config import Secret, Settings, SettingsError
+from hubsync_core.hubspot import endpoints
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.sandbox.config import SCOPE_LISTS
@@ -90,7 +91,9 @@ FAILURES: dict[str, Callable[[Harness], None]] = {
     "401 mid-run": lambda h: h.sandbox.fail_next("401", path=LIST_PATH),
     "429 daily": lambda h: h.sandbox.fail_next("daily429", path=LIST_PATH),
     "5xx exhausted": lambda h: h.sandbox.fail_next("503", count=10, path=LIST_PATH),
-    "truncated JSON exhausted": lambda h: h.sandbox.fail_next("truncated", count=10),
+    "truncated JSON exhausted": lambda h: h.sandbox.fail_next(
+        "truncated", count=10, path=LIST_PATH
+    ),
     "network down": lambda h: h.sandbox.stop(),
 }
 
@@ -142,13 +145,13 @@ def test_a_server_echoing_the_token_is_redacted(caplog: pytest.LogCaptureFixture
     with responses.RequestsMock() as mock:
         mock.add(
             responses.GET,
-            f"{base}/crm/v3/objects/contacts",
+            f"{base}{endpoints.DEFAULT.contacts}",
             status=400,
             json={"message": f"Bad token Bearer {CANARY}", "correlationId": "c-1"},
         )
         mock.add(
             responses.POST,
-            f"{base}/crm/v3/lists/search",
+            f"{base}{endpoints.DEFAULT.lists_search}",
             status=403,
             json={"message": f"no scope for {CANARY}", "category": "MISSING_SCOPES"},
         )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubsync_core.hubspot import endpoints
+
 BASE = "https://api.hubapi.test"
 TOKEN = "pat-na1-11111111-2222-3333-4444-5555deadbeef"
-CONTACTS_URL = BASE + "/crm/v3/objects/contacts"
-SEARCH_URL = BASE + "/crm/v3/objects/contacts/search"
+#: The default API version's paths (HUBSPOT_API_VERSION); contract tests cover the others.
+PATHS = endpoints.DEFAULT
+CONTACTS_URL = BASE + PATHS.contacts
+SEARCH_URL = BASE + PATHS.contacts_search
 
 
 class FakeClock:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import requests
 import responses
-from hubspot_fakes import BASE, CONTACTS_URL, SEARCH_URL, TOKEN, contact, page
+from hubspot_fakes import BASE, CONTACTS_URL, PATHS, SEARCH_URL, TOKEN, contact, page
 
 from hubsync_core.config import Secret, Settings, SettingsError
 from hubsync_core.hubspot import (
     AccountDetails,
+    ApiVersionError,
     BadRequestError,
     ClientCounters,
     HubSpotClient,
@@ -74,7 +75,7 @@ def test_get_properties_parses_definitions_and_skips_nameless_ones(
 ) -> None:
     mocked.add(
         responses.GET,
-        BASE + "/crm/v3/properties/contacts",
+        BASE + PATHS.contact_properties,
         json={
             "results": [
                 {
@@ -103,7 +104,7 @@ def test_get_properties_parses_definitions_and_skips_nameless_ones(
 def test_search_lists_and_get_list(client: HubSpotClient, mocked) -> None:
     mocked.add(
         responses.POST,
-        BASE + "/crm/v3/lists/search",
+        BASE + PATHS.lists_search,
         json={
             "lists": [
                 {
@@ -121,7 +122,7 @@ def test_search_lists_and_get_list(client: HubSpotClient, mocked) -> None:
     )
     mocked.add(
         responses.GET,
-        BASE + "/crm/v3/lists/42",
+        BASE + PATHS.list_by_id("42"),
         json={"list": {"listId": "42", "name": "Chainge", "size": 17}},
     )
 
@@ -139,7 +140,7 @@ def test_search_lists_and_get_list(client: HubSpotClient, mocked) -> None:
 
 
 def test_list_memberships_pages_record_ids(client: HubSpotClient, mocked) -> None:
-    url = BASE + "/crm/v3/lists/42/memberships"
+    url = BASE + PATHS.list_memberships("42")
     mocked.add(
         responses.GET,
         url,
@@ -162,7 +163,7 @@ def test_list_memberships_pages_record_ids(client: HubSpotClient, mocked) -> Non
 
 
 def test_contact_list_ids_follows_every_page(client: HubSpotClient, mocked) -> None:
-    url = BASE + "/crm/v3/lists/records/0-1/77/memberships"
+    url = BASE + PATHS.contact_list_memberships("77")
     mocked.add(
         responses.GET,
         url,
@@ -175,12 +176,12 @@ def test_contact_list_ids_follows_every_page(client: HubSpotClient, mocked) -> N
 
 
 def test_ids_are_quoted_into_paths() -> None:
-    assert endpoints.list_by_id("../../x") == "/crm/v3/lists/..%2F..%2Fx"
-    assert (
-        endpoints.contact_list_memberships("7 8") == "/crm/v3/lists/records/0-1/7%208/memberships"
-    )
+    v3 = endpoints.for_version("v3")
+    assert v3.list_by_id("../../x") == "/crm/v3/lists/..%2F..%2Fx"
+    assert v3.contact_list_memberships("7 8") == "/crm/v3/lists/records/0-1/7%208/memberships"
+    assert endpoints.DEFAULT.contact("../1") == "/crm/objects/2026-03/contacts/..%2F1"
     with pytest.raises(ValueError):
-        endpoints.list_memberships(" ")
+        v3.list_memberships(" ")
 
 
 def test_account_details_include_the_rate_limit_status(client: HubSpotClient, mocked) -> None:
@@ -288,7 +289,7 @@ def test_close_leaves_an_injected_session_open(mocked) -> None:
 
 
 def test_get_list_without_a_list_is_a_bad_request(client: HubSpotClient, mocked) -> None:
-    mocked.add(responses.GET, BASE + "/crm/v3/lists/9", json={"list": {"name": "no id"}})
+    mocked.add(responses.GET, BASE + PATHS.list_by_id("9"), json={"list": {"name": "no id"}})
 
     with pytest.raises(BadRequestError):
         client.get_list("9")
@@ -299,3 +300,46 @@ def test_hubspot_record_url_points_at_the_contact() -> None:
         endpoints.hubspot_record_url(123, "45")
         == "https://app.hubspot.com/contacts/123/record/0-1/45"
     )
+
+
+@pytest.mark.parametrize("version", endpoints.API_VERSIONS)
+def test_each_api_version_picks_its_path_family(make_client, mocked, version) -> None:
+    paths = endpoints.for_version(version)
+    family = "/crm/v3/" if version == "v3" else f"/crm/objects/{version}/"
+    assert paths.contacts.startswith(family)
+    mocked.add(responses.GET, BASE + paths.contacts, json=page([contact(1)]))
+    mocked.add(responses.POST, BASE + paths.contacts_search, json={"results": [], "total": 0})
+    mocked.add(responses.GET, BASE + paths.contact_properties, json={"results": []})
+    mocked.add(responses.POST, BASE + paths.lists_search, json={"lists": [], "hasMore": False})
+    client = make_client(api_version=version)
+    assert [c.id for c in client.list_contacts(["email"]).contacts] == ["1"]
+    assert client.search_contacts([], ["email"]).total == 0
+    assert client.get_properties() == []
+    assert client.search_lists().lists == []
+    assert {call.request.url.split("?")[0] for call in mocked.calls} == {
+        BASE + paths.contacts,
+        BASE + paths.contacts_search,
+        BASE + paths.contact_properties,
+        BASE + paths.lists_search,
+    }
+
+
+def test_a_retired_version_answers_404_and_the_error_names_the_setting(make_client, mocked) -> None:
+    v3 = endpoints.for_version("v3")
+    mocked.add(responses.GET, BASE + v3.contacts, status=404, json={"message": "Not found"})
+    with pytest.raises(ApiVersionError) as caught:
+        make_client(api_version="v3").list_contacts(["email"])
+    assert "HUBSPOT_API_VERSION" in caught.value.message
+    assert "HUBSPOT_API_VERSION" in caught.value.hint
+
+
+def test_a_missing_list_is_a_404_not_a_version_problem(make_client, mocked) -> None:
+    mocked.add(responses.GET, BASE + PATHS.list_by_id("404"), status=404, json={})
+    with pytest.raises(BadRequestError) as caught:
+        make_client().get_list("404")
+    assert not isinstance(caught.value, ApiVersionError)
+
+
+def test_unknown_api_version_setting_is_refused() -> None:
+    with pytest.raises(SettingsError, match="HUBSPOT_API_VERSION"):
+        Settings.load({"HUBSPOT_API_VERSION": "v4"}, dotenv_path=None, secrets_path=None)

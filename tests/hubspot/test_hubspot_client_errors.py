@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 import urllib3.exceptions
-from hubspot_fakes import BASE, CONTACTS_URL, SEARCH_URL, TOKEN, FakeClock, contact, page
+from hubspot_fakes import BASE, CONTACTS_URL, PATHS, SEARCH_URL, TOKEN, FakeClock, contact, page
 
 from hubsync_core.hubspot import (
     AuthenticationError,
@@ -87,7 +87,7 @@ def test_403_without_scopes_in_the_body_still_says_what_was_refused(
         client.list_contacts(["email"])
 
     assert caught.value.scopes == []
-    assert "/crm/v3/objects/contacts (403)" in str(caught.value)
+    assert f"{PATHS.contacts} (403)" in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [400, 404, 414])
@@ -431,6 +431,6 @@ def test_debug_log_names_method_path_status_and_time_without_query(
 
     lines = [r.getMessage() for r in caplog.records if r.name == "hubsync.hubspot"]
     assert len(lines) == 1
-    assert lines[0].startswith("GET /crm/v3/objects/contacts -> 200 in ")
+    assert lines[0].startswith(f"GET {PATHS.contacts} -> 200 in ")
     assert lines[0].endswith(" ms")
     assert "after=" not in lines[0]

@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `from pages.components import ...`, as the app's scripts do
     sys.path.insert(0, str(REPO))
 
+from hubsync_core.clock import utcnow  # noqa: E402
 from hubsync_core.config import Secret, Settings  # noqa: E402
 from hubsync_core.connection import ConnectionCheck  # noqa: E402
 from hubsync_core.hubspot.models import AccountDetails, RateLimitStatus  # noqa: E402
-from hubsync_core.jobs import JobStatus, SyncJobs  # noqa: E402
+from hubsync_core.jobs import BulkJobStatus, JobStatus, SyncJobs  # noqa: E402
 from hubsync_core.service import HubSyncService  # noqa: E402
 from hubsync_core.store import runs  # noqa: E402
 from hubsync_core.store.database import Database  # noqa: E402
@@ -49,7 +50,7 @@ from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats  # noqa
 from pages.components import resources  # noqa: E402
 
 APP = str(REPO / "app.py")
-PAGES = ("overview", "sync", "contacts", "insights", "segments", "settings")
+PAGES = ("overview", "sync", "contacts", "insights", "segments", "changes", "settings")
 #: Contacts in the sandbox portal the synced database is filled from.
 SYNCED_CONTACTS = 120
 #: Seconds an AppTest run may take (imports on the first run dominate).
@@ -126,6 +127,9 @@ class FakeJobs:
     def status(self) -> JobStatus:
         return self.state
 
+    def bulk_status(self) -> BulkJobStatus:
+        return BulkJobStatus(running=False, progress=None, error=None)
+
     def wait(self, timeout: float | None = None) -> bool:
         return True
 
@@ -159,10 +163,6 @@ def progress(**changes: Any) -> SyncProgress:
     )
     values.update(changes)
     return SyncProgress(**values)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -268,6 +268,8 @@ def _make_harness(
     environ = {
         "HUBSYNC_DATA_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{database_file}",
+        # Tests answer at once (the demo portal's realistic latency is for people).
+        "HUBSYNC_DEMO_LATENCY_MS": "0",
     }
     # The app's pages read settings through the hook, but keep the process environment in
     # line too (nothing may pick up a developer's token).

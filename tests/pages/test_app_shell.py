@@ -7,7 +7,7 @@ import pytest
 from hubsync_core.connection import DEMO_EXPLANATION
 from hubsync_core.store import runs
 
-PAGES = ("overview", "sync", "contacts", "insights", "segments", "settings")
+PAGES = ("overview", "sync", "contacts", "insights", "segments", "changes", "settings")
 CANARY = "pat-na1-CANARY-7f3e9a1b2c4d5e6f"
 AUTH = {
     "auth": {
@@ -20,7 +20,7 @@ AUTH = {
 }
 
 
-def test_navigation_lists_the_six_pages_in_order(harness) -> None:
+def test_navigation_lists_the_seven_pages_in_order(harness) -> None:
     at = harness.app()
     # AppTest keeps the pages st.navigation registered (title and URL path of each).
     registered = list(at._registered_pages.values())
@@ -30,9 +30,13 @@ def test_navigation_lists_the_six_pages_in_order(harness) -> None:
         "Contacts",
         "Insights",
         "Segments",
+        "Changes",
         "Settings",
     ]
-    assert [p["url_pathname"] for p in registered] == ["", *PAGES[1:]]
+    assert [p["url_pathname"] for p in registered] == [
+        "",
+        *(("changelog" if p == "changes" else p) for p in PAGES[1:]),
+    ]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -267,3 +267,20 @@ def test_processes_opening_a_fresh_database_together_all_succeed(
         assert isinstance(runs.get_run(db, 1), SyncRun)
     finally:
         db.dispose()
+
+
+def test_version_3_adds_the_id_order_index_that_id_sorted_pages_walk(db: Database) -> None:
+    from hubsync_core.store.models import ID_ORDER_INDEX
+
+    with db.connect() as conn:
+        if db.dialect == "sqlite":
+            found = conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'index' AND name = :n"),
+                {"n": ID_ORDER_INDEX},
+            ).all()
+        else:
+            found = conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE indexname = :n"),
+                {"n": ID_ORDER_INDEX},
+            ).all()
+    assert found == [(ID_ORDER_INDEX,)]

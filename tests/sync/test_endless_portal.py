@@ -82,7 +82,7 @@ class _EndlessHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        if self.path.endswith("/lists/search"):
+        if "/lists/" in self.path and self.path.endswith("/search"):
             lists = [{"listId": secrets.token_hex(3), "name": "x"} for _ in range(100)]
             self._answer({"lists": lists, "hasMore": True, "offset": secrets.randbelow(10**6)})
             return

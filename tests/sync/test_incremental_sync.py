@@ -131,8 +131,9 @@ def test_twelve_thousand_contacts_sharing_one_timestamp_sync_without_loops(
     window = run_row(h.db, stats.run_id).checkpoint["window"]
     in_window = modified_in_window(h.sandbox, window)
     assert set(bulk) <= set(in_window)
-    # One search per 200 contacts, never past HubSpot's 10,000-result cap, never a loop.
-    assert after.search_requests - before.search_requests == pages(len(in_window), 200)
+    # One search per 200 contacts, never past HubSpot's 10,000-result cap, never a loop;
+    # plus the one count that proves nothing was archived (no archived pass follows).
+    assert after.search_requests - before.search_requests == pages(len(in_window), 200) + 1
     assert after.responses.get(400, 0) == before.responses.get(400, 0)
     assert stats.total_synced == len(in_window)
     live = stored_contacts(h.db).live
@@ -182,7 +183,8 @@ def test_incremental_run_cut_half_way_resumes_inside_its_window(
     assert resumed_run.checkpoint["window"] == window
     # Only the pages after the checkpoint were read again.
     assert resumed.total_synced == len(in_window) - 200
-    assert after.search_requests - before.search_requests == pages(len(in_window) - 200, 200)
+    # (and the one count that proves nothing was archived)
+    assert after.search_requests - before.search_requests == pages(len(in_window) - 200, 200) + 1
     assert high_water_mark(h.db) == from_epoch_ms(window["end"])
     h.assert_exact()
 
@@ -294,6 +296,7 @@ def test_acceptance_incremental_of_twenty_thousand_costs_the_minimum_api_calls(
     server's live contacts, in a number of API calls within a few of the minimum."""
     h = acceptance_harness(20_000, seed=19)
     assert h.run("full").status == "succeeded"
+    lists_before = {i["listId"]: i for i in h.sandbox.portal.lists()}
     _mutate(h, seed=3, updates=300, creates=50, archives=20, merges=5)
     monkeypatch.chdir(tmp_path)  # no .env of the working tree is read
     for name, value in {
@@ -301,6 +304,8 @@ def test_acceptance_incremental_of_twenty_thousand_costs_the_minimum_api_calls(
         "HUBSPOT_BASE_URL": h.sandbox.base_url,
         "DATABASE_URL": h.db.url,
         "HUBSYNC_INCREMENTAL_LAG_MINUTES": "0",
+        # The sync's own calls: the audit that follows it (issue 19) is measured in tests/audit.
+        "HUBSYNC_AUDIT_AFTER_SYNC": "false",
     }.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
@@ -313,15 +318,16 @@ def test_acceptance_incremental_of_twenty_thousand_costs_the_minimum_api_calls(
     assert code == 0, result
     assert (result["status"], result["mode"]) == ("succeeded", "incremental")
     h.assert_exact()
-    # The minimum: the window's search pages, the archived listing, the lists and members.
+    # The minimum: the window's search pages, the count that finds contacts left (they did),
+    # the archived listing, the lists search and the members of the lists that changed.
     portal = h.sandbox.portal
     window = run_row(h.db, result["run_id"]).checkpoint["window"]
     search_pages = pages(len(modified_in_window(h.sandbox, window)), 200)
     archived_pages = pages(len(portal.archived_ids()), 100)
-    list_calls = 1 + sum(
-        pages(len(portal.list_member_ids(i["listId"])), 250) for i in portal.lists()
-    )
-    minimum = search_pages + archived_pages + list_calls
+    changed = [i for i in portal.lists() if lists_before.get(i["listId"]) != i]
+    assert changed  # archived and merged members change lists' sizes
+    list_calls = 1 + sum(pages(len(portal.list_member_ids(i["listId"])), 250) for i in changed)
+    minimum = search_pages + 1 + archived_pages + list_calls
     assert result["api_calls"] == after.requests - before.requests
     assert minimum <= result["api_calls"] <= minimum + 2, (result["api_calls"], minimum)
-    assert after.search_requests - before.search_requests == search_pages
+    assert after.search_requests - before.search_requests == search_pages + 1

@@ -33,22 +33,16 @@ from hubsync_core.store.explorer.reads import (
     query_contacts,
 )
 from hubsync_core.store.explorer.rows import (
-    CONTACT_FIELDS,
-    DEFAULT_COLUMNS,
-    SORTABLE_COLUMNS,
     ContactPage,
     check_paging,
 )
 
 __all__ = [
-    "CONTACT_FIELDS",
-    "DEFAULT_COLUMNS",
     "FACETS",
     "FUNNEL_STAGES",
     "MAX_SEARCH_LENGTH",
     "NO_STAGE",
     "QUERY_PARAM_KEYS",
-    "SORTABLE_COLUMNS",
     "ContactFilter",
     "ContactPage",
     "Exploration",

@@ -122,52 +122,40 @@ def joined_cube(
     need_segments: ColumnElement[bool] | bool,
     need_lists: ColumnElement[bool] | bool,
 ) -> sa.Select[Any]:
-    """`Cube`'s statement for PostgreSQL: the driving rows as a CTE, each membership table
-    aggregated over a hash join with them, then grouped."""
+    """`Cube`'s statement for PostgreSQL: each driving row's memberships from a LATERAL
+    aggregate, one probe of the (hubspot_id, key) index per row that needs them, then
+    grouped (why not a hash join: PERFORMANCE.md, "Counts and facets")."""
     c = CONTACTS.c
-
-    def flag(need: ColumnElement[bool] | bool) -> ColumnElement[bool]:
-        return need if not isinstance(need, bool) else (sa.true() if need else sa.false())
-
-    rows = (
-        sa.select(
-            c.hubspot_id.label("hubspot_id"),
-            c.lifecyclestage.label("stage"),
-            flag(need_segments).label("need_segments"),
-            flag(need_lists).label("need_lists"),
-        )
-        .where(*where)
-        .cte("explore_rows")
-    )
-    source: Any = rows
+    source: Any = CONTACTS
     parts: list[ColumnElement[str]] = []
-    for table, key, need, flag_column in (
-        (SEGMENTS, SEGMENTS.c.segment, need_segments, rows.c.need_segments),
-        (MEMBERS, MEMBERS.c.list_id, need_lists, rows.c.need_lists),
+    for table, key, need in (
+        (SEGMENTS, SEGMENTS.c.segment, need_segments),
+        (MEMBERS, MEMBERS.c.list_id, need_lists),
     ):
         if need is False:
             parts.append(sa.literal(_NOT_LOOKED_UP, sa.Text))
             continue
-        aggregated = (
-            sa.select(
-                table.c.hubspot_id.label("hubspot_id"),
-                sa.func.string_agg(key, SEARCH_SEPARATOR).label("member_keys"),
-            )
-            .join_from(table, rows, sa.and_(rows.c.hubspot_id == table.c.hubspot_id, flag_column))
-            .group_by(table.c.hubspot_id)
-            .cte(f"explore_{table.name}")
+        probe = [table.c.hubspot_id == c.hubspot_id]
+        if need is not True:
+            probe.append(need)  # a one-time filter per row: no probe for rows not needing it
+        # An aggregate without GROUP BY gives one row for every contact (NULL: no members).
+        found_keys = (
+            sa.select(sa.func.string_agg(key, SEARCH_SEPARATOR).label("member_keys"))
+            .where(*probe)
+            .lateral(f"explore_{table.name}")
         )
-        source = source.outerjoin(aggregated, aggregated.c.hubspot_id == rows.c.hubspot_id)
-        found = sa.func.coalesce(aggregated.c["member_keys"], "", type_=sa.Text)
+        source = source.join(found_keys, sa.true())
+        found = sa.func.coalesce(found_keys.c["member_keys"], "", type_=sa.Text)
         parts.append(
             found
             if need is True
-            else sa.case((flag_column, found), else_=sa.literal(_NOT_LOOKED_UP, sa.Text))
+            else sa.case((need, found), else_=sa.literal(_NOT_LOOKED_UP, sa.Text))
         )
     members = parts[0] + sa.literal(PART_SEPARATOR, sa.Text) + parts[1]
     return (
-        sa.select(rows.c.stage, members, sa.func.count())
+        sa.select(c.lifecyclestage, members, sa.func.count())
         .select_from(source)
+        .where(*where)
         .group_by(*(sa.literal_column(str(i)) for i in (1, 2)))
     )
 

@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,10 +27,6 @@ MEMBERS: sa.Table = ListMembership.__table__  # type: ignore[attr-defined]
 #: The narrow (hubspot_id, archived, stage, ...) index that contacts looked up by id read.
 ID_FACETS_INDEX = "ix_contacts_id_facets"
 
-#: Whether the timestamp columns hold aware values (`timestamptz`, SQLModel's default for a
-#: bare `datetime`) or naive UTC ones (what `models.py` declares): bound values must match.
-TIMESTAMPS_AWARE = bool(getattr(CONTACTS.c.created_at.type, "timezone", False))
-
 
 @contextmanager
 def reading(db: Database) -> Iterator[Connection]:
@@ -49,6 +44,7 @@ def exploring(db: Database) -> Iterator[Connection]:
             conn.exec_driver_sql("SET LOCAL jit = off")
             conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
             conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+            conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
         yield conn
 
 
@@ -103,13 +99,3 @@ def ids_in(column: ColumnElement[Any], ids: list[str], dialect: str) -> ColumnEl
         values = sa.func.json_each(sa.bindparam(None, json.dumps(ids), type_=sa.Text))
         return column.in_(sa.select(sa.column("value")).select_from(values))
     return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Text)))
-
-
-def plain_value(name: str, value: Any) -> Any:
-    if name == "archived":
-        return bool(value)
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    if name == "properties" and value is None:
-        return {}
-    return value

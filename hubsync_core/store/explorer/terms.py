@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ from hubsync_core.store.explorer.sql import (
     CONTACTS,
     MEMBERS,
     SEGMENTS,
-    TIMESTAMPS_AWARE,
     no_index,
     opaque,
 )
@@ -82,13 +81,9 @@ def _search_document(dialect: str) -> ColumnElement[str]:
     return search_document({name: c[name] for name in SEARCH_FIELDS}, dialect)
 
 
-def _bound(value: datetime) -> datetime:
-    """A naive-UTC datetime as the timestamp columns expect it in a comparison."""
-    return value.replace(tzinfo=UTC) if TIMESTAMPS_AWARE else value
-
-
 def day_start(day: date) -> datetime:
-    return _bound(datetime(day.year, day.month, day.day))
+    """Midnight UTC starting `day`, naive like the stored timestamps (see `clock`)."""
+    return datetime(day.year, day.month, day.day)
 
 
 def archived_term(mode: str, dialect: str, *, indexed: bool = False) -> ColumnElement[bool] | None:

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 
+from hubsync_core.columns import NAMES
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import (
-    DEFAULT_COLUMNS,
     ContactFilter,
     count_contacts,
     format_count,
@@ -130,7 +130,7 @@ def test_negative_limit_or_offset_is_refused(people: Database) -> None:
 def test_rows_carry_fields_segments_and_list_names(people: Database) -> None:
     page = query_contacts(people, ContactFilter(segments=("chainge",)), sort="hubspot_id")
     bob = next(row for row in page.rows if row["hubspot_id"] == "2")
-    assert list(bob) == list(DEFAULT_COLUMNS)
+    assert list(bob) == list(NAMES)
     assert bob["email"] == "bob@chainge.io"
     assert bob["company"] == "Chainge Labs"
     assert bob["segments"] == ["chainge", "cold", "high_value"]
