@@ -109,7 +109,7 @@ class _ProgressLine:
         total = f"/{p.expected_total:,}" if p.expected_total else ""
         eta = f"  ETA {p.eta_seconds:,.0f}s" if p.eta_seconds is not None else ""
         line = (
-            f"\r{p.phase:<9} {p.contacts:,}{total} contacts  {p.pages:,} pages  "
+            f"\r{p.phase_label:<9} {p.contacts:,}{total} contacts  {p.pages:,} pages  "
             f"{p.contacts_per_second:,.0f}/s  {p.elapsed_seconds:,.0f}s{eta}  "
             f"retries {p.retries}  429s {p.rate_limited}"
         )

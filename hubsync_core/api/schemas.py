@@ -81,6 +81,9 @@ class RunProgress(BaseModel):
     """Live numbers of a run (final numbers once it ended)."""
 
     phase: str
+    alongside: list[str] = Field(
+        default_factory=list, description="Work running at the same time as `phase`"
+    )
     contacts: int
     pages: int
     expected_total: int | None
@@ -96,6 +99,7 @@ class RunProgress(BaseModel):
     def of(cls, progress: SyncProgress) -> RunProgress:
         return cls(
             phase=progress.phase,
+            alongside=list(progress.alongside),
             contacts=progress.contacts,
             pages=progress.pages,
             expected_total=progress.expected_total,

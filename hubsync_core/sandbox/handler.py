@@ -155,10 +155,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             self._admin(method, path, parts.query, raw, correlation_id)
             return
+        entry = self.server.sandbox.requests.arrived(method, path, parts.query)
         try:
             self._api(method, path, parts.query, raw, correlation_id)
         except ApiError as err:
             self._error(err, correlation_id)
+        finally:
+            self.server.sandbox.requests.answered(entry)
 
     def _api(self, method: str, path: str, query_s: str, raw: bytes, cid: str) -> None:
         sb = self.server.sandbox

@@ -23,6 +23,7 @@ from .freshness import SandboxFreshness
 from .handler import HttpServer
 from .limits import Faults, Limiter
 from .portal import Portal
+from .request_log import RequestLog
 from .writes import WriteLog
 
 
@@ -67,6 +68,8 @@ class Sandbox:
         self.token_revoked = False
         #: Every write request received (batch update/archive, list changes), in order.
         self.writes = WriteLog()
+        #: Every API request received, in order (tests read it; gates can hold requests).
+        self.requests = RequestLog()
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._base_url: str | None = None
@@ -99,6 +102,7 @@ class Sandbox:
         if server is None:
             return
         self.freshness.stop()
+        self.requests.release_all()
         server.shutdown()
         server.server_close()
         with server.conn_lock:

@@ -53,6 +53,8 @@ class RunContext:
     #: The portal's highest contact id when the run started (None: not read).
     highest_id: int | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Names of the tasks running alongside the current phase (see `sync/tasks.py`).
+    alongside: Callable[[], Sequence[str]] | None = None
     _counters_at_start: Any = None
     _monotonic_start: float = field(default_factory=time.monotonic)
 
@@ -144,9 +146,18 @@ class RunContext:
             rate_limited=rate_limited,
             errors=self.errors,
             rejected=self.rejected,
-            checkpoint=self.checkpoint,
+            checkpoint=self._checkpoint_shown(),
             expected_total=self.expected_total,
         )
+
+    def _checkpoint_shown(self) -> dict[str, Any]:
+        """The checkpoint as stored: with the tasks running alongside its phase, for faces
+        that follow the run from its row (resuming ignores them)."""
+        names = self.running_alongside()
+        return {**self.checkpoint, "alongside": names} if names else self.checkpoint
+
+    def running_alongside(self) -> list[str]:
+        return list(self.alongside()) if self.alongside is not None else []
 
     # -- progress ---------------------------------------------------------------------------
     def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
@@ -157,6 +168,7 @@ class RunContext:
             mode=self.mode,
             status=status,
             phase=str(self.checkpoint.get("phase", "")),
+            alongside=tuple(self.running_alongside()),
             started_at=self.started_at,
             pages=self.pages,
             contacts=self.contacts,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,7 @@ from hubsync_core.run_status import RunStatus
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
-from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel
+from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel, tasks
 from hubsync_core.sync.context import Cancelled, RunContext
 from hubsync_core.sync.model import SyncOptions, SyncProgress, SyncStats
 from hubsync_core.sync.options import refresh_options
@@ -103,7 +104,9 @@ def _plan(
         previous = runs.resumable_run(db, mode)
         if previous is not None:
             log.info("Resuming %s sync run %s from its checkpoint", mode, previous.id)
-            return mode, dict(previous.checkpoint), previous.id
+            checkpoint = dict(previous.checkpoint)
+            checkpoint.pop("alongside", None)  # what ran then, shown to faces; not a cursor
+            return mode, checkpoint, previous.id
     mark = runs.get_state(db, HIGH_WATER_MARK)
     mode = options.mode
     if mode == "auto":
@@ -156,21 +159,20 @@ def _run_locked(
     )
     log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
     ctx.publish()  # faces learn the run id at once, not after the first page
-    _remember_portal(db, client)
     status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}
     heartbeat = _Heartbeat(db, owner, run.id, ctx)
+    background = tasks.Tasks()
+    ctx.alongside = background.running
     with heartbeat:
         try:
-            # Inside the run, so the properties API call counts and its errors are reported.
-            ctx.properties = properties_to_sync(settings, client)
-            if ctx.checkpoint.get("phase") == "contacts":
-                ctx.expected_total = _expected_total(ctx)
-            budget.check_before_start(ctx)
-            refresh_options(ctx)
-            # A load that was killed left its indexes deferred: build them first.
-            bulk_load.restore_pending_indexes(db)
-            complete = _run_phases(ctx)
+            with tasks.alongside(background, ctx):
+                # Inside the run, so their API calls count and their errors are reported.
+                _prepare(ctx)
+                budget.check_before_start(ctx)
+                # A load that was killed left its indexes deferred: build them first.
+                bulk_load.restore_pending_indexes(db)
+                complete = _run_phases(ctx, background)
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
@@ -256,11 +258,44 @@ def _run_locked(
     )
 
 
-def _run_phases(ctx: RunContext) -> bool:
+def _prepare(ctx: RunContext) -> None:
+    """The calls every run makes before its first phase, made at once (none depends on
+    another): the portal's id (first run only), the property names (with `all`), and for a
+    full sync's contacts phase the expected total (which also gives the highest id)."""
+    calls: dict[str, Callable[[], Any]] = {
+        "portal": lambda: _remember_portal(ctx.db, ctx.client),
+        "properties": lambda: properties_to_sync(ctx.settings, ctx.client),
+    }
+    if ctx.checkpoint.get("phase") == "contacts":
+        calls["total"] = lambda: _expected_total(ctx)
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="hubsync-prepare") as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+    # Each call's own error, in a fixed order (the same failure whatever finished first).
+    ctx.properties = futures["properties"].result()
+    futures["portal"].result()
+    if "total" in futures:
+        ctx.expected_total, ctx.highest_id = futures["total"].result()
+
+
+def _start_alongside(ctx: RunContext, background: tasks.Tasks) -> None:
+    """Start what the first phase does not need and the later phases do: option labels,
+    and (unless this is a trial run, which reads lists only as far as its cap allows) the
+    lists and their members, stored as they arrive."""
+    background.start("options", ctx, refresh_options)
+    if ctx.trial_cap() is None and ctx.mode in ("full", "incremental"):
+        background.start("lists", ctx, lists.sync_lists)
+
+
+def _run_phases(ctx: RunContext, background: tasks.Tasks | None = None) -> bool:
     """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
+    background = background or tasks.Tasks()
     phases = PHASES[ctx.mode]
     current = ctx.checkpoint.get("phase", phases[0])
     complete = bool(ctx.checkpoint.get("complete", True))
+    if current == phases[0]:
+        _start_alongside(ctx, background)
+    else:  # a run resumed past its first phase: nothing left to overlap with
+        refresh_options(ctx)
     for phase in phases[phases.index(current) :]:
         if phase != current:
             ctx.save_checkpoint(ctx.with_phase(phase, complete=complete))
@@ -297,9 +332,17 @@ def _run_phases(ctx: RunContext) -> bool:
                 # stamps the remaining ids with the same generation.
                 ctx.save_checkpoint({**ctx.checkpoint, "generation": _next_generation(ctx.db)})
             deletions.id_sweep(ctx)
-        elif phase == "lists" and complete:
-            lists.sync_lists(ctx)
+        elif phase == "lists":
+            # Read alongside the first phase; its own failure is reported here, as if this
+            # phase had made the calls.
+            task = background.take("lists")
+            if task is not None:
+                task.join(ctx)
+            elif complete:
+                lists.sync_lists(ctx)
         elif phase == "segments":
+            if (task := background.take("options")) is not None:
+                task.join(ctx)
             log.info("Applying segments to contacts...")
             counts = _recompute(ctx)
             log.info("Segment distribution: %s", counts)
@@ -342,24 +385,25 @@ def _advance_mark(ctx: RunContext) -> None:
         runs.set_state(conn, HIGH_WATER_MARK, mark)
 
 
-def _expected_total(ctx: RunContext) -> int | None:
+def _expected_total(ctx: RunContext) -> tuple[int | None, int | None]:
     """How many contacts this run should store: a search with limit=1 gives the total.
 
     Sorted by id, newest first, so the one record is the highest id: the parallel backfill's
     plan needs it, and gets it without a search of its own (`RunContext.highest_id`).
+    Returns (expected total, highest id), either None when the search failed.
     """
     try:
         page = ctx.client.search_contacts(
             [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
         )
     except (BadRequestError, TransientError, RateLimitedError):
-        return None  # the total only feeds the ETA; the sync itself does not need it
-    ctx.highest_id = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
+        return None, None  # the total only feeds the ETA; the sync itself does not need it
+    highest = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
     if ctx.options.max_contacts is not None:
         total = min(total, ctx.options.max_contacts)
     already = contact_store.count_seen(ctx.db, ctx.checkpoint.get("generation"))
-    return max(total - already, 0)
+    return max(total - already, 0), highest
 
 
 def _remember_portal(db: Database, client: HubSpotClient) -> None:

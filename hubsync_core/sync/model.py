@@ -67,6 +67,15 @@ class SyncProgress:
     #: The portal's daily API budget as the last response told it.
     daily_limit: int | None = None
     daily_remaining: int | None = None
+    #: Work running at the same time as `phase` (e.g. ("lists",) while contacts are read).
+    alongside: tuple[str, ...] = ()
+
+    @property
+    def phase_label(self) -> str:
+        """The phase with what runs alongside it, for people: "contacts (+ lists)"."""
+        if not self.alongside:
+            return self.phase
+        return f"{self.phase} (+ {', '.join(self.alongside)})"
 
     @classmethod
     def from_run(cls, run: SyncRun, now: datetime) -> SyncProgress:
@@ -77,6 +86,7 @@ class SyncProgress:
             mode=run.mode,
             status=run.status,
             phase=str((run.checkpoint or {}).get("phase", "")),
+            alongside=tuple(str(n) for n in (run.checkpoint or {}).get("alongside") or ()),
             started_at=run.started_at,
             pages=run.pages,
             contacts=run.contacts,
@@ -135,6 +145,8 @@ class SyncStats:
     #: The portal's daily API budget after the run (None where HubSpot did not say).
     daily_limit: int | None = None
     daily_remaining: int | None = None
+    #: Work running at the same time as `phase` (e.g. ("lists",) while contacts are read).
+    alongside: tuple[str, ...] = ()
 
     @classmethod
     def from_run(cls, run: SyncRun) -> SyncStats:

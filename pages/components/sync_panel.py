@@ -30,7 +30,7 @@ def render_progress(progress: SyncProgress | None) -> None:
             progress.fraction or 0.0,
             text=f"{progress.contacts:,} of {total:,} contacts",
         )
-    phase = f" · phase **{progress.phase}**" if progress.phase else ""
+    phase = f" · phase **{progress.phase_label}**" if progress.phase else ""
     st.markdown(f"🔄 **{progress.mode}** sync, run #{progress.run_id}{phase}")
     row1 = st.columns(5)
     row1[0].metric("Pages fetched", number(progress.pages))

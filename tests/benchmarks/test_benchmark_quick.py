@@ -77,6 +77,14 @@ def test_full_syncs_store_exactly_the_portals_live_contacts(quick_run) -> None:
         assert row["cpu_s_per_10k"] > 0 and row["peak_rss_mb"] > 0
 
 
+def test_latency_bound_runs_say_their_end_to_end_rate_and_were_checked_exact(quick_run) -> None:
+    _, report = quick_run
+    rows = [r for r in report["rows"] if r["scenario"] == "latency-bound"]
+    assert len(rows) == 2
+    for row in rows:
+        assert "end to end" in row["note"] and "exact:" in row["note"], row["note"]
+
+
 def test_unlimited_scenarios_are_never_rate_limited(quick_run) -> None:
     _, report = quick_run
     for row in report["rows"]:
