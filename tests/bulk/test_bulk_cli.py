@@ -45,7 +45,7 @@ def read_only_portal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
 
 def _id_arg(sandbox: Sandbox, start: int, count: int) -> str:
     """`--ids` for `count` live contacts from the `start`th: comma-separated."""
-    return ",".join(sandbox.portal.live_id_arg()[start : start + count])
+    return ",".join(sandbox.portal.live_ids()[start : start + count])
 
 
 @pytest.mark.parametrize(
