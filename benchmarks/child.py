@@ -86,15 +86,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
         cpu_after, peak = _usage()
     result = stats.to_dict()
     order = sorted(phases.items(), key=lambda item: item[1])
-    contacts_phase = None
+    contacts_phase = phase_offset = None
     for (name, at), following in zip(order, [*order[1:], (None, started + wall)], strict=True):
         if name in ("contacts", "changes"):
-            contacts_phase = following[1] - at
+            contacts_phase, phase_offset = following[1] - at, at - started
     result.update(
         wall_seconds=wall,
         cpu_seconds=cpu_after - cpu_before,
         peak_rss_mb=peak,
         contacts_phase_seconds=contacts_phase,
+        contacts_phase_offset=phase_offset,
     )
     _emit(result)
     return 0 if stats.status == "succeeded" else 1

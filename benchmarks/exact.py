@@ -4,7 +4,16 @@ exactly its live members."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from benchmarks.infra import BenchError, SandboxProcess
+
+
+def check_counts(runs: list[dict[str, Any]], live: int) -> None:
+    """Every full sync stored exactly the portal's live contacts."""
+    for run in runs:
+        if run["total_synced"] != live:
+            raise BenchError(f"a full sync stored {run['total_synced']} of {live} live contacts")
 
 
 def check_full(sandbox: SandboxProcess, url: str) -> str:

@@ -42,6 +42,8 @@ def brief(run: dict[str, Any]) -> dict[str, Any]:
         "rate_limited",
         "retries",
         "sandbox_requests",
+        "rounds",
+        "checked",
         "sandbox_search_requests",
         "sandbox_429",
         "contacts_per_s",
@@ -76,3 +78,12 @@ def format_row(row: Row) -> str:
 
 def table(rows: list[Row]) -> str:
     return "\n".join([HEADER, "-" * len(HEADER), *(format_row(r) for r in rows)])
+
+
+def phase_note(row: Row) -> str:
+    """The contacts phase's own rate (the run also reads archived contacts and lists)."""
+    return f"contacts phase {row.extra.get('phase_contacts_per_s') or 0:,.0f}/s"
+
+
+def short_count(count: int) -> str:
+    return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"

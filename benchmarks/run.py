@@ -22,6 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import budgets, rounds
 from benchmarks.api import QUICK_API, ApiSizes
 from benchmarks.changes import (
     INCREMENTAL_ARCHIVED,
@@ -30,7 +31,7 @@ from benchmarks.changes import (
     change_list,
     check_incremental,
 )
-from benchmarks.exact import check_full
+from benchmarks.exact import check_counts, check_full
 from benchmarks.infra import (
     TOKEN,
     BenchError,
@@ -40,11 +41,12 @@ from benchmarks.infra import (
     run_child,
     scratch_dir,
 )
-from benchmarks.report import HEADER, Row, brief, format_row, table
+from benchmarks.report import HEADER, Row, brief, format_row, phase_note, short_count, table
 
 SCENARIOS = (
     "ingest",
     "rate",
+    "budgets",
     "latency",
     "incremental",
     "explorer",
@@ -73,6 +75,8 @@ class Sizes:
     ingest: int = 100_000
     rate: int = 20_000
     rate_latency_ms: int = 50
+    #: The budgets scenario (benchmarks/budgets.py): Starter and Professional, 50 ms.
+    budgets: int = 30_000
     latency: int = 12_000
     latency_ms: int = 250
     incremental_stored: int = 200_000
@@ -94,6 +98,7 @@ class Sizes:
 QUICK = Sizes(
     ingest=1_500,
     rate=1_000,
+    budgets=9_000,  # above the parallel backfill's 8,000 threshold
     latency=600,
     latency_ms=50,
     incremental_stored=1_500,
@@ -154,7 +159,7 @@ class Suite:
     ) -> Row:
         """A table row from repeated syncs (each checked to have stored exactly the portal's
         `live` contacts): the median run by contacts/s."""
-        _check(runs, live)
+        check_counts(runs, live)
         for run in runs:
             run["contacts_per_s"] = run["total_synced"] / max(run["duration_seconds"], 1e-9)
             phase = run.get("contacts_phase_seconds")
@@ -188,23 +193,16 @@ class Suite:
         self.log(format_row(row))
 
     def repeated_syncs(
-        self,
-        sandbox: SandboxProcess,
-        databases: Databases,
-        backend: str,
-        label: str,
-        check: Callable[[SandboxProcess, str], str] | None = None,
-        **kw: Any,
+        self, sandbox: SandboxProcess, databases: Databases, backend: str, label: str, **kw: Any
     ) -> list[dict[str, Any]]:
-        """`repeats` syncs, each into a new database; `check(sandbox, url)` after each (it
-        raises when the database is wrong; its summary is kept as the run's `checked`)."""
+        """Full syncs into new databases, each checked exact (`check_full`: its summary kept)."""
         runs = []
         for _ in range(self.sizes.repeats):
             url = databases.new(backend, label)
             try:
-                runs.append(self.sync(sandbox, url, **kw))
-                if check is not None:
-                    runs[-1]["checked"] = check(sandbox, url)
+                since, result = rounds.last_seq(sandbox), self.sync(sandbox, url, **kw)
+                result.update(rounds=rounds.outside_walk(sandbox, since))
+                runs.append({**result, "checked": check_full(sandbox, url)})
             finally:
                 databases.drop(url)
         return runs
@@ -216,9 +214,9 @@ class Suite:
         try:
             live = sandbox.live_contacts()
             for backend in self.backends:
-                runs = self.repeated_syncs(sandbox, databases, backend, "ingest", check_full)
+                runs = self.repeated_syncs(sandbox, databases, backend, "ingest")
                 row = self.sync_row("ingest", backend, runs, "", live)
-                row.note = f"{_phase(row)}; median of {len(runs)}"
+                row.note = f"{phase_note(row)}; median of {len(runs)}"
                 self.add(row)
         finally:
             sandbox.stop()
@@ -239,23 +237,22 @@ class Suite:
             try:
                 live = sandbox.live_contacts()
                 for backend in self.backends:
-                    runs = self.repeated_syncs(
-                        sandbox, databases, backend, "rate", check_full, env=env
-                    )
+                    runs = self.repeated_syncs(sandbox, databases, backend, "rate", env=env)
                     row = self.sync_row(label, backend, runs, "", live)
                     share = (row.contacts_per_s or 0) / CEILING
                     share_429 = (row.rate_limited or 0) / max(row.api_calls or 0, 1)
                     row.extra.update(share_of_ceiling=share, share_429=share_429)
-                    row.note = (
-                        f"{share:.0%} of the 1,000/s ceiling, {share_429:.1%} 429s; {_phase(row)}"
-                    )
+                    row.note = f"{share:.0%} of the 1,000/s ceiling, {share_429:.1%} 429s; {phase_note(row)}"
                     self.add(row)
             finally:
                 sandbox.stop()
 
+    def budgets(self, databases: Databases) -> None:
+        """Both budgets at once at Starter and Professional limits (benchmarks/budgets.py)."""
+        budgets.run(self, databases, self.sizes.budgets, self.sizes.rate_latency_ms)
+
     def latency(self, databases: Databases) -> None:
-        """250 ms per request and the burst limit (issue 17 item 2: >= 1,000 contacts/s end
-        to end at 12,000 contacts); each run checked exact (live, archived, list members)."""
+        """250 ms per request and the burst limit (issue 17 item 2: >= 1,000/s end to end)."""
         sandbox = SandboxProcess.start(
             self.sizes.latency,
             latency_ms=self.sizes.latency_ms,
@@ -266,12 +263,13 @@ class Suite:
             live = sandbox.live_contacts()
             cap = 100 / (self.sizes.latency_ms / 1000)
             for backend in self.backends:
-                runs = self.repeated_syncs(sandbox, databases, backend, "latency", check=check_full)
+                runs = self.repeated_syncs(sandbox, databases, backend, "latency")
                 row = self.sync_row("latency-bound", backend, runs, "", live)
                 row.note = (
                     f"end to end {row.contacts_per_s or 0:,.0f}/s (target {LATENCY_TARGET:,.0f}); "
-                    f"{_phase(row)} (sequential paging caps at {cap:,.0f}/s); "
-                    f"{runs[0]['checked']}"
+                    f"{phase_note(row)} (sequential paging caps at {cap:,.0f}/s); round trips "
+                    "outside the walk: {before} before, {after} after; ".format(**runs[0]["rounds"])
+                    + runs[0]["checked"]
                 )
                 self.add(row)
         finally:
@@ -349,7 +347,7 @@ class Suite:
                 if export["rows"] != count:
                     raise BenchError(f"export wrote {export['rows']} of {count} rows")
                 row = Row(
-                    f"explorer {_short(count)}",
+                    f"explorer {short_count(count)}",
                     backend,
                     count,
                     seconds=export["wall_seconds"],
@@ -378,7 +376,7 @@ class Suite:
                     ours = self.sync(sandbox, url)
                 finally:
                     databases.drop(url)
-                _check([ours], live)
+                check_counts([ours], live)
                 url = databases.new(backend, "peer")
                 before = sandbox.stats()
                 try:
@@ -460,7 +458,7 @@ class Suite:
                 result = self.sync(sandbox, url)
             finally:
                 databases.drop(url)
-            _check([result], live)
+            check_counts([result], live)
             result["contacts_per_s"] = result["total_synced"] / result["duration_seconds"]
             self.add(
                 Row(
@@ -538,22 +536,6 @@ class Suite:
                         extra=figures,
                     )
                 )
-
-
-def _check(runs: list[dict[str, Any]], live: int) -> None:
-    """Every full sync stored exactly the portal's live contacts."""
-    for run in runs:
-        if run["total_synced"] != live:
-            raise BenchError(f"a full sync stored {run['total_synced']} of {live} live contacts")
-
-
-def _phase(row: Row) -> str:
-    """The contacts phase's own rate (the run also reads archived contacts and lists)."""
-    return f"contacts phase {row.extra.get('phase_contacts_per_s') or 0:,.0f}/s"
-
-
-def _short(count: int) -> str:
-    return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from hubsync_core.bulk.status import DONE, ItemStatus
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.errors import HubSpotError
 from hubsync_core.store.lock import SyncAlreadyRunning
@@ -285,7 +286,7 @@ def _run(args: argparse.Namespace, service: Any, op_id: int) -> int:
         return EXIT_BUSY
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    failed = service.bulk_items(op_id, ["failed"], limit=SHOW_FAILED)
+    failed = service.bulk_items(op_id, [ItemStatus.FAILED], limit=SHOW_FAILED)
     if getattr(args, "json", False):
         data = op.as_dict() | {"failed_items": [_item_dict(i) for i in failed]}
         print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
@@ -295,7 +296,7 @@ def _run(args: argparse.Namespace, service: Any, op_id: int) -> int:
             print(f"  failed {item.hubspot_id}: {item.reason}")
         if op.failed > len(failed):
             print(f"  ... and {op.failed - len(failed):,} more (hubsync bulk log {op.id})")
-    if op.status in ("interrupted", "cancelled", "failed", "running"):
+    if op.status not in DONE:  # stopped before its last batch
         return EXIT_FAILED
     return EXIT_FAILED if op.failed else EXIT_OK
 

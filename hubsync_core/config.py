@@ -19,7 +19,6 @@ from dotenv import dotenv_values
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 #: HubSpot API versions HubSync speaks (see `hubspot.endpoints`); the first is the default.
 HUBSPOT_API_VERSIONS: tuple[str, ...] = ("2026-03", "2026-09", "v3")
-HUBSPOT_APP_URL = "https://app.hubspot.com"
 
 
 class SettingsError(ValueError):

@@ -171,7 +171,11 @@ def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
                 )
             )
         else:
-            _print_table(page.rows)
+            # A table is read by people: option labels ("Former customer"), not "1088421376".
+            from hubsync_core.labels import column_options, label_rows
+            from hubsync_core.store.property_options import option_labels
+
+            _print_table(label_rows(page.rows, column_options(option_labels(db), BRIEF)))
             print(f"{len(page.rows):,} of {page.total:,} contacts", file=sys.stderr)
         return EXIT_OK
     finally:

@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hubsync_core.clock import naive_utc
 from hubsync_core.hubspot.errors import DailyLimitError, HubSpotError
 from hubsync_core.run_status import RunStatus
-from hubsync_core.scheduler import JobOutcome, JobState, PeriodicJob, Scheduler
+from hubsync_core.scheduler import (
+    PAUSED,
+    SKIPPED,
+    JobOutcome,
+    JobState,
+    PeriodicJob,
+    Scheduler,
+)
 from hubsync_core.store.inbox import InboxStats
 from hubsync_core.store.lock import SyncAlreadyRunning
 from hubsync_core.sync.model import SyncOptions, SyncStats
@@ -59,11 +66,11 @@ def sync_job(
         try:
             stats = run_sync()
         except SyncAlreadyRunning as exc:
-            return JobOutcome("skipped", f"Skipped: {exc}")
+            return JobOutcome(SKIPPED, f"Skipped: {exc}")
         if stats.status != RunStatus.SUCCEEDED and stats.hint == DailyLimitError.hint:
             until = reset_at()
             return JobOutcome(
-                "paused",
+                PAUSED,
                 f"HubSpot's daily API limit is spent; scheduled syncs pause until "
                 f"{until:%Y-%m-%d %H:%M} UTC (the portal's midnight).",
                 paused_until=until,

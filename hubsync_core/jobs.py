@@ -104,9 +104,7 @@ class SyncJobs:
     def start(self, options: SyncOptions) -> str | None:
         """Start a sync in the background. Returns None, or why it could not start."""
         with self._guard:
-            if self._thread is not None and self._thread.is_alive():
-                return self._busy_message()
-            if lock.live_holder(self.db) is not None:
+            if self._busy():
                 return self._busy_message()
             self._cancel = threading.Event()
             self._settled = threading.Event()
@@ -122,9 +120,7 @@ class SyncJobs:
         """Run (or resume) a saved bulk operation in the background. Returns None, or why it
         could not start (a sync or another bulk job holds the database)."""
         with self._guard:
-            if self._thread is not None and self._thread.is_alive():
-                return self._busy_message()
-            if lock.live_holder(self.db) is not None:
+            if self._busy():
                 return self._busy_message()
             self._cancel = threading.Event()
             self._bulk_progress = self.service.bulk_progress(operation_id)
@@ -266,6 +262,11 @@ class SyncJobs:
             result=result,
             error=error,
         )
+
+    def _busy(self) -> bool:
+        """A job runs here, or a sync or bulk job holds the database lock (any process)."""
+        local = self._thread is not None and self._thread.is_alive()
+        return local or lock.live_holder(self.db) is not None
 
     def _busy_message(self) -> str:
         holder = lock.live_holder(self.db)

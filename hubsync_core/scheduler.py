@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store import schedule_store
 from hubsync_core.store.database import Database
 from hubsync_core.store.freshness_models import ScheduledJob
@@ -24,11 +25,16 @@ log = logging.getLogger("hubsync.scheduler")
 
 #: The shortest period a job may have (HubSpot's API budget does not need more).
 MIN_MINUTES = 5
+#: A job's outcome when it did not run: another run held the database.
+SKIPPED = "skipped"
+#: A job's outcome when it stopped until `paused_until` (HubSpot's daily limit is spent).
+PAUSED = "paused"
 
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How one run of a job ended. `paused_until` holds the job back until then."""
+    """How one run of a job ended: `status` is the sync's `RunStatus`, `SKIPPED` or `PAUSED`.
+    `paused_until` holds the job back until then."""
 
     status: str
     message: str = ""
@@ -150,7 +156,7 @@ class Scheduler:
             outcome = job.run()
         except Exception as exc:  # a crashing job must not stop the others
             log.exception("scheduled job %s crashed", job.name)
-            outcome = JobOutcome("failed", f"{type(exc).__name__}: {exc}")
+            outcome = JobOutcome(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
         schedule_store.finish(
             self.db, job.name, outcome.status, outcome.message, self.clock(), outcome.paused_until
         )

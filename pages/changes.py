@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hubsync_core.bulk.plan import ARCHIVE_NOTICE
+from hubsync_core.bulk.status import RESUMABLE
 from pages.components import bulk_preview
 from pages.components.resources import resources
 
@@ -84,14 +85,12 @@ with st.container(border=True):
     running = app.jobs.bulk_status().running
     cols = st.columns(3)
     if cols[0].button("Preview undo", key="changes_undo", disabled=running or not op.undoable):
-        st.write("DEBUG clicked")
         bulk_preview.keep(service.preview_bulk_undo(op.id), ORIGIN)
-        st.write("DEBUG kept", st.session_state.get("bulk_preview") is not None)
     if cols[1].button(
         "Retry the failed ones", key="changes_retry", disabled=running or not op.failed
     ):
         bulk_preview.keep(service.preview_bulk_retry(op.id), ORIGIN)
-    if op.status in ("running", "interrupted", "cancelled", "planned") and cols[2].button(
+    if op.status in RESUMABLE and cols[2].button(
         "Resume", key="changes_resume", disabled=running, help="No finished batch is sent again."
     ):
         refused = app.jobs.start_bulk(op.id)

@@ -48,28 +48,36 @@ def _segment_names(_service: HubSyncService, db_url: str, version: DataVersion) 
     return {s.key: s.name for s in _service.segments()}
 
 
+#: sort, descending, limit, offset and the chosen columns: what a cached read is keyed by.
+Shape = tuple[str, bool, int, int, tuple[str, ...]]
+
+
+def _read_args(shape: Shape) -> dict[str, Any]:
+    sort, descending, limit, offset, columns = shape
+    return {
+        "sort": sort,
+        "descending": descending,
+        "limit": limit,
+        "offset": offset,
+        "columns": ("hubspot_id", *columns),
+        "labels": True,  # people read option labels; filters and the URL keep the values
+    }
+
+
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False)
-def _read(
-    _service: HubSyncService,
-    db_url: str,
-    version: DataVersion,
-    flt: ContactFilter,
-    view: tuple[str, bool, int, int],
-    columns: tuple[str, ...],
-    facets: bool,
-) -> Exploration | ContactPage:
-    """A filter change (`facets`): the page, its total and every facet in one read. Another
-    page, sort or column set of a filter whose facets are already known: the page alone."""
-    sort, descending, limit, offset = view
-    read = _service.explore if facets else _service.contact_page
-    return read(
-        flt,
-        sort=sort,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-        columns=("hubspot_id", *columns),
-    )
+def _explore(
+    _service: HubSyncService, db_url: str, version: DataVersion, flt: ContactFilter, shape: Shape
+) -> Exploration:
+    """A filter change: the page, its total and every facet in one read."""
+    return _service.explore(flt, **_read_args(shape))
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False)
+def _page(
+    _service: HubSyncService, db_url: str, version: DataVersion, flt: ContactFilter, shape: Shape
+) -> ContactPage:
+    """Another page, sort or column set of a filter whose facets are already known."""
+    return _service.contact_page(flt, **_read_args(shape))
 
 
 def _view_data(
@@ -88,15 +96,13 @@ def _view_data(
     key = (db_url, version, flt)
 
     def fetch(number: int) -> tuple[ContactPage, Facets]:
-        shape = (view["sort"], view["descending"], view["size"], (number - 1) * view["size"])
-        args = (service, db_url, version, flt, shape, tuple(columns))
+        offset = (number - 1) * view["size"]
+        shape = (view["sort"], view["descending"], view["size"], offset, tuple(columns))
+        args = (service, db_url, version, flt, shape)
         known = st.session_state.get("_c_facets")
         if known is not None and known[0] == key:
-            page = _read(*args, facets=False)
-            assert isinstance(page, ContactPage)
-            return page, known[1]
-        found = _read(*args, facets=True)
-        assert isinstance(found, Exploration)
+            return _page(*args), known[1]
+        found = _explore(*args)
         st.session_state["_c_facets"] = (key, found.facets)
         return found.page, found.facets
 
@@ -157,7 +163,8 @@ def main() -> None:
         st.error(plain(str(column_error)))
         return
 
-    st.markdown(f"**{page.total:,}** contacts · {plain(flt.describe())}")
+    stage_names = {f.value: f.label for f in facets["lifecycle"]}  # labels, from the facade
+    st.markdown(f"**{page.total:,}** contacts · {plain(flt.describe(stage_names))}")
     if page.total == 0:
         st.info("No contacts match these filters.")
         if not flt.is_default:

@@ -79,7 +79,7 @@ def _preview(
     _service: HubSyncService, db_url: str, rule_json: str, minute: str
 ) -> tuple[int, list[dict[str, Any]]]:
     # Keyed on the rule and the minute: typing the same rule again is instant.
-    return _service.preview_segment(rules.rule_from_dict(json.loads(rule_json)), 10)
+    return _service.preview_segment(rules.rule_from_dict(json.loads(rule_json)), 10, labels=True)
 
 
 def _overview(defs: list[SegmentDef], counts: dict[str, int]) -> None:
@@ -158,7 +158,7 @@ def _actions(service: HubSyncService, problem: str | None) -> None:
             )
 
 
-def _editor(service: HubSyncService, fields: list[str]) -> None:
+def _editor(service: HubSyncService, fields: list[str], enums: dict[str, dict[str, str]]) -> None:
     state = st.session_state
     builtin = bool(state.get("sg_builtin"))
     top = st.columns([4, 1])
@@ -173,7 +173,7 @@ def _editor(service: HubSyncService, fields: list[str]) -> None:
     )
     top[1].color_picker("Colour", key="sg_colour")
     st.text_input("Description", key="sg_desc")
-    render_rule_editor(fields)
+    render_rule_editor(fields, enums)
 
     seg, problem = draft()
     if seg is not None:
@@ -225,7 +225,8 @@ def main() -> None:
         kind, text = message
         getattr(st, kind)(plain(text))
     with st.container(border=True):
-        _editor(service, service.rule_fields())
+        fields = service.rule_fields()
+        _editor(service, fields, service.rule_value_options(fields))
     render_segment_files(service)
 
 

@@ -115,6 +115,19 @@ def test_contacts_accepts_the_dashboards_url_filters(env_portal, capsys):
     assert json.loads(by_flag)["total"] == json.loads(by_url)["total"] > 0
 
 
+def test_the_contacts_table_shows_option_labels_and_json_keeps_values(env_portal, capsys):
+    run_cli(capsys, "sync")
+
+    _, table, _ = run_cli(capsys, "contacts", "--query", "stage=salesqualifiedlead", "--limit", "5")
+    _, raw, _ = run_cli(
+        capsys, "contacts", "--query", "stage=salesqualifiedlead", "--format", "json"
+    )
+
+    assert "Sales Qualified Lead" in table and "salesqualifiedlead" not in table
+    stages = {c["lifecyclestage"] for c in json.loads(raw)["contacts"]}
+    assert stages == {"salesqualifiedlead"}
+
+
 def test_contacts_csv_to_a_folder_gets_a_dated_file_name(env_portal, capsys, tmp_path):
     run_cli(capsys, "sync")
 

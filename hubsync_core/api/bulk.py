@@ -8,6 +8,7 @@ needs a typed confirmation (archive: `"ARCHIVE"`; over 1,000 contacts: the count
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -21,7 +22,9 @@ from hubsync_core.api.tokens import resolve_token
 from hubsync_core.bulk.facade import ConfirmationRequired
 from hubsync_core.bulk.plan import Preview
 from hubsync_core.bulk.selection import Selection
+from hubsync_core.bulk.status import BulkStatus, ItemStatus
 from hubsync_core.hubspot.errors import HubSpotError
+from hubsync_core.service import HubSyncService
 from hubsync_core.store.lock import SyncAlreadyRunning
 
 router = APIRouter(prefix=f"{PREFIX}/bulk", tags=["bulk"])
@@ -109,16 +112,18 @@ def _run(
             raise ApiError(
                 409, refused, "Resume it later: POST .../operations/{id}/resume", operation_id=op_id
             )
-        return JSONResponse({**data, "operation_id": op_id, "status": "running"}, 202, location)
+        return JSONResponse(
+            {**data, "operation_id": op_id, "status": BulkStatus.RUNNING}, 202, location
+        )
     try:
         op = service.run_bulk(op_id)
     except SyncAlreadyRunning as exc:
         raise busy(exc) from None
-    failed = [vars(i) for i in service.bulk_items(op_id, ["failed"], limit=100)]
+    failed = [vars(i) for i in service.bulk_items(op_id, [ItemStatus.FAILED], limit=100)]
     body = {**data, "operation": op.as_dict(), "failed_items": failed}
     # 207: some contacts failed (listed); 502: the run stopped (HubSpot refused, or an
     # unretryable failure: `message` says why and `resume` continues it).
-    code = {"succeeded": 200, "partial": 207}.get(op.status, 502)
+    code = {BulkStatus.SUCCEEDED: 200, BulkStatus.PARTIAL: 207}.get(op.status, 502)
     return JSONResponse(_jsonable(body), code, location)
 
 
@@ -170,40 +175,42 @@ def operation(
     return JSONResponse(_jsonable({**op.as_dict(), "items": items}))
 
 
-@router.post(
-    "/operations/{operation_id}/undo",
-    summary="Undo an operation",
-    responses=error_responses(401, 409, 422),
-)
-def undo(
-    request: Request,
-    service: Service,
-    jobs: Jobs,
-    operation_id: OperationId,
-    body: Annotated[Confirm | None, Body()] = None,
-) -> JSONResponse:
-    """Restore previous values, skipping contacts changed in HubSpot since (reported)."""
-    return _go(
-        request, service, jobs, lambda: service.preview_bulk_undo(operation_id), body or Confirm()
-    )
+def _follow_up(
+    action: str, summary: str, doc: str, plan: Callable[[HubSyncService, int], Preview]
+) -> None:
+    """Route `POST /operations/{id}/<action>`: preview the new operation `plan` derives from
+    a past one, then confirm and run it like any other (undo and retry differ only in `plan`)."""
+
+    def follow_up(
+        request: Request,
+        service: Service,
+        jobs: Jobs,
+        operation_id: OperationId,
+        body: Annotated[Confirm | None, Body()] = None,
+    ) -> JSONResponse:
+        return _go(request, service, jobs, lambda: plan(service, operation_id), body or Confirm())
+
+    router.post(
+        f"/operations/{{operation_id}}/{action}",
+        name=action,
+        summary=summary,
+        description=doc,
+        responses=error_responses(401, 409, 422),
+    )(follow_up)
 
 
-@router.post(
-    "/operations/{operation_id}/retry",
-    summary="Retry the failed contacts",
-    responses=error_responses(401, 409, 422),
+_follow_up(
+    "undo",
+    "Undo an operation",
+    "Restore previous values, skipping contacts changed in HubSpot since (reported).",
+    lambda service, operation_id: service.preview_bulk_undo(operation_id),
 )
-def retry(
-    request: Request,
-    service: Service,
-    jobs: Jobs,
-    operation_id: OperationId,
-    body: Annotated[Confirm | None, Body()] = None,
-) -> JSONResponse:
-    """Send an operation's failed contacts again, as a new (previewed) operation."""
-    return _go(
-        request, service, jobs, lambda: service.preview_bulk_retry(operation_id), body or Confirm()
-    )
+_follow_up(
+    "retry",
+    "Retry the failed contacts",
+    "Send an operation's failed contacts again, as a new (previewed) operation.",
+    lambda service, operation_id: service.preview_bulk_retry(operation_id),
+)
 
 
 @router.post(

@@ -100,7 +100,7 @@ def reject_unknown(request: Request, allowed: frozenset[str]) -> None:
 
 
 _PAGE_KEYS = _FILTER_KEYS | {"limit", "offset", "sort", "order"}
-_CSV_KEYS = _FILTER_KEYS | {"sort", "order", "columns"}
+_CSV_KEYS = _FILTER_KEYS | {"sort", "order", "columns", "labels"}
 
 
 def _segment_echo(flt: ContactFilter) -> str | list[str] | None:
@@ -153,15 +153,23 @@ def export_contacts(
         str | None,
         Query(description="Comma-separated columns (default: the dashboard's visible ones)"),
     ] = None,
+    labels: Annotated[
+        bool,
+        Query(
+            description="true: enumeration columns (lifecycle stage, ...) hold HubSpot's "
+            "option labels; false (default): internal values, for re-import"
+        ),
+    ] = False,
 ) -> StreamingResponse:
     """Every matching contact as CSV, byte for byte what the dashboard's Export CSV and
-    `hubsync contacts --format csv` give for the same filter and sort (their default
-    sort, `updated_at` descending, is this route's default too)."""
+    `hubsync contacts --format csv` give for the same filter, sort and choice of option
+    labels or internal values (their default, `updated_at` descending with internal
+    values, is this route's default too)."""
     reject_unknown(request, _CSV_KEYS)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     try:
         pieces = service.iter_contacts_csv(
-            flt, columns=wanted, sort=sort, descending=order == "desc"
+            flt, columns=wanted, sort=sort, descending=order == "desc", labels=labels
         )
     except ValueError as exc:
         raise bad_parameter("columns", str(exc)) from None

@@ -6,12 +6,15 @@ original spec's, byte for byte; fields after the spec's are additions.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from hubsync_core.clock import iso_z
+from hubsync_core.columns import COLUMNS, Column, ColumnKind
+from hubsync_core.run_status import RunStatus
 from hubsync_core.store.models import SyncRun
 from hubsync_core.sync.model import SyncProgress, SyncStats
 
@@ -35,37 +38,6 @@ class SyncRequest(BaseModel):
     sweep: bool = Field(
         False, description="Also re-read every id to find contacts deleted without archiving"
     )
-
-
-class SyncStatsBody(BaseModel):
-    """The spec's SyncStats (first six fields) plus what the run did."""
-
-    total_synced: int
-    total_pages: int
-    by_segment: dict[str, int]
-    errors: int
-    duration_seconds: float
-    timestamp: str | None = Field(description="When the run started, ISO 8601 UTC with a Z")
-    run_id: int | None
-    status: str = Field(description="succeeded, partial, failed, cancelled or interrupted")
-    mode: str
-    api_calls: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    rejected: int = 0
-    archived: int = 0
-    message: str = ""
-    hint: str = ""
-    correlation_id: str | None = None
-    warnings: list[str] = []
-    audit: AuditVerdict | None = Field(default=None, description="The last counting audit")
-
-    @classmethod
-    def of(cls, stats: SyncStats) -> SyncStatsBody:
-        data = stats.to_dict()
-        data["timestamp"] = iso_z(stats.timestamp)
-        data["by_segment"] = {k: int(v) for k, v in (stats.by_segment or {}).items()}
-        return cls.model_validate(data)
 
 
 class SyncAccepted(BaseModel):
@@ -150,14 +122,7 @@ class RunBody(BaseModel):
             started_at=iso_z(run.started_at),
             finished_at=iso_z(run.finished_at),
             duration_seconds=run.duration_seconds,
-            pages=run.pages,
-            contacts=run.contacts,
-            api_calls=run.api_calls,
-            retries=run.retries,
-            rate_limited=run.rate_limited,
-            errors=run.errors,
-            rejected=run.rejected,
-            expected_total=run.expected_total,
+            **run.counters(),
             by_segment=dict(run.by_segment or {}),
             message=run.error_message,
             hint=run.error_hint,
@@ -176,24 +141,47 @@ class RunsPage(BaseModel):
     offset: int
 
 
-class ContactBody(BaseModel):
-    """A contact with the spec's fields (plus `lifecyclestage` and `archived`)."""
+def _contact_field(column: Column) -> tuple[Any, Any]:
+    """A contact column's type and default in the API: times as ISO strings with a Z."""
+    if column.kind is ColumnKind.ID:
+        return str, ...
+    if column.kind is ColumnKind.FLAG:
+        return bool, False
+    if column.kind is ColumnKind.MEMBERS:
+        return list[str], ...
+    return str | None, ...
 
-    email: str | None
-    firstname: str | None
-    lastname: str | None
-    company: str | None
-    phone: str | None
-    jobtitle: str | None
-    hubspot_id: str
-    list_memberships: list[str]
-    segments: list[str]
-    properties: dict[str, Any]
-    created_at: str | None
-    updated_at: str | None
-    synced_at: str | None
-    lifecyclestage: str | None = None
-    archived: bool = False
+
+def _spec_first(name: str) -> int:
+    return SPEC_CONTACT.index(name) if name in SPEC_CONTACT else len(SPEC_CONTACT)
+
+
+#: The original spec's contact, in its key order; the other SDK columns follow.
+SPEC_CONTACT: tuple[str, ...] = (
+    "email",
+    "firstname",
+    "lastname",
+    "company",
+    "phone",
+    "jobtitle",
+    "hubspot_id",
+    "list_memberships",
+    "segments",
+    "properties",
+    "created_at",
+    "updated_at",
+    "synced_at",
+)
+_CONTACT_FIELDS: dict[str, tuple[Any, Any]] = {
+    "properties": (dict[str, Any], ...),
+    **{c.name: _contact_field(c) for c in COLUMNS if c.sdk},
+}
+
+ContactBody = create_model(
+    "ContactBody",
+    __doc__="A contact with the spec's fields (plus `lifecyclestage` and `archived`).",
+    **{name: _CONTACT_FIELDS[name] for name in sorted(_CONTACT_FIELDS, key=_spec_first)},
+)
 
 
 class ListRef(BaseModel):
@@ -284,3 +272,56 @@ class Readiness(BaseModel):
     @staticmethod
     def age(finished_at: datetime | None, now: datetime) -> float | None:
         return None if finished_at is None else round((now - finished_at).total_seconds(), 1)
+
+
+def _dataclass_fields(source: type, *, skip: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """A dataclass's fields as pydantic field definitions (type, default), so a response body
+    repeats no field list of the object it serialises."""
+    # Module names only: SyncStats' `dict` method would shadow the builtin in its namespace.
+    hints = get_type_hints(source, localns={})
+    fields: dict[str, tuple[Any, Any]] = {}
+    for field in dataclasses.fields(source):
+        if field.name in skip:
+            continue
+        if field.default_factory is not dataclasses.MISSING:
+            default = Field(default_factory=field.default_factory)
+        else:
+            default = ... if field.default is dataclasses.MISSING else field.default
+        fields[field.name] = (hints[field.name], default)
+    return fields
+
+
+class _SyncStatsBase(BaseModel):
+    # Every field is in every answer: the response schema says so.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    @classmethod
+    def of(cls, stats: SyncStats) -> Any:
+        data = stats.to_dict()
+        data["timestamp"] = iso_z(stats.timestamp)
+        data["by_segment"] = {k: int(v) for k, v in (stats.by_segment or {}).items()}
+        return cls.model_validate(data)
+
+
+#: The spec's SyncStats (first six fields) plus what the run did: `SyncStats`' fields but
+#: the daily budget, with the time as text, and the last counting audit.
+SyncStatsBody = create_model(
+    "SyncStatsBody",
+    __base__=_SyncStatsBase,
+    __doc__="The spec's SyncStats (first six fields) plus what the run did.",
+    **{
+        **_dataclass_fields(SyncStats, skip=("daily_limit", "daily_remaining")),
+        "timestamp": (
+            str | None,
+            Field(None, description="When the run started, ISO 8601 UTC with a Z"),
+        ),
+        "status": (
+            str,
+            Field(
+                RunStatus.SUCCEEDED.value,
+                description="succeeded, partial, failed, cancelled or interrupted",
+            ),
+        ),
+        "audit": (AuditVerdict | None, Field(None, description="The last counting audit")),
+    },
+)

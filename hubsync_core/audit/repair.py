@@ -75,21 +75,19 @@ def repair_copy(
         "extra": len(report.extra),
         "stale": len(report.stale),
     }
-    run = runs.create_run(db, "repair", owner, {"audit": counts})
-    assert run.id is not None
-    lock.attach_run(db, owner, run.id)
-    ctx = RunContext(
-        settings=settings,
-        db=db,
-        client=client,
-        options=SyncOptions(owner=owner),
-        run_id=run.id,
+    ctx = RunContext.begin(
+        settings,
+        db,
+        client,
         mode="repair",
-        started_at=clock(),
-        properties=(),
+        owner=owner,
+        options=SyncOptions(owner=owner),
+        recorded={"audit": counts},
         checkpoint={"phase": "repair", "audit": counts},
+        started_at=clock(),
         clock=clock,
     )
+    run_id = ctx.run_id
     status, message = RunStatus.SUCCEEDED, ""
     by_segment: dict[str, int] = {}
     try:
@@ -121,12 +119,12 @@ def repair_copy(
             ctx._save(conn)
         runs.finish_run(
             db,
-            run.id,
+            run_id,
             status,
             error_message=message or None,
             by_segment=by_segment if status == RunStatus.SUCCEEDED else None,
             duration_seconds=ctx.elapsed,
         )
     api_calls = ctx.api_counters()[0]
-    log.info("Repair run %d: re-read %d, removed %d", run.id, ctx.contacts, ctx.archived)
-    return RepairOutcome(run.id, reread=ctx.contacts, removed=ctx.archived, api_calls=api_calls)
+    log.info("Repair run %d: re-read %d, removed %d", run_id, ctx.contacts, ctx.archived)
+    return RepairOutcome(run_id, reread=ctx.contacts, removed=ctx.archived, api_calls=api_calls)

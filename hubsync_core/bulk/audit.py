@@ -17,14 +17,13 @@ from hubsync_core.store.database import Database
 
 from .models import BulkBatch, BulkItem, BulkOperation
 from .plan import Preview
+from .status import RESUMABLE, BatchStatus, BulkStatus, ItemStatus
 
 OPS = BulkOperation.__table__  # type: ignore[attr-defined]
 ITEMS = BulkItem.__table__  # type: ignore[attr-defined]
 BATCHES = BulkBatch.__table__  # type: ignore[attr-defined]
 #: Operation kinds whose property changes can be undone by writing the previous values back.
 UNDOABLE = ("set", "update", "list_add", "list_remove")
-#: Statuses an operation can be resumed from.
-RESUMABLE = ("running", "interrupted", "cancelled", "planned")
 
 
 def save_plan(db: Database, preview: Preview, actor: str) -> int:
@@ -41,7 +40,7 @@ def save_plan(db: Database, preview: Preview, actor: str) -> int:
             conn.execute(
                 sa.insert(OPS).values(
                     kind=preview.kind,
-                    status="planned",
+                    status=BulkStatus.PLANNED,
                     actor=actor,
                     source=preview.source,
                     params=preview.params,
@@ -72,7 +71,7 @@ def save_plan(db: Database, preview: Preview, actor: str) -> int:
                     "before": i.before,
                     "after": i.after,
                     "needs_clear": i.needs_clear,
-                    "status": "pending",
+                    "status": ItemStatus.PENDING,
                 }
                 for i in chunk
             ]
@@ -89,7 +88,7 @@ def save_plan(db: Database, preview: Preview, actor: str) -> int:
                     "before": {},
                     "after": {},
                     "needs_clear": False,
-                    "status": "skipped",
+                    "status": ItemStatus.SKIPPED,
                     "reason": reason,
                 }
             )
@@ -99,7 +98,13 @@ def save_plan(db: Database, preview: Preview, actor: str) -> int:
 
 
 def _batch(op_id: int, seq: int, phase: str, ids: list[str]) -> dict[str, Any]:
-    return {"operation_id": op_id, "seq": seq, "phase": phase, "ids": ids, "status": "pending"}
+    return {
+        "operation_id": op_id,
+        "seq": seq,
+        "phase": phase,
+        "ids": ids,
+        "status": BatchStatus.PENDING,
+    }
 
 
 def _insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -131,7 +136,7 @@ class OperationSummary:
 
     @property
     def undoable(self) -> bool:
-        return self.kind in UNDOABLE and self.written > 0 and self.status != "running"
+        return self.kind in UNDOABLE and self.written > 0 and self.status != BulkStatus.RUNNING
 
     def describe(self) -> str:
         """What the operation did, in words ("set lifecyclestage=lead")."""

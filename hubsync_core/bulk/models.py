@@ -14,17 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from hubsync_core.store.models import NAIVE_UTC
 
-#: Operation kinds.
-KINDS = ("set", "update", "list_add", "list_remove", "archive")
-#: Operation statuses. `planned`: saved, not started; `running`: a runner holds the lock (or
-#: died holding it: `resume` finds out); the rest are final or resumable (`interrupted`,
-#: `cancelled`).
-STATUSES = ("planned", "running", "succeeded", "partial", "failed", "cancelled", "interrupted")
-#: Batch statuses: `pending` (not sent), `sending` (intent committed, result not yet),
-#: `done` (result committed: never sent again).
-BATCH_STATUSES = ("pending", "sending", "done")
-#: Item statuses.
-ITEM_STATUSES = ("pending", "written", "failed", "skipped")
+from .status import BatchStatus, BulkStatus, ItemStatus
 
 
 class BulkOperation(SQLModel, table=True):
@@ -33,8 +23,8 @@ class BulkOperation(SQLModel, table=True):
     __tablename__ = "bulk_operations"
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20)
-    status: str = Field(default="planned", max_length=20, index=True)
+    kind: str = Field(max_length=20)  # set, update, list_add, list_remove or archive
+    status: str = Field(default=BulkStatus.PLANNED, max_length=20, index=True)
     #: Who asked: "user:<email>" (dashboard sign-in), "os:<login>" (CLI), "api:<token name>".
     actor: str = Field(sa_column=Column(Text, nullable=False))
     #: What selected the contacts: the filter's query string, "ids: ...", "file: name.csv".
@@ -72,7 +62,7 @@ class BulkItem(SQLModel, table=True):
     after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     #: `lifecyclestage` moves back: it is cleared first (a `clear` batch) then set.
     needs_clear: bool = Field(default=False)
-    status: str = Field(default="pending", max_length=20)
+    status: str = Field(default=ItemStatus.PENDING, max_length=20)
     #: Why it failed or was skipped (HubSpot's category and message, correlation id).
     reason: str | None = Field(default=None, sa_column=Column(Text))
     written_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)
@@ -89,7 +79,7 @@ class BulkBatch(SQLModel, table=True):
     #: "clear" (lifecyclestage emptied ahead of a backward move) or "write".
     phase: str = Field(default="write", max_length=10)
     ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=10)
+    status: str = Field(default=BatchStatus.PENDING, max_length=10)
     #: How many times its intent was committed (more than 1: resumed after a crash).
     attempts: int = Field(default=0)
     sent_at: datetime | None = Field(default=None, sa_type=NAIVE_UTC)

@@ -55,11 +55,11 @@ from hubsync_core.sync.records import to_rows
 
 from .audit import BATCHES, ITEMS, OPS, OperationSummary, get_operation, utcnow
 from .plan import SKIP_NOT_IN_HUBSPOT
+from .status import DONE, BatchStatus, BulkStatus, ItemStatus
 
 log = logging.getLogger("hubsync.bulk")
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 MEMBERS = ListMembership.__table__  # type: ignore[attr-defined]
-FINAL = ("succeeded", "partial")
 #: Seconds between lock heartbeats (a holder counts as dead after 60 s without one).
 HEARTBEAT_SECONDS = 5.0
 #: Seconds between progress reports (each reads the operation's rows).
@@ -129,13 +129,15 @@ class BulkRunner:
             op = get_operation(self.db, self.op_id)
             if op is None:
                 raise KeyError(f"no bulk operation {self.op_id}")
-            if op.status in FINAL:
+            if op.status in DONE:
                 return op
-            self._set(status="running", started_at=op.started_at or utcnow(), message=None)
+            self._set(status=BulkStatus.RUNNING, started_at=op.started_at or utcnow(), message=None)
             status, message = self._send_all(op)
             self._finish(status, message)
         except BaseException as exc:
-            self._set(status="interrupted", message=f"stopped: {type(exc).__name__}: {exc}")
+            self._set(
+                status=BulkStatus.INTERRUPTED, message=f"stopped: {type(exc).__name__}: {exc}"
+            )
             raise
         finally:
             lock.release(self.db, self.owner)
@@ -146,26 +148,29 @@ class BulkRunner:
     def _send_all(self, op: OperationSummary) -> tuple[str | None, str | None]:
         """Send the pending batches; (a stopping status and why) or (None, None) when done."""
         for batch in self._batches():
-            if batch["status"] == "done":
+            if batch["status"] == BatchStatus.DONE:
                 continue
             if self._cancel.is_set():
-                return "cancelled", "Cancelled; `hubsync bulk resume` continues where it stopped."
+                return (
+                    BulkStatus.CANCELLED,
+                    "Cancelled; `hubsync bulk resume` continues where it stopped.",
+                )
             try:
                 self._one_batch(op, batch)
             except (AuthenticationError, MissingScopesError) as exc:
                 # HubSpot refused before doing anything: the batch was not applied.
                 self._reset_batch(batch["seq"])
-                return "failed", writes.describe_error(exc)
+                return BulkStatus.FAILED, writes.describe_error(exc)
             except HubSpotError as exc:
                 # Maybe applied, maybe not: the batch stays `sending`; resume reconciles it.
-                return "interrupted", writes.describe_error(exc) + (
+                return BulkStatus.INTERRUPTED, writes.describe_error(exc) + (
                     "; `hubsync bulk resume` reconciles the last batch and continues."
                 )
             now = time.monotonic()
             if now - self._beat >= HEARTBEAT_SECONDS:
                 self._beat = now
                 if not lock.heartbeat(self.db, self.owner):
-                    return "interrupted", "Another process took over the database lock."
+                    return BulkStatus.INTERRUPTED, "Another process took over the database lock."
             if now - self._reported >= REPORT_SECONDS:
                 self._reported = now
                 self._report()
@@ -175,7 +180,7 @@ class BulkRunner:
         seq, phase = int(batch["seq"]), str(batch["phase"])
         pending = self._pending_items(batch["ids"])
         note = None
-        if batch["status"] == "sending" and pending:
+        if batch["status"] == BatchStatus.SENDING and pending:
             applied = self._reconcile(op, phase, pending)
             if applied.written or applied.failed:
                 self._commit_result(op, seq, phase, applied, done=False)
@@ -192,7 +197,9 @@ class BulkRunner:
             conn.execute(
                 sa.update(BATCHES)
                 .where(BATCHES.c.operation_id == self.op_id, BATCHES.c.seq == seq)
-                .values(status="sending", attempts=BATCHES.c.attempts + 1, sent_at=utcnow())
+                .values(
+                    status=BatchStatus.SENDING, attempts=BATCHES.c.attempts + 1, sent_at=utcnow()
+                )
             )
             conn.execute(sa.update(OPS).where(OPS.c.id == self.op_id).values(calls=OPS.c.calls + 1))
         try:
@@ -280,7 +287,7 @@ class BulkRunner:
                 sa.select(ITEMS.c.hubspot_id, ITEMS.c.after).where(
                     ITEMS.c.operation_id == self.op_id,
                     ITEMS.c.hubspot_id.in_(list(ids)),
-                    ITEMS.c.status == "pending",
+                    ITEMS.c.status == ItemStatus.PENDING,
                 )
             ).all()
         found = {r.hubspot_id: dict(r.after or {}) for r in rows}
@@ -303,9 +310,9 @@ class BulkRunner:
                 _store_records(conn, outcome.records.values())
             if final and outcome.written:
                 _apply_locally(conn, op, outcome.written, now)
-                _set_items(conn, self.op_id, outcome.written, "written", None, now)
+                _set_items(conn, self.op_id, outcome.written, ItemStatus.WRITTEN, None, now)
             for reason, ids in _group(outcome.failed).items():
-                _set_items(conn, self.op_id, ids, "failed", reason, None)
+                _set_items(conn, self.op_id, ids, ItemStatus.FAILED, reason, None)
             conn.execute(
                 sa.update(OPS)
                 .where(OPS.c.id == self.op_id)
@@ -315,7 +322,7 @@ class BulkRunner:
                 )
             )
             if done:
-                values: dict[str, Any] = {"status": "done", "done_at": now}
+                values: dict[str, Any] = {"status": BatchStatus.DONE, "done_at": now}
                 if note:
                     values["note"] = note
                 conn.execute(
@@ -329,7 +336,7 @@ class BulkRunner:
             conn.execute(
                 sa.update(BATCHES)
                 .where(BATCHES.c.operation_id == self.op_id, BATCHES.c.seq == seq)
-                .values(status="pending")
+                .values(status=BatchStatus.PENDING)
             )
 
     def _set(self, **values: Any) -> None:
@@ -340,7 +347,7 @@ class BulkRunner:
         op = get_operation(self.db, self.op_id)
         assert op is not None
         if status is None:
-            status = "partial" if op.failed else "succeeded"
+            status = BulkStatus.PARTIAL if op.failed else BulkStatus.SUCCEEDED
             if op.failed:
                 message = f"{op.failed:,} contact(s) failed; see `hubsync bulk log` or retry them."
         if self._after_write is not None and op.written:
@@ -367,7 +374,9 @@ def read_progress(db: Database, op_id: int) -> BulkProgress:
         total, done = conn.execute(
             sa.select(
                 sa.func.count(),
-                sa.func.coalesce(sa.func.sum(sa.case((BATCHES.c.status == "done", 1), else_=0)), 0),
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((BATCHES.c.status == BatchStatus.DONE, 1), else_=0)), 0
+                ),
             ).where(BATCHES.c.operation_id == int(op_id))
         ).one()
     return BulkProgress(

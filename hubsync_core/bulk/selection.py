@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa
 
+from hubsync_core.columns import COLUMNS, ColumnKind
 from hubsync_core.store import explorer
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter
@@ -19,8 +20,12 @@ CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 MEMBERS = ListMembership.__table__  # type: ignore[attr-defined]
 #: Ids per IN (...) lookup (well under SQLite's parameter limit).
 _CHUNK = 500
-#: Stored columns that mirror a HubSpot property of the same name.
-_COLUMNS = ("email", "firstname", "lastname", "company", "phone", "jobtitle", "lifecyclestage")
+#: Stored text columns holding the HubSpot property of the same name: read as its value.
+_COLUMNS = tuple(
+    c.name
+    for c in COLUMNS
+    if c.hubspot_property == c.name and c.kind in (ColumnKind.TEXT, ColumnKind.CHOICE)
+)
 
 
 @dataclass(frozen=True)

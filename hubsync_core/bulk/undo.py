@@ -29,6 +29,7 @@ from .plan import (
     shown_value,
 )
 from .selection import Selection, load
+from .status import BulkStatus, ItemStatus
 from .values import LIFECYCLE, CheckedValue, stage_moves_back
 
 CHANGED_SINCE = "changed in HubSpot since"
@@ -44,10 +45,10 @@ def plan_undo(ctx: BulkContext, op_id: int) -> Preview:
     if op.kind == "archive":
         preview.refusals.append(ARCHIVE_NOTICE)
         return preview
-    if op.status == "running":
+    if op.status == BulkStatus.RUNNING:
         preview.refusals.append(f"Operation #{op_id} is still running; undo it once it ends.")
         return preview
-    written = audit.items(ctx.db, op_id, ["written"])
+    written = audit.items(ctx.db, op_id, [ItemStatus.WRITTEN])
     if not written:
         preview.refusals.append(f"Operation #{op_id} wrote nothing, so there is nothing to undo.")
         return preview
@@ -110,7 +111,7 @@ def plan_retry(ctx: BulkContext, op_id: int) -> Preview:
         preview = Preview("set", f"retry of operation #{op_id}", {}, retry_of=op_id)
         preview.refusals.append(f"There is no bulk operation #{op_id}.")
         return preview
-    failed = audit.items(ctx.db, op_id, ["failed"])
+    failed = audit.items(ctx.db, op_id, [ItemStatus.FAILED])
     selection = Selection(ids=tuple(i.hubspot_id for i in failed)) if failed else None
     if selection is None:
         preview = Preview(op.kind, f"retry of operation #{op_id}", {}, retry_of=op_id)

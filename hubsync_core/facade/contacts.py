@@ -3,11 +3,13 @@ explorer's filters, pages and counts, one contact's record, and the CSV export."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from hubsync_core import columns
+from hubsync_core import labels as _labels
 from hubsync_core.clock import iso_z
 from hubsync_core.hubspot.endpoints import hubspot_record_url
 from hubsync_core.segments import ContactSegment
@@ -97,9 +99,15 @@ class ContactsFacade:
         name = segment.value if isinstance(segment, ContactSegment) else segment
         return sdk_contacts(self.db, segment=name, limit=limit, offset=offset, search=search)
 
-    def get_contact(self, contact_id: str) -> dict[str, Any] | None:
-        """One contact with all its properties, segments and list memberships."""
-        return explorer.get_contact(self.db, str(contact_id))
+    def get_contact(self, contact_id: str, *, labels: bool = False) -> dict[str, Any] | None:
+        """One contact with all its properties, segments and list memberships.
+
+        With `labels` (for people), enumeration fields and properties read as their option's
+        label, with the internal value where it differs: "Former customer (1088421376)"."""
+        contact = explorer.get_contact(self.db, str(contact_id))
+        if contact is None or not labels:
+            return contact
+        return _labels.label_contact(contact, self._option_labels())
 
     def get_list_memberships(self, contact_id: str) -> list[str]:
         """Names of the HubSpot lists the contact belongs to (as of the last list sync)."""
@@ -159,10 +167,15 @@ class ContactsFacade:
         limit: int,
         offset: int,
         columns: Sequence[str],
+        labels: bool = False,
     ) -> Exploration:
         """A page of contacts, its total and every facet's counts, in one read.
-        Raises ValueError for an unknown sort or a column that is not a property name."""
-        return explorer.explore(
+
+        Facet options carry their labels (an enumeration's option label, a segment's or a
+        list's name) beside the values filters use; with `labels`, the page's enumeration
+        cells hold labels too. Raises ValueError for an unknown sort or a column that is not
+        a property name."""
+        found = explorer.explore(
             self.db,
             flt,
             sort=sort,
@@ -172,6 +185,13 @@ class ContactsFacade:
             columns=columns,
             facets=FACETS,  # type: ignore[arg-type]
         )
+        wanted = [*_labels.FACET_COLUMNS.values(), *(columns if labels else ())]
+        options = self._option_labels(_labels.properties_of(wanted))
+        page = found.page
+        if labels:
+            rows = _labels.label_rows(page.rows, _labels.column_options(options, columns))
+            page = dataclasses.replace(page, rows=rows)
+        return Exploration(page, _labels.label_facets(found.facets, options))
 
     def contact_page(
         self,
@@ -182,9 +202,11 @@ class ContactsFacade:
         limit: int,
         offset: int,
         columns: Sequence[str],
+        labels: bool = False,
     ) -> ContactPage:
-        """A page of contacts and its total, without facets (paging a known filter)."""
-        return explorer.query_contacts(
+        """A page of contacts and its total, without facets (paging a known filter); with
+        `labels`, enumeration cells hold option labels."""
+        page = explorer.query_contacts(
             self.db,
             flt,
             sort=sort,
@@ -193,6 +215,9 @@ class ContactsFacade:
             offset=offset,
             columns=columns,
         )
+        if not labels or not page.rows:
+            return page
+        return dataclasses.replace(page, rows=self._labelled_rows(page.rows))
 
     def iter_contacts_csv(
         self,
@@ -220,6 +245,17 @@ class ContactsFacade:
         """{property: {internal value: label}} of every enumeration option HubSpot defines
         (stored by the last sync): what people read instead of values like "1088421376"."""
         return property_options.option_labels(self.db)
+
+    def _option_labels(self, properties: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+        # The options of just these properties: one indexed read of a small table.
+        return property_options.option_labels(self.db, properties)
+
+    def _labelled_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose enumeration columns hold labels (a lookup per shown cell, no SQL over
+        the contacts: the options of the rows' columns are read, then mapped in Python)."""
+        names = list(rows[0]) if rows else []
+        options = _labels.column_options(self._option_labels(_labels.properties_of(names)), names)
+        return _labels.label_rows(rows, options)
 
     def csv_filename(self, flt: ContactFilter | None, today: date) -> str:
         """The export's file name, e.g. `hubspot-contacts-chainge-2026-11-28.csv`."""

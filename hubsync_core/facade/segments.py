@@ -3,10 +3,11 @@ fields every face uses, saving, importing, resetting and recomputing members."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hubsync_core import labels as _labels
 from hubsync_core.clock import utcnow
 from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
@@ -28,10 +29,19 @@ if TYPE_CHECKING:
 
 
 class SegmentsFacade:
-    """Mixed into `HubSyncService`; relies on its `settings` and `db`."""
+    """Mixed into `HubSyncService`; relies on its `settings`, `db` and the option labels
+    of `ContactsFacade`."""
 
     settings: Settings
     db: Database
+
+    if TYPE_CHECKING:  # from the contacts part (`ContactsFacade`)
+
+        def _option_labels(
+            self, properties: Iterable[str] | None = None
+        ) -> dict[str, dict[str, str]]: ...
+
+        def _labelled_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
 
     def apply_segments(self, reference_time: datetime | None = None) -> dict[str, int]:
         """Recompute every segment's membership now; returns the count per segment."""
@@ -85,10 +95,20 @@ class SegmentsFacade:
         return segment_store.delete_definition(self.db, name)
 
     def preview_segment(
-        self, rule: SegmentDef | Group, sample: int = 10
+        self, rule: SegmentDef | Group, sample: int = 10, *, labels: bool = False
     ) -> tuple[int, list[dict[str, Any]]]:
-        """How many live contacts a rule matches now, and a sample of them; writes nothing."""
-        return segment_store.preview(self.db, rule, utcnow(), sample=sample)
+        """How many live contacts a rule matches now, and a sample of them; writes nothing.
+        With `labels`, the sample's enumeration columns hold option labels."""
+        count, rows = segment_store.preview(self.db, rule, utcnow(), sample=sample)
+        return count, self._labelled_rows(rows) if labels and rows else rows
+
+    def rule_value_options(self, fields: Sequence[str] | None = None) -> dict[str, dict[str, str]]:
+        """{rule field: {internal value: label}} for each of `fields` (default: `rule_fields`)
+        that is an enumeration: what a value picker offers. A rule saves the value
+        ("1088421376"); people pick the label ("Former customer")."""
+        fields = self.rule_fields() if fields is None else fields
+        found = _labels.column_options(self._option_labels(_labels.properties_of(fields)), fields)
+        return {field: dict(options) for field, options in found.items()}
 
     def export_segments(self, format: str = "toml", *, include_builtin: bool = True) -> str:
         """Segment definitions as a TOML or JSON document."""

@@ -8,6 +8,12 @@ request go only when the window has room, learning the limits from the headers a
 
 Each request *reserves* its send time under a lock and then sleeps outside it, so several
 threads share one budget in FIFO order without busy-waiting.
+
+Search has a budget of its own (5 requests per second, outside the 10-second window): it is
+spread evenly over a window a little longer than a second (`SEARCH_WINDOW_MARGIN_S`), because
+a server that counts arrivals sees our evenly spaced sends with some jitter, and five sends
+exactly 200 ms apart would put a sixth inside its second now and then. `schedule()` and
+`search_rate()` tell a planner (the parallel backfill) what each budget will allow next.
 """
 
 from __future__ import annotations
@@ -22,7 +28,17 @@ from .models import RateLimitStatus
 
 DEFAULT_MAX_REQUESTS = 100
 DEFAULT_INTERVAL_MS = 10_000
-DEFAULT_SEARCH_PER_SECOND = 4
+#: HubSpot's search limit: 5 requests per second per account.
+DEFAULT_SEARCH_PER_SECOND = 5
+#: The search window is this much longer than a second: 5 per 1.04 s is 4.8 requests/s, and
+#: a send must arrive 40 ms early relative to the one five before it to be refused.
+SEARCH_WINDOW_MARGIN_S = 0.04
+#: Each search 429 (SECONDLY) widens that margin by this much, up to `_SEARCH_MARGIN_CAP_S`:
+#: a busy network or server shows more jitter than the margin allows for.
+SEARCH_MARGIN_STEP_S = 0.05
+_SEARCH_MARGIN_CAP_S = 0.5
+#: `schedule()` simulates at most this many requests one by one, then extrapolates.
+_SCHEDULE_STEPS = 20_000
 
 
 class _Window:
@@ -103,8 +119,13 @@ class RateLimiter:
         self._burst = _Window(_with_margin(max_requests, safety_fraction), interval_ms / 1000)
         self._secondly: _Window | None = None
         # Search's per-second limit is small and strict: spread the sends evenly.
-        self._search = _Window(search_per_second, 1.0, spread=True) if search_per_second else None
+        self._search = (
+            _Window(search_per_second, 1.0 + SEARCH_WINDOW_MARGIN_S, spread=True)
+            if search_per_second
+            else None
+        )
         self.search_counts_toward_burst = search_counts_toward_burst
+        self._local = threading.local()
 
     @property
     def burst_limit(self) -> tuple[int, float]:
@@ -127,9 +148,76 @@ class RateLimiter:
     def acquire(self, *, search: bool = False) -> float:
         """Wait (via the injected sleep) until a request may be sent; return the seconds waited."""
         delay = self.reserve(search=search)
+        self._local.last_wait = delay
         if delay > 0:
             self._sleep(delay)
         return delay
+
+    def search_refused(self) -> None:
+        """A search got HubSpot's per-second 429: widen the search window's margin and hold
+        every search thread until our oldest search leaves the window."""
+        with self._lock:
+            window = self._search
+            if window is None:
+                return
+            window.interval = min(
+                window.interval + SEARCH_MARGIN_STEP_S, 1.0 + _SEARCH_MARGIN_CAP_S
+            )
+            window.gap = window.interval / window.limit
+            window.block(self._clock())
+
+    def last_wait(self) -> float:
+        """Seconds the calling thread's last `acquire` waited (0.0 before any)."""
+        return float(getattr(self._local, "last_wait", 0.0))
+
+    def search_rate(self) -> float | None:
+        """Search requests per second the pacing allows over time (None: not paced)."""
+        with self._lock:
+            windows = self._windows(True)
+            if not windows:
+                return None
+            return min(w.limit / w.interval for w in windows)
+
+    def schedule(self, requests: int, service_seconds: float) -> list[float]:
+        """Seconds from now until each of `requests` more burst-budget requests is answered,
+        sent one after another (a cursor: each waits for the previous answer), each taking
+        `service_seconds`, given every send already reserved in the window.
+
+        Deterministic on the injected clock: a planner's forecast of the list cursor. Past
+        `_SCHEDULE_STEPS` requests the rest is extrapolated at the window's long-run rate.
+        """
+        if requests <= 0:
+            return []
+        service = max(service_seconds, 0.0)
+        with self._lock:
+            now = self._clock()
+            windows = self._windows(False)
+            states = [
+                (w.limit, w.interval, w.gap, [t for t in w.times if t > now - w.interval])
+                for w in windows
+            ]
+            start = max([now, *(w.blocked_until for w in windows)])
+        done: list[float] = []
+        ready = start
+        for _ in range(min(requests, _SCHEDULE_STEPS)):
+            send = ready
+            for limit, interval, gap, times in states:
+                if times:
+                    send = max(send, times[-1] + gap)
+                    if len(times) >= limit:
+                        send = max(send, times[len(times) - limit] + interval)
+            for state in states:
+                state[3].append(send)
+            ready = send + service
+            done.append(ready - now)
+        if requests > len(done):
+            rate = min(
+                [1 / service if service else float("inf")] + [lim / i for lim, i, _g, _t in states]
+            )
+            step = 1 / rate if rate not in (0, float("inf")) else 0.0
+            last = done[-1]
+            done += [last + step * k for k in range(1, requests - len(done) + 1)]
+        return done
 
     def observe(self, status: RateLimitStatus, *, search: bool = False) -> None:
         """Learn from one response's `X-HubSpot-RateLimit-*` headers (fields may be None)."""

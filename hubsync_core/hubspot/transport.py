@@ -24,17 +24,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from ..config import DEFAULT_BASE_URL, Secret
-from . import endpoints
-from .errors import (
-    ApiVersionError,
-    AuthenticationError,
-    BadRequestError,
-    DailyLimitError,
-    HubSpotError,
-    MissingScopesError,
-    RateLimitedError,
-    TransientError,
-)
+from . import endpoints, errors
 from .models import RateLimitStatus
 from .pacing import DEFAULT_SEARCH_PER_SECOND, RateLimiter
 from .parsing import as_str, error_body, missing_scopes, rate_limit_status, retry_after
@@ -263,14 +253,14 @@ class Transport:
             outcome = self._attempt(method, path, params, body, search)
             if isinstance(outcome, dict):
                 return outcome
-            if isinstance(outcome, HubSpotError):
+            if isinstance(outcome, errors.HubSpotError):
                 self._add("errors")
                 raise outcome
             if outcome.rate_limited:
                 throttled += 1
                 if throttled > self._max_rate_limit_retries:
                     self._add("errors")
-                    raise RateLimitedError(
+                    raise errors.RateLimitedError(
                         f"HubSpot kept answering 429 (rate limited) to {method} {shown} after "
                         f"{self._max_rate_limit_retries} retries",
                         status=429,
@@ -284,7 +274,7 @@ class Transport:
                 failures += 1
                 if failures > self._max_retries:
                     self._add("errors")
-                    raise TransientError(
+                    raise errors.TransientError(
                         f"{method} {shown} failed after {self._max_retries} retries: "
                         f"{outcome.reason}",
                         status=outcome.status,
@@ -314,7 +304,7 @@ class Transport:
         params: Mapping[str, str] | None,
         body: Any,
         search: bool,
-    ) -> dict[str, Any] | _Retry | HubSpotError:
+    ) -> dict[str, Any] | _Retry | errors.HubSpotError:
         """One HTTP exchange, classified: a JSON object, a retryable failure, or a final error."""
         shown = self._redact(path)
         self._add("api_calls")
@@ -334,7 +324,7 @@ class Transport:
         except requests.RequestException as exc:
             # Invalid URL, too many redirects...: a retry will not help.
             log.debug("%s %s -> %s", method, shown, type(exc).__name__)
-            return HubSpotError(
+            return errors.HubSpotError(
                 f"Could not send {method} {shown} to HubSpot ({type(exc).__name__}): "
                 f"{self._redact(str(exc))[:300]}"
             )
@@ -378,13 +368,15 @@ class Transport:
             if policy.upper() == "DAILY" or (
                 not policy and limits is not None and limits.daily_remaining == 0
             ):
-                return DailyLimitError(
+                return errors.DailyLimitError(
                     "HubSpot's daily API limit for this portal is used up; "
                     "it resets at midnight in the portal's time zone",
                     status=429,
                     correlation_id=correlation_id,
                     category=category,
                 )
+            if search and policy.upper() == "SECONDLY":
+                self._limiter.search_refused()  # jitter beat the margin: widen it
             reason = f"429 rate limited ({policy})" if policy else "429 rate limited"
             return _Retry(
                 reason,
@@ -401,7 +393,7 @@ class Transport:
                 retry_after=retry_after(headers.get("Retry-After")),
             )
         if status == 401:
-            return AuthenticationError(
+            return errors.AuthenticationError(
                 "HubSpot rejected the access token", status=401, correlation_id=correlation_id
             )
         if status == 403:
@@ -412,7 +404,7 @@ class Transport:
                 text = f"HubSpot refused access to {shown} (403)"
                 if message:
                     text += f": {message}"
-            return MissingScopesError(
+            return errors.MissingScopesError(
                 text,
                 scopes=scopes,
                 status=403,
@@ -427,7 +419,7 @@ class Transport:
                 text += f": {message}"
             if self._paths.is_collection(path):
                 # These paths exist in every portal: the API version itself is gone.
-                return ApiVersionError(
+                return errors.ApiVersionError(
                     f"{text}. HubSpot no longer answers the {self._paths.version!r} API "
                     f"version here: set HUBSPOT_API_VERSION to one it serves "
                     f"({', '.join(v for v in endpoints.API_VERSIONS if v != self._paths.version)})",
@@ -439,7 +431,7 @@ class Transport:
             text = f"HubSpot rejected {method} {shown} ({status})"
             if message:
                 text += f": {message}"
-        return BadRequestError(
+        return errors.BadRequestError(
             text, status=status, correlation_id=correlation_id, category=category
         )
 

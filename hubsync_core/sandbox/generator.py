@@ -143,26 +143,19 @@ class Ctx:
         self.memo: dict[str, np.ndarray] = {}
 
     def u(self, name: str) -> np.ndarray:
-        key = "u:" + name
-        arr = self.memo.get(key)
-        if arr is None:
-            arr = unit(self.gen.keys(name), self.idx)
-            self.memo[key] = arr
-        return arr
+        return self._memo("u:" + name, lambda: unit(self.gen.keys(name), self.idx))
 
     def bits(self, name: str) -> np.ndarray:
-        key = "b:" + name
-        arr = self.memo.get(key)
-        if arr is None:
-            arr = mix(self.gen.keys(name), self.idx)
-            self.memo[key] = arr
-        return arr
+        return self._memo("b:" + name, lambda: mix(self.gen.keys(name), self.idx))
 
     def codes(self, prop: str) -> np.ndarray:
-        arr = self.memo.get(prop)
+        return self._memo(prop, lambda: self.gen.code_fns[prop](self))
+
+    def _memo(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """Each array is computed once per batch: properties derive from the same draws."""
+        arr = self.memo.get(key)
         if arr is None:
-            arr = self.gen.code_fns[prop](self)
-            self.memo[prop] = arr
+            arr = self.memo[key] = make()
         return arr
 
 
@@ -173,21 +166,7 @@ def _pick(u: np.ndarray, n: int) -> np.ndarray:
 class Generator:
     """Property values of generated contacts 0..n-1 for one seed, `now` and hostility."""
 
-    #: Categorical properties (vocabulary + codes); email and phone are rendered from parts.
-    CATEGORICAL = (
-        "firstname",
-        "lastname",
-        "company",
-        "jobtitle",
-        "lifecyclestage",
-        "country",
-        "city",
-        "region",
-        "industry_segment",
-        "lead_score",
-        "sales_notes",
-        "last_meeting_date",
-    )
+    #: Rendered from parts (a name, a domain, a dial code), not drawn from a vocabulary.
     RENDERED = ("email", "phone")
 
     def __init__(self, seed: int, n: int, now_ms: int, hostile: bool) -> None:
@@ -251,9 +230,7 @@ class Generator:
         self._city_country = np.array(city_country)
         self._country_region = np.array(country_region)
         self._country_dial = country_dial
-        self._first_regular = len(first.values)
         self._h_first = first.add(pools.HOSTILE_FIRST)
-        self._last_regular = len(last.values)
         self._h_last = last.add(pools.HOSTILE_LAST)
         first_ascii.extend(["contact"] * len(pools.HOSTILE_FIRST))
         last_ascii.extend([""] * len(pools.HOSTILE_LAST))

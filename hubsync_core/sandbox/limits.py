@@ -33,6 +33,10 @@ class Limiter:
         self._second: collections.deque[float] = collections.deque()
         self._daily_used = 0
         self._day = dt.datetime.now(dt.UTC).date()
+        #: Admitted requests per (whole second since `_origin`, search?): each budget's use
+        #: over time, for benchmarks (`GET /_sandbox/budget`).
+        self._origin = time.monotonic()
+        self._admitted: collections.Counter[tuple[int, bool]] = collections.Counter()
 
     @staticmethod
     def _prune(window: collections.deque[float], now: float, span: float) -> None:
@@ -63,7 +67,16 @@ class Limiter:
                 self._second.append(now)
             if counts and cfg.rate_limit:
                 self._burst.append(now)
+            self._admitted[(int(now - self._origin), search)] += 1
             return None, None
+
+    def admitted(self) -> tuple[float, list[tuple[int, int, int]]]:
+        """(seconds since the limiter started, [(second, list-type, search) admitted, ...])."""
+        with self._lock:
+            now = time.monotonic() - self._origin
+            seconds = sorted({second for second, _search in self._admitted})
+            rows = [(s, self._admitted[(s, False)], self._admitted[(s, True)]) for s in seconds]
+        return now, rows
 
     def daily_usage(self) -> tuple[int, int]:
         """(daily limit, calls counted today)."""

@@ -224,31 +224,19 @@ class PortalStore:
         ids = [str(x) for x in self._ids[idx].tolist()]
         created = iso_ms(self._created[idx])
         updated = iso_ms(self._modified[idx])
-        out: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = [
+            {
+                "id": ids[k],
+                "properties": dict(zip(names, row, strict=True)),
+                "createdAt": created[k],
+                "updatedAt": updated[k],
+                "archived": archived,
+            }
+            for k, row in enumerate(zip(*cols, strict=True) if cols else [()] * len(idx))
+        ]
         if archived:
-            archived_at = iso_ms(self._archived_at[idx])
-            for k, row in enumerate(zip(*cols, strict=True) if cols else [()] * len(idx)):
-                out.append(
-                    {
-                        "id": ids[k],
-                        "properties": dict(zip(names, row, strict=True)),
-                        "createdAt": created[k],
-                        "updatedAt": updated[k],
-                        "archived": True,
-                        "archivedAt": archived_at[k],
-                    }
-                )
-            return out
-        for k, row in enumerate(zip(*cols, strict=True) if cols else [()] * len(idx)):
-            out.append(
-                {
-                    "id": ids[k],
-                    "properties": dict(zip(names, row, strict=True)),
-                    "createdAt": created[k],
-                    "updatedAt": updated[k],
-                    "archived": False,
-                }
-            )
+            for record, at in zip(out, iso_ms(self._archived_at[idx]), strict=True):
+                record["archivedAt"] = at
         return out
 
     def resolve_properties(self, requested: Iterable[str] | None) -> list[str]:

@@ -6,7 +6,17 @@ one line below; admin families (`/_sandbox/...`) go in `ADMIN_ROUTES` the same w
 
 from __future__ import annotations
 
-from . import account, admin, batch_read_api, contacts_api, crm_api, freshness, truth, writes
+from . import (
+    account,
+    admin,
+    batch_read_api,
+    budget_admin,
+    contacts_api,
+    crm_api,
+    freshness,
+    truth,
+    writes,
+)
 from .routing import AdminRoute, Route
 
 API_ROUTES: tuple[Route, ...] = (
@@ -22,4 +32,5 @@ ADMIN_ROUTES: tuple[AdminRoute, ...] = (
     *freshness.ADMIN_ROUTES,
     *writes.ADMIN_ROUTES,
     *truth.ADMIN_ROUTES,
+    *budget_admin.ADMIN_ROUTES,
 )

@@ -178,12 +178,6 @@ class Sandbox:
                 responses=dict(self._responses),
             )
 
-    def reset_stats(self) -> None:
-        with self._stats_lock:
-            self._requests = self._search_requests = self._rate_limited = 0
-            self._fault_counts.clear()
-            self._responses.clear()
-
     def count_request(self, search: bool) -> None:
         with self._stats_lock:
             self._requests += 1

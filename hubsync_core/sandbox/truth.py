@@ -1,5 +1,6 @@
-"""`GET /_sandbox/truth`: what the portal holds now, for a benchmark run in another process to
-compare its database with (live ids, archived ids, every list's live members)."""
+"""What a benchmark in another process checks a run against: `GET /_sandbox/truth` (what the
+portal holds now: live ids, archived ids, every list's live members) and `GET
+/_sandbox/requests` (the request log: which call was made while which was unanswered)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,20 @@ def truth(req: AdminRequest) -> Any:
     }
 
 
-ADMIN_ROUTES: tuple[AdminRoute, ...] = (admin_route("GET", "truth", truth),)
+def requests(req: AdminRequest) -> Any:
+    return [
+        {
+            "seq": entry.seq,
+            "method": entry.method,
+            "path": entry.path,
+            "query": {k: v[0] for k, v in entry.query.items() if v and k != "properties"},
+            "answered": entry.answered,
+        }
+        for entry in req.sandbox.requests.items()
+    ]
+
+
+ADMIN_ROUTES: tuple[AdminRoute, ...] = (
+    admin_route("GET", "truth", truth),
+    admin_route("GET", "requests", requests),
+)

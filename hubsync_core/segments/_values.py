@@ -24,12 +24,12 @@ from hubsync_core.segments.model import (
 )
 
 _PROPERTY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
-_NUMERIC = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NUMERIC = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_VALUE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}.*)?")
 
 
-def _field_kind(name: Any) -> str:
+def field_kind(name: Any) -> str:
     """'text', 'date', 'property' or 'list'; raises for an unknown or malformed field."""
     if not isinstance(name, str):
         raise SegmentError(f"field must be text, got {name!r}")
@@ -52,14 +52,14 @@ def _field_kind(name: Any) -> str:
     )
 
 
-def _check_days(value: Any, label: str) -> None:
+def check_days(value: Any, label: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
         raise SegmentError(
             f"{label} must be a whole number of days from 1 to {MAX_DAYS}, got {value!r}"
         )
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -68,7 +68,7 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def _parse_date(value: Any) -> datetime:
+def parse_date(value: Any) -> datetime:
     """A rule's date value as a naive UTC datetime; raises `SegmentError` for a bad date."""
     if not isinstance(value, str) or not _DATE_VALUE.fullmatch(value):
         raise SegmentError(
@@ -81,14 +81,14 @@ def _parse_date(value: Any) -> datetime:
     return naive_utc(parsed)
 
 
-def _upper_bound(raw: str, parsed: datetime) -> datetime:
+def upper_bound(raw: str, parsed: datetime) -> datetime:
     """The exclusive-or-inclusive upper instant for between: a date alone covers its whole day."""
-    return parsed + timedelta(days=1) if _DATE_ONLY.fullmatch(raw) else parsed
+    return parsed + timedelta(days=1) if DATE_ONLY.fullmatch(raw) else parsed
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
-def _moment_key(moment: datetime) -> str:
+def moment_key(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hubsync_core.segments._values import _check_days
+from hubsync_core.segments._values import check_days
 from hubsync_core.segments.model import LIST_FIELD, Condition, Group, SegmentDef
 
 
@@ -62,7 +62,7 @@ def builtin_segments(settings_or_params: Any = None) -> list[SegmentDef]:
     cold = get("cold_days", 90)
     list_id = get("chainge_list_id", None)
     for label, days in (("engaged_days", engaged), ("cold_days", cold)):
-        _check_days(days, f"built-in {label}")
+        check_days(days, f"built-in {label}")
     chainge_items: list[Condition | Group] = [Condition("company", "contains", "chainge")]
     if list_id:
         chainge_items.append(Condition(LIST_FIELD, "in_list", str(list_id)))

@@ -34,16 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hubsync_core.clock import naive_utc
-from hubsync_core.segments._values import (
-    _DATE_ONLY,
-    _NUMERIC,
-    _field_kind,
-    _fold,
-    _is_number,
-    _moment_key,
-    _parse_date,
-    _upper_bound,
-)
+from hubsync_core.segments import _values as values
 from hubsync_core.segments.model import PROPERTY_PREFIX, Condition, Group, SegmentDef
 from hubsync_core.segments.validation import validate_rule
 
@@ -62,7 +53,7 @@ def _as_text(value: Any) -> str | None:
 
 
 def _as_number(text: str | None) -> float | None:
-    return float(text) if text is not None and _NUMERIC.fullmatch(text) else None
+    return float(text) if text is not None and values.NUMERIC.fullmatch(text) else None
 
 
 def _stored_date_key(text: str | None) -> str | None:
@@ -126,7 +117,7 @@ def _py(rule: Group | Condition, ref: datetime) -> Predicate:
 
 
 def _py_condition(cond: Condition, ref: datetime) -> Predicate:
-    kind = _field_kind(cond.field)
+    kind = values.field_kind(cond.field)
     op, value, value2 = cond.op, cond.value, cond.value2
     if kind == "list":
         list_id = str(value)
@@ -163,9 +154,9 @@ def _py_date_test(op: str, value: Any, value2: Any, ref: datetime) -> Callable[[
         if op == "within_last_days":
             return lambda d: d is not None and d >= cutoff
         return lambda d: d is not None and d <= cutoff
-    first = _parse_date(value)
+    first = values.parse_date(value)
     if op in ("eq", "neq"):
-        if _DATE_ONLY.fullmatch(value):
+        if values.DATE_ONLY.fullmatch(value):
             end = first + timedelta(days=1)
 
             def eq(d: datetime | None) -> bool:
@@ -181,8 +172,8 @@ def _py_date_test(op: str, value: Any, value2: Any, ref: datetime) -> Callable[[
     if op == "lt":
         return lambda d: d is not None and d < first
     # between
-    second = _parse_date(value2)
-    if _DATE_ONLY.fullmatch(value2):
+    second = values.parse_date(value2)
+    if values.DATE_ONLY.fullmatch(value2):
         end = second + timedelta(days=1)
         return lambda d: d is not None and first <= d < end
     return lambda d: d is not None and first <= d <= second
@@ -197,35 +188,35 @@ def _py_text_test(op: str, value: Any, value2: Any, ref: datetime) -> Callable[[
     if op == "is_not_empty":
         return lambda s: not empty(s)
     if op in ("eq", "neq"):
-        if _is_number(value):
+        if values.is_number(value):
             number = float(value)
 
             def eq(s: str | None) -> bool:
                 n = _as_number(s)
                 return n is not None and n == number
         else:
-            folded = _fold(value)
+            folded = values.fold(value)
 
             def eq(s: str | None) -> bool:
-                return s is not None and _fold(s) == folded
+                return s is not None and values.fold(s) == folded
 
         return eq if op == "eq" else (lambda s: not eq(s))
     if op == "contains":
-        needle = _fold(value)
-        return lambda s: s is not None and needle in _fold(s)
+        needle = values.fold(value)
+        return lambda s: s is not None and needle in values.fold(s)
     if op == "starts_with":
-        prefix = _fold(value)
-        return lambda s: s is not None and _fold(s).startswith(prefix)
+        prefix = values.fold(value)
+        return lambda s: s is not None and values.fold(s).startswith(prefix)
     if op == "in":
-        options = {_fold(v) for v in value}
-        return lambda s: s is not None and _fold(s) in options
+        options = {values.fold(v) for v in value}
+        return lambda s: s is not None and values.fold(s) in options
     if op in ("within_last_days", "more_than_days_ago"):
-        cutoff_key = _moment_key(ref - timedelta(days=value))
+        cutoff_key = values.moment_key(ref - timedelta(days=value))
         if op == "within_last_days":
             return lambda s: (k := _stored_date_key(s)) is not None and k >= cutoff_key
         return lambda s: (k := _stored_date_key(s)) is not None and k <= cutoff_key
     # gt, lt, between
-    if _is_number(value):
+    if values.is_number(value):
         low = float(value)
         high = float(value2) if op == "between" else 0.0
 
@@ -240,11 +231,11 @@ def _py_text_test(op: str, value: Any, value2: Any, ref: datetime) -> Callable[[
             return low <= n <= high
 
         return numeric
-    low_key = _moment_key(_parse_date(value))
+    low_key = values.moment_key(values.parse_date(value))
     high_key, inclusive = "", True
     if op == "between":
-        high_key = _moment_key(_upper_bound(value2, _parse_date(value2)))
-        inclusive = not _DATE_ONLY.fullmatch(value2)  # a date alone: before the next midnight
+        high_key = values.moment_key(values.upper_bound(value2, values.parse_date(value2)))
+        inclusive = not values.DATE_ONLY.fullmatch(value2)  # a date alone: before the next midnight
 
     def dated(s: str | None) -> bool:
         k = _stored_date_key(s)

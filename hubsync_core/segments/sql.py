@@ -31,15 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import column, table
 
 from hubsync_core.clock import naive_utc
-from hubsync_core.segments._values import (
-    _DATE_ONLY,
-    _field_kind,
-    _fold,
-    _is_number,
-    _moment_key,
-    _parse_date,
-    _upper_bound,
-)
+from hubsync_core.segments import _values as values
 from hubsync_core.segments.model import PROPERTY_PREFIX, Condition, Group, SegmentError
 from hubsync_core.segments.validation import validate_rule
 
@@ -84,7 +76,7 @@ def _sql(
 def _sql_condition(
     cond: Condition, ref: datetime, contacts: Table, dialect: str
 ) -> ColumnElement[bool]:
-    kind = _field_kind(cond.field)
+    kind = values.field_kind(cond.field)
     op, value, value2 = cond.op, cond.value, cond.value2
     if kind == "list":
         lm = _LIST_MEMBERSHIPS
@@ -131,9 +123,9 @@ def _sql_date(
         return col >= at(ref - timedelta(days=value))
     if op == "more_than_days_ago":
         return col <= at(ref - timedelta(days=value))
-    first = _parse_date(value)
+    first = values.parse_date(value)
     if op in ("eq", "neq"):
-        if _DATE_ONLY.fullmatch(value):
+        if values.DATE_ONLY.fullmatch(value):
             eq = and_(col >= at(first), col < at(first + timedelta(days=1)))
         else:
             eq = col == at(first)
@@ -142,8 +134,8 @@ def _sql_date(
         return col > at(first)
     if op == "lt":
         return col < at(first)
-    second = _parse_date(value2)
-    if _DATE_ONLY.fullmatch(value2):
+    second = values.parse_date(value2)
+    if values.DATE_ONLY.fullmatch(value2):
         return and_(col >= at(first), col < at(second + timedelta(days=1)))
     return and_(col >= at(first), col <= at(second))
 
@@ -163,22 +155,22 @@ def _sql_text(
     if op == "is_not_empty":
         return and_(expr.is_not(None), expr != text_param(""))
     if op in ("eq", "neq"):
-        if _is_number(value):
+        if values.is_number(value):
             eq = _sql_number(expr, dialect) == literal(float(value), Float)
         else:
-            eq = fold(expr) == text_param(_fold(value))
+            eq = fold(expr) == text_param(values.fold(value))
         return eq if op == "eq" else _null_safe_not(eq)
     if op == "contains":
-        return fold(expr).contains(_fold(value), autoescape=True)
+        return fold(expr).contains(values.fold(value), autoescape=True)
     if op == "starts_with":
-        return fold(expr).startswith(_fold(value), autoescape=True)
+        return fold(expr).startswith(values.fold(value), autoescape=True)
     if op == "in":
-        return fold(expr).in_(sorted({_fold(v) for v in value}))
+        return fold(expr).in_(sorted({values.fold(v) for v in value}))
     if op in ("within_last_days", "more_than_days_ago"):
         key = _sql_date_key(expr, dialect)
-        cutoff = text_param(_moment_key(ref - timedelta(days=value)))
+        cutoff = text_param(values.moment_key(ref - timedelta(days=value)))
         return key >= cutoff if op == "within_last_days" else key <= cutoff
-    if _is_number(value):
+    if values.is_number(value):
         number = _sql_number(expr, dialect)
         if op == "gt":
             return number > literal(float(value), Float)
@@ -186,14 +178,14 @@ def _sql_text(
             return number < literal(float(value), Float)
         return number.between(literal(float(value), Float), literal(float(value2), Float))
     key = _sql_date_key(expr, dialect)
-    low = text_param(_moment_key(_parse_date(value)))
+    low = text_param(values.moment_key(values.parse_date(value)))
     if op == "gt":
         return key > low
     if op == "lt":
         return key < low
-    second = _parse_date(value2)
-    high = text_param(_moment_key(_upper_bound(value2, second)))
-    return and_(key >= low, key <= high if not _DATE_ONLY.fullmatch(value2) else key < high)
+    second = values.parse_date(value2)
+    high = text_param(values.moment_key(values.upper_bound(value2, second)))
+    return and_(key >= low, key <= high if not values.DATE_ONLY.fullmatch(value2) else key < high)
 
 
 def _glob(expr: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubsync_core.segments._values import _NUMERIC
+from hubsync_core.segments._values import NUMERIC
 from hubsync_core.segments.model import OPS, Condition, Group, SegmentError
 
 
@@ -49,7 +49,7 @@ def parse_value(op: str, text: str | None) -> Any:
         if not raw.isdigit():
             raise SegmentError(f"N days must be a whole number, got {raw!r}")
         return int(raw)
-    if op in ("gt", "lt", "between") and _NUMERIC.fullmatch(raw):
+    if op in ("gt", "lt", "between") and NUMERIC.fullmatch(raw):
         return float(raw) if "." in raw else int(raw)
     return raw
 

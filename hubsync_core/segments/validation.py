@@ -11,22 +11,18 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from hubsync_core.segments import model
 from hubsync_core.segments._values import (
-    _check_days,
-    _field_kind,
-    _is_number,
-    _parse_date,
-    _upper_bound,
+    check_days,
+    field_kind,
+    is_number,
+    parse_date,
+    upper_bound,
 )
 from hubsync_core.segments.builtins import BUILTIN_KEYS
 from hubsync_core.segments.model import (
     LIST_FIELD,
     MATCHES,
-    MAX_CONDITIONS,
-    MAX_DEPTH,
-    MAX_IN_VALUES,
-    MAX_NAME_LENGTH,
-    MAX_VALUE_LENGTH,
     OPS,
     PROPERTY_PREFIX,
     Condition,
@@ -46,8 +42,10 @@ def validate_name(name: Any, *, builtin: bool = False, existing_names: Iterable[
         raise SegmentError("The segment name is empty.")
     if name != name.strip():
         raise SegmentError(f"Segment name {name!r} must not start or end with a space.")
-    if len(name) > MAX_NAME_LENGTH:
-        raise SegmentError(f"Segment name {name!r} is longer than {MAX_NAME_LENGTH} characters.")
+    if len(name) > model.MAX_NAME_LENGTH:
+        raise SegmentError(
+            f"Segment name {name!r} is longer than {model.MAX_NAME_LENGTH} characters."
+        )
     bad = sorted({ch for ch in name if not (ch.isalnum() or ch in " _-")})
     if bad:
         shown = " ".join(repr(ch) for ch in bad)
@@ -91,9 +89,9 @@ def validate_definition(
         raise SegmentError(
             f'Segment {seg.name!r}: colour must look like "#4C78A8", got {seg.colour!r}.'
         )
-    if not isinstance(seg.description, str) or len(seg.description) > MAX_VALUE_LENGTH:
+    if not isinstance(seg.description, str) or len(seg.description) > model.MAX_VALUE_LENGTH:
         raise SegmentError(
-            f"Segment {seg.name!r}: description must be text of at most {MAX_VALUE_LENGTH} characters."
+            f"Segment {seg.name!r}: description must be text of at most {model.MAX_VALUE_LENGTH} characters."
         )
     try:
         validate_rule(seg.rule, known_properties=known_properties)
@@ -123,8 +121,8 @@ def _validate_group(
     label = f"Group {path}" if path else "The rule"
     if not isinstance(group, Group):
         raise SegmentError(f"{label}: expected a group of conditions.")
-    if depth > MAX_DEPTH:
-        raise SegmentError(f"{label}: groups are nested more than {MAX_DEPTH} deep.")
+    if depth > model.MAX_DEPTH:
+        raise SegmentError(f"{label}: groups are nested more than {model.MAX_DEPTH} deep.")
     if group.match not in MATCHES:
         raise SegmentError(f"{label}: match must be 'all' or 'any', got {group.match!r}.")
     if not isinstance(group.items, list) or not group.items:
@@ -135,8 +133,8 @@ def _validate_group(
             _validate_group(item, here, depth + 1, known, count)
         elif isinstance(item, Condition):
             count[0] += 1
-            if count[0] > MAX_CONDITIONS:
-                raise SegmentError(f"The rule has more than {MAX_CONDITIONS} conditions.")
+            if count[0] > model.MAX_CONDITIONS:
+                raise SegmentError(f"The rule has more than {model.MAX_CONDITIONS} conditions.")
             _validate_condition(item, here, known)
         else:
             raise SegmentError(f"Item {here}: expected a condition or a group.")
@@ -152,7 +150,7 @@ def _validate_condition(cond: Any, path: str, known: set[str] | None) -> None:
 
 
 def _check_condition(cond: Condition, known: set[str] | None) -> None:
-    kind = _field_kind(cond.field)
+    kind = field_kind(cond.field)
     if kind == "property" and known is not None:
         prop = cond.field[len(PROPERTY_PREFIX) :]
         if prop not in known:
@@ -182,7 +180,7 @@ def _check_condition(cond: Condition, known: set[str] | None) -> None:
     if op in ("within_last_days", "more_than_days_ago"):
         if kind == "text":
             raise SegmentError("day windows apply to created_at, updated_at and date properties")
-        _check_days(value, "N days")
+        check_days(value, "N days")
         return
     if op in ("contains", "starts_with", "in") and kind == "date":
         raise SegmentError(f"'{op}' does not apply to a date field")
@@ -192,38 +190,30 @@ def _check_condition(cond: Condition, known: set[str] | None) -> None:
     if op == "in":
         if not isinstance(value, list) or not value:
             raise SegmentError(f"value must be a non-empty list of texts, got {value!r}")
-        if len(value) > MAX_IN_VALUES:
-            raise SegmentError(f"value lists at most {MAX_IN_VALUES} texts, got {len(value)}")
+        if len(value) > model.MAX_IN_VALUES:
+            raise SegmentError(f"value lists at most {model.MAX_IN_VALUES} texts, got {len(value)}")
         for item in value:
             _check_text(item)
         return
     if op in ("eq", "neq"):
         if kind == "date":
-            _parse_date(value)
-        elif not _is_number(value):
+            parse_date(value)
+        elif not is_number(value):
             _check_text(value)
         return
     # gt, lt, between: numbers or dates
     if kind == "date":
-        first = _parse_date(value)
-        if op == "between":
-            second = _parse_date(value2)
-            if _upper_bound(value2, second) < first:
-                raise SegmentError(f"between needs value <= value2, got {value!r} and {value2!r}")
+        _check_dates(op, value, value2)
         return
-    if _is_number(value):
+    if is_number(value):
         if op == "between":
-            if not _is_number(value2):
+            if not is_number(value2):
                 raise SegmentError(f"value2 must be a number like value, got {value2!r}")
             if value2 < value:
                 raise SegmentError(f"between needs value <= value2, got {value!r} and {value2!r}")
         return
     if isinstance(value, str):
-        first = _parse_date(value)
-        if op == "between":
-            second = _parse_date(value2)
-            if _upper_bound(value2, second) < first:
-                raise SegmentError(f"between needs value <= value2, got {value!r} and {value2!r}")
+        _check_dates(op, value, value2)
         return
     raise SegmentError(f"value must be a number or a date (YYYY-MM-DD), got {value!r}")
 
@@ -231,5 +221,14 @@ def _check_condition(cond: Condition, known: set[str] | None) -> None:
 def _check_text(value: Any) -> None:
     if not isinstance(value, str) or value == "":
         raise SegmentError(f"value must be non-empty text, got {value!r}")
-    if len(value) > MAX_VALUE_LENGTH:
-        raise SegmentError(f"value is longer than {MAX_VALUE_LENGTH} characters")
+    if len(value) > model.MAX_VALUE_LENGTH:
+        raise SegmentError(f"value is longer than {model.MAX_VALUE_LENGTH} characters")
+
+
+def _check_dates(op: str, value: Any, value2: Any) -> None:
+    """`value` (and for between `value2`, not before it) must be dates."""
+    first = parse_date(value)
+    if op == "between":
+        second = parse_date(value2)
+        if upper_bound(value2, second) < first:
+            raise SegmentError(f"between needs value <= value2, got {value!r} and {value2!r}")

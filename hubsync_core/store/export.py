@@ -17,12 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, BinaryIO, TextIO
 
 from hubsync_core.clock import iso_z
 from hubsync_core.columns import SHOWN
+from hubsync_core.labels import column_options, label_value
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter, iter_contact_chunks
 from hubsync_core.store.property_options import OptionLabels
@@ -99,21 +100,19 @@ def _iter_chunks(
         db, flt, sort=sort, descending=descending, columns=wanted, chunk_rows=chunk_rows
     )
     if labels:
-        chunks = _labelled(chunks, {c: dict(labels[c]) for c in wanted if labels.get(c)})
+        chunks = _labelled(chunks, column_options(labels, wanted))
     return _render(wanted, chunks)
 
 
 def _labelled(
-    chunks: Iterator[list[dict[str, Any]]], columns: dict[str, dict[str, str]]
+    chunks: Iterator[list[dict[str, Any]]], columns: Mapping[str, Mapping[str, str]]
 ) -> Iterator[list[dict[str, Any]]]:
     """Rows with each enumeration column's value replaced by its option's label (unknown
-    values stay as they are)."""
+    values stay as they are), in place: the chunks are the export's own."""
     for rows in chunks:
         for row in rows:
             for column, options in columns.items():
-                value = row.get(column)
-                if isinstance(value, str):
-                    row[column] = options.get(value, value)
+                row[column] = label_value(options, row[column])
         yield rows
 
 

@@ -170,6 +170,23 @@ class SyncRun(SQLModel, table=True):
     #: The run this one resumed, if any.
     resumed_from: int | None = Field(default=None)
 
+    def counters(self) -> dict[str, int | None]:
+        """The counters the run keeps up to date while it works (`RUN_COUNTERS`), by name."""
+        return {name: getattr(self, name) for name in RUN_COUNTERS}
+
+
+#: What a run counts as it goes: `SyncRun` columns, the live progress and its API bodies.
+RUN_COUNTERS: tuple[str, ...] = (
+    "pages",
+    "contacts",
+    "api_calls",
+    "retries",
+    "rate_limited",
+    "errors",
+    "rejected",
+    "expected_total",
+)
+
 
 class SyncState(SQLModel, table=True):
     """Small key/value facts that outlive runs: high-water mark, sweep generation."""

@@ -54,11 +54,17 @@ def replace_options(conn: Connection, options: Iterable[tuple[str, str, str, int
     return len(rows)
 
 
-def option_labels(db: Database | Connection) -> dict[str, dict[str, str]]:
-    """{property: {value: label}} for every stored option, in HubSpot's display order."""
+def option_labels(
+    db: Database | Connection, properties: Iterable[str] | None = None
+) -> dict[str, dict[str, str]]:
+    """{property: {value: label}} for every stored option (or only those of `properties`),
+    in HubSpot's display order."""
     query = sa.select(OPTIONS.c.property_name, OPTIONS.c.value, OPTIONS.c.label).order_by(
         OPTIONS.c.property_name, OPTIONS.c.display_order, OPTIONS.c.value
     )
+    if properties is not None:
+        # A page needs the options of the few columns it shows, not of every property.
+        query = query.where(OPTIONS.c.property_name.in_(sorted(set(properties))))
     if isinstance(db, Connection):
         result = db.execute(query).all()
     else:

@@ -116,12 +116,6 @@ def read_budget(
     return DailyBudget(headers.daily, headers.daily_remaining)
 
 
-def current_budget(client: HubSpotClient) -> DailyBudget:
-    """The budget as the last response's headers tell it (no call)."""
-    headers = client.rate_limit
-    return DailyBudget(headers.daily, headers.daily_remaining)
-
-
 def estimate_calls(ctx: RunContext, *, precise: bool = False) -> int | None:
     """About how many API calls this run will make (None when it cannot be told).
 

@@ -16,7 +16,7 @@ from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.run_status import RunStatus
 from hubsync_core.store import contacts as contact_store
-from hubsync_core.store import runs
+from hubsync_core.store import lock, runs
 from hubsync_core.store.database import Database
 from hubsync_core.sync.model import SyncOptions, SyncProgress
 from hubsync_core.sync.records import Rejection, convert_page
@@ -60,6 +60,41 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self._counters_at_start = self.client.counters()
+
+    @classmethod
+    def begin(
+        cls,
+        settings: Settings,
+        db: Database,
+        client: HubSpotClient,
+        *,
+        mode: str,
+        owner: str,
+        options: SyncOptions,
+        recorded: Mapping[str, Any],
+        checkpoint: dict[str, Any],
+        started_at: datetime,
+        resumed_from: int | None = None,
+        **hooks: Any,
+    ) -> RunContext:
+        """Record a new run by `owner` (who holds the lock, now attached to the run;
+        `recorded`: the options as the run row keeps them) and the context it works in.
+        `hooks`: `on_progress`, `cancel`, `clock`."""
+        run = runs.create_run(db, mode, owner, dict(recorded), resumed_from=resumed_from)
+        assert run.id is not None
+        lock.attach_run(db, owner, run.id)
+        return cls(
+            settings=settings,
+            db=db,
+            client=client,
+            options=options,
+            run_id=run.id,
+            mode=mode,
+            started_at=started_at,
+            properties=(),
+            checkpoint=checkpoint,
+            **hooks,
+        )
 
     # -- counters ---------------------------------------------------------------------------
     def api_counters(self) -> tuple[int, int, int, int]:
@@ -135,20 +170,23 @@ class RunContext:
         self.publish()
 
     def _save(self, conn: Any) -> None:
-        api_calls, retries, rate_limited, _errors = self.api_counters()
         runs.save_progress(
-            conn,
-            self.run_id,
-            pages=self.pages,
-            contacts=self.contacts,
-            api_calls=api_calls,
-            retries=retries,
-            rate_limited=rate_limited,
-            errors=self.errors,
-            rejected=self.rejected,
-            checkpoint=self._checkpoint_shown(),
-            expected_total=self.expected_total,
+            conn, self.run_id, checkpoint=self._checkpoint_shown(), **self.counters()
         )
+
+    def counters(self) -> dict[str, Any]:
+        """The run's counters so far, named as `store.models.RUN_COUNTERS` names them."""
+        api_calls, retries, rate_limited, _errors = self.api_counters()
+        return {
+            "pages": self.pages,
+            "contacts": self.contacts,
+            "api_calls": api_calls,
+            "retries": retries,
+            "rate_limited": rate_limited,
+            "errors": self.errors,
+            "rejected": self.rejected,
+            "expected_total": self.expected_total,
+        }
 
     def _checkpoint_shown(self) -> dict[str, Any]:
         """The checkpoint as stored: with the tasks running alongside its phase, for faces
@@ -161,7 +199,6 @@ class RunContext:
 
     # -- progress ---------------------------------------------------------------------------
     def snapshot(self, status: str = RunStatus.RUNNING, message: str = "") -> SyncProgress:
-        api_calls, retries, rate_limited, _errors = self.api_counters()
         limit = self.client.rate_limit
         return SyncProgress(
             run_id=self.run_id,
@@ -170,14 +207,7 @@ class RunContext:
             phase=str(self.checkpoint.get("phase", "")),
             alongside=tuple(self.running_alongside()),
             started_at=self.started_at,
-            pages=self.pages,
-            contacts=self.contacts,
-            api_calls=api_calls,
-            retries=retries,
-            rate_limited=rate_limited,
-            errors=self.errors,
-            rejected=self.rejected,
-            expected_total=self.expected_total,
+            **self.counters(),
             elapsed_seconds=self.elapsed,
             rate_limit_remaining=limit.remaining,
             rate_limit_max=limit.max,

@@ -18,18 +18,9 @@ from typing import Any
 
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
+from hubsync_core.hubspot import errors as hs_errors
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
-from hubsync_core.hubspot.errors import (
-    ApiVersionError,
-    AuthenticationError,
-    BadRequestError,
-    DailyLimitError,
-    HubSpotError,
-    MissingScopesError,
-    RateLimitedError,
-    TransientError,
-)
 from hubsync_core.run_status import RunStatus
 from hubsync_core.store import bulk_load, lock, runs, segment_store
 from hubsync_core.store import contacts as contact_store
@@ -140,28 +131,27 @@ def _run_locked(
         return SyncStats(
             mode="incremental", status=RunStatus.FAILED, message=str(exc), timestamp=started
         )
-    run = runs.create_run(db, mode, owner, _options_dict(options), resumed_from=resumed_from)
-    assert run.id is not None
-    lock.attach_run(db, owner, run.id)
-    ctx = RunContext(
-        settings=settings,
-        db=db,
-        client=client,
-        options=options,
-        run_id=run.id,
+    ctx = RunContext.begin(
+        settings,
+        db,
+        client,
         mode=mode,
-        started_at=started,
-        properties=(),
+        owner=owner,
+        options=options,
+        recorded=_options_dict(options),
         checkpoint=checkpoint,
+        started_at=started,
+        resumed_from=resumed_from,
         on_progress=on_progress,
         cancel=cancel,
         clock=clock,
     )
-    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run.id)
+    run_id = ctx.run_id
+    log.info("Starting %s HubSpot contact sync (run %d)...", mode, run_id)
     ctx.publish()  # faces learn the run id at once, not after the first page
     status, message, hint, correlation_id = RunStatus.SUCCEEDED, "", "", None
     by_segment: dict[str, int] = {}
-    heartbeat = _Heartbeat(db, owner, run.id, ctx)
+    heartbeat = _Heartbeat(db, owner, run_id, ctx)
     background = tasks.Tasks()
     ctx.alongside = background.running
     with heartbeat:
@@ -187,10 +177,10 @@ def _run_locked(
                 f"Cancelled after {ctx.pages} pages; the next sync resumes where this one stopped."
             )
         except (
-            AuthenticationError,
-            MissingScopesError,
-            DailyLimitError,
-            ApiVersionError,
+            hs_errors.AuthenticationError,
+            hs_errors.MissingScopesError,
+            hs_errors.DailyLimitError,
+            hs_errors.ApiVersionError,
             budget.BudgetRefused,
         ) as exc:
             status, message, hint, correlation_id = (
@@ -199,14 +189,14 @@ def _run_locked(
                 exc.hint,
                 exc.correlation_id,
             )
-        except HubSpotError as exc:
+        except hs_errors.HubSpotError as exc:
             # Retries exhausted (or a request HubSpot refused): keep what was stored.
             status = RunStatus.PARTIAL
             message, hint, correlation_id = exc.message, exc.hint, exc.correlation_id
             hint = hint or "Sync again to resume from the last stored page."
         except Exception as exc:
             status, message = RunStatus.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}"
-            log.exception("sync run %d failed", run.id)
+            log.exception("sync run %d failed", run_id)
         if status != RunStatus.SUCCEEDED:
             ctx.errors += 1
             by_segment = _recompute_quietly(ctx)
@@ -218,7 +208,7 @@ def _run_locked(
     budget.remember_budget(db, client, clock())
     runs.finish_run(
         db,
-        run.id,
+        run_id,
         status,
         error_message=message or None,
         error_hint=hint or None,
@@ -241,7 +231,7 @@ def _run_locked(
         errors=ctx.errors,
         duration_seconds=duration,
         timestamp=started,
-        run_id=run.id,
+        run_id=run_id,
         mode=mode,
         status=status,
         api_calls=api_calls,
@@ -396,7 +386,7 @@ def _expected_total(ctx: RunContext) -> tuple[int | None, int | None]:
         page = ctx.client.search_contacts(
             [], ["hs_object_id"], sorts=sf.by_id("DESCENDING"), limit=1
         )
-    except (BadRequestError, TransientError, RateLimitedError):
+    except (hs_errors.BadRequestError, hs_errors.TransientError, hs_errors.RateLimitedError):
         return None, None  # the total only feeds the ETA; the sync itself does not need it
     highest = next((int(r.id) for r in page.contacts if r.id.isdigit()), None)
     total = page.total
@@ -412,7 +402,7 @@ def _remember_portal(db: Database, client: HubSpotClient) -> None:
         return
     try:
         details = client.account_details()
-    except HubSpotError:
+    except hs_errors.HubSpotError:
         return
     with db.transaction() as conn:
         runs.set_state(conn, PORTAL_ID, str(details.portal_id))

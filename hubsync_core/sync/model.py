@@ -88,14 +88,7 @@ class SyncProgress:
             phase=str((run.checkpoint or {}).get("phase", "")),
             alongside=tuple(str(n) for n in (run.checkpoint or {}).get("alongside") or ()),
             started_at=run.started_at,
-            pages=run.pages,
-            contacts=run.contacts,
-            api_calls=run.api_calls,
-            retries=run.retries,
-            rate_limited=run.rate_limited,
-            errors=run.errors,
-            rejected=run.rejected,
-            expected_total=run.expected_total,
+            **run.counters(),  # type: ignore[arg-type]
             elapsed_seconds=max((end - run.started_at).total_seconds(), 0.0),
             message=run.error_message or "",
         )

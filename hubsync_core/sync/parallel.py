@@ -2,7 +2,7 @@
 
 Sequential cursor paging cannot go faster than one page per round trip (100 contacts per
 250 ms = 400 contacts/s), and HubSpot's list endpoint has no filter to split it. Search does:
-it filters on `hs_object_id`, sorts by it, and has its own rate limit (about 4 requests/s,
+it filters on `hs_object_id`, sorts by it, and has its own rate limit (5 requests/s,
 200 contacts each). So a large full sync runs
 
 - the **list cursor** from the lowest id upwards (range 0: `[0, B)`), and
@@ -14,9 +14,14 @@ all through the one client and its shared pacing budget. `top` is the highest id
 run starts (one search sorted descending) plus one; contacts created later are the next
 incremental sync's (they were created after the mark). `B` (the list range's end) is the
 lowest claimed id: a search range is only claimed above every id the list has received, and
-the list drops ids at or above `B`, so the ranges stay disjoint and cover `[0, top)`. Search
-workers claim a range only where the list cursor, at its measured rate, would arrive later
-than the search worker would finish, so neither waits for the other at the end.
+the list drops ids at or above `B`, so the ranges stay disjoint and cover `[0, top)`. How much
+search takes, and when, is the planner's (sync/planner.py): each claim moves as many contacts
+off the list's top as make both budgets finish together, from the pacing's forecast of the
+list cursor and the search budget's rate. At the end an idle search worker splits the range
+with the most pages left when the workers in flight, not the budget, bound search: a range
+split at `m` keeps `[lo, m)` (its walker drops what it receives at or above `m`, under the
+lock, and ends there), and `[m, hi)` becomes a new range; `m` is above every id the walker
+has received, so the ranges stay disjoint.
 
 The fetch threads also convert their pages (records to rows to upsert parameters), so the
 one writer (the calling thread) only writes: every page already waiting
@@ -52,11 +57,12 @@ from typing import Any
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.errors import BadRequestError, RateLimitedError, TransientError
 from hubsync_core.hubspot.models import ContactRecord
-from hubsync_core.hubspot.pacing import DEFAULT_SEARCH_PER_SECOND
+from hubsync_core.hubspot.pacing import RateLimiter
 from hubsync_core.hubspot.paging import walk_contacts, walk_search_by_id
 from hubsync_core.store.contacts import PreparedContacts
-from hubsync_core.sync import full
+from hubsync_core.sync import full, planner
 from hubsync_core.sync.context import RunContext
+from hubsync_core.sync.range_plan import Range, RangePlanning, Speeds
 from hubsync_core.sync.records import Rejection
 
 log = logging.getLogger("hubsync.sync")
@@ -66,12 +72,13 @@ log = logging.getLogger("hubsync.sync")
 MIN_CONTACTS = 8_000
 #: HubSpot's largest search page.
 SEARCH_LIMIT = 200
-#: Contacts per claimed search range (three search pages): small, so that where the list
-#: cursor arrives at a range still being searched, it waits for little.
-RANGE_CONTACTS = 600
-#: A search range is claimed only if the list cursor would need this many times longer to
-#: reach it than a search worker needs to finish it.
-CLAIM_MARGIN = 1.0
+#: Most contacts one claim takes (twenty search pages, about four seconds of the search
+#: budget): the planner re-solves the balance at every claim, so claims stay this small.
+RANGE_CONTACTS = 4_000
+#: Search takes work off the list only while the list would still finish no sooner than
+#: search times this (planner.to_move): above 1, search is planned to end a little first and
+#: then takes the list's last pages as they prove needed; 0 claims whenever there is room.
+CLAIM_MARGIN = 1.15
 #: Smaller ranges are not worth a search request (half a search page).
 MIN_RANGE_CONTACTS = SEARCH_LIMIT // 2
 #: Most contacts one write transaction takes from the fetchers' queue.
@@ -136,19 +143,6 @@ def _edge_id(ctx: RunContext, direction: str) -> int | None:
 
 
 @dataclass
-class _Range:
-    lo: int
-    hi: int
-    last: int | None = None
-    done: bool = False
-    #: Handed to a search worker (in memory only; a resumed run hands them out again).
-    taken: bool = False
-
-    def row(self) -> list[Any]:
-        return [self.lo, self.hi, self.last, self.done]
-
-
-@dataclass
 class _Page:
     """One fetched page, converted, on its way to the writer."""
 
@@ -162,6 +156,10 @@ class _Page:
     list_after: str | None = None
 
 
+#: A list page for the converter: (records kept, last id, range reached, after, next after).
+_ListPage = tuple[list[ContactRecord], int | None, bool, str | None, str | None]
+
+
 @dataclass
 class _Finished:
     """A fetcher ended (`error` set when it failed)."""
@@ -169,30 +167,14 @@ class _Finished:
     error: BaseException | None = None
 
 
-@dataclass
-class _Rates:
-    """Measured speeds (contacts/s) that decide where search ranges are worth claiming."""
-
-    list_rate: float | None = None
-    search_rate: float | None = None
-
-    def observe(self, kind: str, contacts: int, seconds: float) -> None:
-        """Fold one page (`contacts` in `seconds`) into the `kind` rate (a moving average)."""
-        if seconds <= 0:
-            return
-        rate = contacts / seconds
-        old = getattr(self, kind)
-        setattr(self, kind, rate if old is None else 0.7 * old + 0.3 * rate)
-
-
-class _Backfill:
+class _Backfill(RangePlanning):
     """The fetchers, their coordination (ranges, claims) and the writer loop."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         checkpoint = ctx.checkpoint
         self.generation: int = checkpoint["generation"]
-        self.ranges = [_Range(*row[:4]) for row in checkpoint["ranges"]]
+        self.ranges = [Range(*row[:4]) for row in checkpoint["ranges"]]
         self.list_after: str | None = checkpoint.get("list_after")
         # The highest id the list cursor has received (stored or not): claims stay above it.
         lead = self.ranges[0]
@@ -202,10 +184,20 @@ class _Backfill:
         # The lowest id (the list's first), for the id density; until known, the list's lead.
         self.floor: int | None = checkpoint.get("id_floor")
         self.density = self._density(self.floor if self.floor is not None else self.list_seen)
-        self.rates = _Rates()
+        self.speeds = Speeds()
+        limiter = getattr(ctx.client, "limiter", None)
+        self.limiter: RateLimiter | None = limiter if isinstance(limiter, RateLimiter) else None
+        #: Contacts received this run by every fetcher (kept ones).
+        self.received = 0
+        for span in self.ranges[1:]:  # a resumed run's open ranges: estimates until searched
+            if not span.done:
+                start = span.lo if span.last is None else span.last + 1
+                span.left = max(span.hi - start, 0) * self.density
         self.lock = threading.Condition()
         self.stop = threading.Event()
         self.queue: queue.Queue[_Page | _Finished] = queue.Queue(maxsize=QUEUE_PAGES)
+        #: The list cursor's pages on their way to its converter (None: the cursor ended).
+        self.handoff: queue.Queue[_ListPage | None] = queue.Queue(maxsize=4)
         self.workers = max(1, ctx.settings.parallel_fetches - 1)
         # What the database holds (the writer's view): per range [last id, done].
         self.committed: dict[int, list[Any]] = {
@@ -220,7 +212,10 @@ class _Backfill:
     # -- the writer (calling thread) ------------------------------------------------------
     def run(self) -> None:
         ctx = self.ctx
-        threads = [threading.Thread(target=self._guard, args=(self._list_worker,), daemon=True)]
+        threads = [
+            threading.Thread(target=self._guard, args=(self._list_worker,), daemon=True),
+            threading.Thread(target=self._guard, args=(self._list_converter,), daemon=True),
+        ]
         threads += [
             threading.Thread(target=self._guard, args=(self._search_worker,), daemon=True)
             for _ in range(self.workers)
@@ -353,19 +348,30 @@ class _Backfill:
         database work then runs (without the GIL) while the next pages are converted."""
         return full.convert(records, self.ctx, self.generation)
 
+    def _waited(self) -> float:
+        """Seconds this thread's last request waited for the pacing."""
+        return self.limiter.last_wait() if self.limiter is not None else 0.0
+
     def _list_worker(self) -> None:
+        """The cursor: fetch, clip at the range's end, hand over; never waits on conversion."""
+        try:
+            self._walk_list()
+        finally:
+            self._hand_over(None)
+
+    def _walk_list(self) -> None:
         ctx = self.ctx
         lead = self.ranges[0]
         if lead.done:
             self._list_finished()
             return
-        batch = ctx.options.batch_size
-
         arrived = time.monotonic()
-        for page in walk_contacts(
-            ctx.client, ctx.properties, after=self.list_after, page_size=batch
-        ):
-            # Arrival to arrival: how fast the list really advances, the writer included.
+        walk = walk_contacts(
+            ctx.client, ctx.properties, after=self.list_after, page_size=ctx.options.batch_size
+        )
+        for page in walk:
+            # Arrival to arrival less the pacing's wait: what one page costs the cursor
+            # (round trip, hand-over, a full queue); the pacing's forecast adds the waits.
             started, arrived = arrived, time.monotonic()
             ids = [int(r.id) for r in page.items if r.id.isdigit()]
             with self.lock:
@@ -374,33 +380,49 @@ class _Backfill:
                     self.density = self._density(self.floor)
                 if ids:  # received: no range above it may be claimed for search any more
                     self.list_seen = max(self.list_seen, max(ids))
-                self.rates.observe("list_rate", len(page.items), arrived - started)
-                self.lock.notify_all()
-            if self.stop.is_set():
-                return
-            with self.lock:
+                self.speeds.observe("list_page", arrived - started - self._waited())
                 boundary = lead.hi
                 keep = [r for r in page.items if not (r.id.isdigit() and int(r.id) >= boundary)]
                 reached = len(keep) < len(page.items) or page.next_after is None
+                self.received += len(keep)
                 if reached:
                     self.list_seen = max(self.list_seen, boundary)
-                    self.lock.notify_all()
-            kept_ids = [int(r.id) for r in keep if r.id.isdigit()]
-            rows, rejections, merges = self._convert(keep)
-            item = _Page(
-                0,
-                rows,
-                rejections,
-                merges,
-                max(kept_ids) if kept_ids else None,
-                reached,
-                f"list after={page.after}",
-                list_after=page.next_after,
-            )
-            if not self._put(item):
+                self.lock.notify_all()
+            if self.stop.is_set():
+                return
+            kept = [int(r.id) for r in keep if r.id.isdigit()]
+            last = max(kept) if kept else None
+            if not self._hand_over((keep, last, reached, page.after, page.next_after)):
                 return
             if reached:
                 self._list_finished()
+                return
+
+    def _hand_over(self, item: _ListPage | None) -> bool:
+        """Queue a list page for the converter (None: the cursor ended); False if stopped."""
+        while True:
+            try:
+                self.handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if self.stop.is_set():
+                    return False
+
+    def _list_converter(self) -> None:
+        """Convert the cursor's pages in order, so the cursor sends its next request at once
+        (its round trip, not its conversion, bounds it at Professional limits)."""
+        while not self.stop.is_set():
+            try:
+                item = self.handoff.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            keep, last, reached, after, next_after = item
+            rows, rejections, merges = self._convert(keep)
+            page = _Page(0, rows, rejections, merges, last, reached, f"list after={after}")
+            page.list_after = next_after
+            if not self._put(page):
                 return
 
     def _list_finished(self) -> None:
@@ -419,6 +441,8 @@ class _Backfill:
         ctx = self.ctx
         span = self.ranges[index]
         last = span.last
+        # The filter's end stays the one the walk began with; a split lowers `span.hi`, and
+        # what arrives at or above it is dropped here (the new range reads it).
         walk = walk_search_by_id(
             ctx.client,
             ctx.properties,
@@ -428,20 +452,32 @@ class _Backfill:
             page_size=SEARCH_LIMIT,
             what=f"the search of ids {span.lo}-{span.hi - 1}",
         )
-        started = time.monotonic()
+        started, filter_end = time.monotonic(), span.hi
         for page in walk:
             if self.stop.is_set():
                 return
+            arrived = time.monotonic()
             floor = span.lo if last is None else last + 1
-            # Only what the filter asked for: nothing another range (or the list) stores.
-            records = [r for r in page.contacts if r.id.isdigit() and floor <= int(r.id) < span.hi]
-            ids = [int(r.id) for r in records]
             with self.lock:
-                self.rates.observe("search_rate", len(page.contacts), time.monotonic() - started)
+                self.speeds.observe("search_page", arrived - started - self._waited())
+                end = span.hi
+                # Only what the filter asked for: nothing another range (or the list) stores.
+                records = [r for r in page.contacts if r.id.isdigit() and floor <= int(r.id) < end]
+                beyond = any(r.id.isdigit() and int(r.id) >= end for r in page.contacts)
+                ids = [int(r.id) for r in records]
+                if ids:
+                    span.seen = max(span.seen or 0, max(ids))
+                self.received += len(records)
+                done = page.done or not ids or beyond
+                if done:
+                    span.left = 0.0
+                elif end == filter_end:  # search's own count of what the filter still holds
+                    span.left = max(float(page.total - len(page.contacts)), 0.0)
+                else:  # split: the total counts the other half too
+                    span.left = max((span.left or 0.0) - len(records), 0.0)
             rows, rejections, merges = self._convert(records)
             new_last = max(ids) if ids else last
-            describe = f"search ids {span.lo}-{span.hi - 1} after {last}"
-            done = page.done or not ids
+            describe = f"search ids {span.lo}-{end - 1} after {last}"
             if not self._put(_Page(index, rows, rejections, merges, new_last, done, describe)):
                 return
             if done:
@@ -450,9 +486,10 @@ class _Backfill:
             started = time.monotonic()
 
     def _claim(self) -> int | None:
-        """A range for a search worker: an unfinished one of a resumed run, or a new one cut
-        from the top of the list range when search would finish it before the list gets
-        there. None when there is nothing left worth claiming."""
+        """A range for a search worker: an unfinished one of a resumed run, a new one cut off
+        the top of the list's range when the planner says search should take more, or half of
+        a range in progress when more walkers would make search faster. None when nothing is
+        left that a search worker could speed up."""
         with self.lock:
             while not self.stop.is_set():
                 for index, span in enumerate(self.ranges[1:], start=1):
@@ -460,51 +497,50 @@ class _Backfill:
                         span.taken = True
                         return index
                 lead = self.ranges[0]
-                if lead.done or self.list_seen + 1 >= lead.hi:
-                    return None
-                if self.rates.list_rate is None:
-                    self.lock.wait(0.5)  # the list's first page tells how fast it goes
+                list_open = not lead.done and self.list_seen + 1 < lead.hi
+                if list_open and self.speeds.list_page is None:
+                    self.lock.wait(0.5)  # the list's first page tells what a page costs
                     continue
-                claimed = self._cut(lead)
+                claimed = self._cut(lead) if list_open else None
+                if claimed is None:
+                    claimed = self._split()
                 if claimed is not None:
                     return claimed
-                # Not worth it now; the list's pace may change (pacing, the writer).
+                if not list_open and not self._splittable():
+                    return None
+                # Nothing worth taking now; the list's pace and the ranges' totals move on.
                 self.lock.wait(0.25)
             return None
 
-    def _cut(self, lead: _Range) -> int | None:
-        """Cut a new search range off the top of the list range, if it is worth it.
-
-        The range ends where the list's range ends (`hi`) and starts at the lowest `lo` where
-        the list cursor, at its measured rate, arrives no sooner than the search worker would
-        finish (times `CLAIM_MARGIN`): (lo - seen) / list >= margin * (hi - lo) / search, in
-        contacts. It holds at most `RANGE_CONTACTS`, and at least half a search page.
-        """
-        hi, seen, density = lead.hi, self.list_seen, self.density
-        if seen + 1 >= hi:
+    def _cut(self, lead: Range) -> int | None:
+        """Cut a new search range off the top of the list's range, if the planner says
+        search should take more (see sync/planner.py). Returns its index."""
+        outlook = self._outlook(lead)
+        movable = planner.to_move(outlook, CLAIM_MARGIN)
+        size = planner.claim_size(
+            movable, RANGE_CONTACTS, MIN_RANGE_CONTACTS, outlook.list_contacts
+        )
+        if size <= 0:
             return None
-        list_rate = max(self.rates.list_rate or 1.0, 1e-6)
-        search_rate = max(self.rates.search_rate or self._search_rate_guess(), 1.0)
-        # Solve for lo: (lo - seen) / l >= m (hi - lo) / s.
-        inverse_list, margin_search = 1 / list_rate, CLAIM_MARGIN / search_rate
-        balanced = (seen * inverse_list + hi * margin_search) / (inverse_list + margin_search)
-        width = max(1, math.ceil(RANGE_CONTACTS / density))
-        lo = max(hi - width, math.ceil(balanced), seen + 1)
-        if (hi - lo) * density < MIN_RANGE_CONTACTS:
+        span = lead.hi - self.list_seen - 1
+        in_flight = math.ceil(planner.LIST_PAGE * span / max(outlook.list_contacts, 1.0))
+        lo = planner.cut_point(
+            lead.hi, self.list_seen, size, outlook.list_contacts, min(in_flight, span // 2)
+        )
+        if lo is None:
             return None
         log.debug(
-            "Search claims ids %d-%d (list at %d, %.0f/s; search %.0f/s a worker)",
+            "Search claims ids %d-%d (~%d contacts; list at %d with ~%.0f left, %.2f s a "
+            "page; search holds %d requests at %.1f/s)",
             lo,
-            hi - 1,
-            seen,
-            list_rate,
-            search_rate,
+            lead.hi - 1,
+            size,
+            self.list_seen,
+            outlook.list_contacts,
+            self.speeds.list_page or 0.0,
+            outlook.search_requests,
+            outlook.search_per_second,
         )
-        self.ranges.append(_Range(lo, hi, None, False, taken=True))
+        self.ranges.append(Range(lo, lead.hi, None, False, taken=True, left=float(size)))
         lead.hi = lo
         return len(self.ranges) - 1
-
-    def _search_rate_guess(self) -> float:
-        """Contacts/s one search worker may reach before any search was measured."""
-        # The client paces searches to DEFAULT_SEARCH_PER_SECOND, shared by the workers.
-        return SEARCH_LIMIT * DEFAULT_SEARCH_PER_SECOND / self.workers

@@ -22,7 +22,8 @@ def render_detail(
     close: Callable[[str | None], None],
 ) -> None:
     """The contact's details, or a warning when no stored contact has this id."""
-    contact = service.get_contact(contact_id)
+    # Enumerations read "Former customer (1088421376)": the label, and the value rules use.
+    contact = service.get_contact(contact_id, labels=True)
     if contact is None:
         st.warning(plain(f"No stored contact has the id {json.dumps(contact_id)}."))
         st.button("Close", on_click=close, args=(None,), key="c_close_missing")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 import tempfile
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from hubsync_core import columns as registry
+from hubsync_core.clock import utcnow
 from hubsync_core.service import ContactFilter, ContactPage, HubSyncService
 
 COLUMN_CHOICES: tuple[str, ...] = registry.NAMES
@@ -57,10 +57,10 @@ def render_table(
     ids = [str(row["hubspot_id"]) for row in page.rows]
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in page.rows], columns=columns)
     config: dict[str, Any] = {c: st.column_config.Column(label(c)) for c in columns}
-    for c in ("created_at", "updated_at", "synced_at", "archived_at"):
+    for c in registry.TIMES:
         if c in columns:
             config[c] = st.column_config.DatetimeColumn(label(c), format="YYYY-MM-DD HH:mm")
-    for c in ("segments", "list_memberships"):
+    for c in registry.MEMBERSHIPS:
         if c in columns:
             config[c] = st.column_config.ListColumn(label(c))
     st.dataframe(
@@ -84,7 +84,7 @@ def render_export(
 ) -> None:
     """Export options and the download button (the CSV is written only when clicked)."""
     chosen = columns
-    file_name = service.csv_filename(flt, date.today())
+    file_name = service.csv_filename(flt, utcnow().date())  # the UTC day, as the API names it
     with st.expander("Export options"):
         mode = st.radio(
             "Columns in the CSV",
@@ -103,6 +103,18 @@ def render_export(
                 accept_new_options=True,
                 help="Type a HubSpot property name (e.g. country) to add it.",
             )
+        values = st.radio(
+            "Option values (lifecycle stage, lead status, other dropdowns)",
+            ("internal", "labels"),
+            format_func={
+                "internal": "internal values (re-import into HubSpot)",
+                "labels": "labels (for reading)",
+            }.get,
+            horizontal=True,
+            key="c_export_values",
+            help="Like HubSpot's own export: internal values such as 1088421376 round-trip, "
+            "labels such as “Former customer” read well.",
+        )
         st.caption(
             f"File {file_name}: every matching contact (not only this page), in the current "
             "sort order."
@@ -112,7 +124,11 @@ def render_export(
         # Streamed to a temporary file by the core, so only the finished file is held in memory.
         with tempfile.TemporaryFile() as out:
             pieces = service.iter_contacts_csv(
-                flt, columns=chosen or columns, sort=sort, descending=descending
+                flt,
+                columns=chosen or columns,
+                sort=sort,
+                descending=descending,
+                labels=values == "labels",
             )
             for piece in pieces:
                 out.write(piece.encode("utf-8"))

@@ -15,6 +15,7 @@ import streamlit as st
 
 from hubsync_core import segments as rules
 from hubsync_core.segments import Condition, Group, SegmentDef, SegmentError
+from pages.components.value_picker import PICKER_OPS, value_picker
 
 #: Groups the row editor shows: the rule and one level of groups inside it. Deeper rules are
 #: edited as JSON.
@@ -36,6 +37,8 @@ OP_LABELS: dict[str, str] = {
 }
 MATCH_LABELS = {"all": "all of (AND)", "any": "any of (OR)"}
 NO_VALUE_OPS = ("is_empty", "is_not_empty")
+#: {field: {internal value: label}} of the enumeration fields.
+Options = dict[str, dict[str, str]]
 VALUE_HINTS = {
     "in": "Germany, France",
     "within_last_days": "days",
@@ -216,7 +219,7 @@ def _toggle_json() -> None:
 # -- widgets -----------------------------------------------------------------------------------
 
 
-def _condition_row(group_id: int, item: dict[str, Any], fields: list[str]) -> None:
+def _condition_row(group_id: int, item: dict[str, Any], fields: list[str], enums: Options) -> None:
     field_key, op_key, value_key, value2_key = _cond_keys(item["id"])
     state = st.session_state
     current = state.get(field_key)
@@ -231,7 +234,11 @@ def _condition_row(group_id: int, item: dict[str, Any], fields: list[str]) -> No
         label_visibility="collapsed",
     )
     op = state.get(op_key)
-    if op not in NO_VALUE_OPS:
+    options = enums.get(state.get(field_key) or "")
+    if options and op in PICKER_OPS:
+        with cols[2]:
+            value_picker(value_key, f"sg_c{item['id']}_pick", op, options)
+    elif op not in NO_VALUE_OPS:
         hint = VALUE_HINTS.get(op or "", "value (text, number or YYYY-MM-DD)")
         cols[2].text_input("Value", key=value_key, placeholder=hint, label_visibility="collapsed")
     if op == "between":
@@ -241,7 +248,7 @@ def _condition_row(group_id: int, item: dict[str, Any], fields: list[str]) -> No
     )
 
 
-def _group_editor(node: dict[str, Any], fields: list[str], depth: int) -> None:
+def _group_editor(node: dict[str, Any], fields: list[str], enums: Options, depth: int) -> None:
     st.radio(
         "Contacts matching" if depth == 1 else "This group matches",
         list(MATCH_LABELS),
@@ -261,9 +268,9 @@ def _group_editor(node: dict[str, Any], fields: list[str], depth: int) -> None:
                     args=(node["id"], item["id"]),
                     help="Remove the group",
                 )
-                _group_editor(item, fields, depth + 1)
+                _group_editor(item, fields, enums, depth + 1)
         else:
-            _condition_row(node["id"], item, fields)
+            _condition_row(node["id"], item, fields, enums)
     buttons = st.columns([1, 1, 3])
     buttons[0].button(
         "➕ Condition", key=f"sg_addc_{node['id']}", on_click=_add_condition, args=(node["id"],)
@@ -274,8 +281,9 @@ def _group_editor(node: dict[str, Any], fields: list[str], depth: int) -> None:
         )
 
 
-def render_rule_editor(fields: list[str]) -> None:
-    """The rule as rows (each row's field one of `fields`) or as JSON."""
+def render_rule_editor(fields: list[str], enums: Options | None = None) -> None:
+    """The rule as rows (each row's field one of `fields`) or as JSON. `enums`:
+    {field: {value: label}} of enumeration fields, whose values are picked by label."""
     st.toggle("Edit the rule as JSON (any nesting)", key="sg_json_mode", on_change=_toggle_json)
     if st.session_state["sg_json_mode"]:
         st.text_area(
@@ -286,4 +294,4 @@ def render_rule_editor(fields: list[str]) -> None:
             '"value": "lead"}, {"match": "any", "items": [...]}]}',
         )
     else:
-        _group_editor(st.session_state["sg_tree"], fields, 1)
+        _group_editor(st.session_state["sg_tree"], fields, enums or {}, 1)

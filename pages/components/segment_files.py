@@ -3,11 +3,10 @@ nothing, existing segments kept unless replaced)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import streamlit as st
 
 from hubsync_core import segments as rules
+from hubsync_core.clock import utcnow
 from hubsync_core.segments import SegmentDef, SegmentError
 from hubsync_core.service import HubSyncService
 from pages.components.formatting import plain
@@ -39,16 +38,13 @@ def _import(service: HubSyncService, loaded: list[SegmentDef]) -> None:
 def render_segment_files(service: HubSyncService) -> None:
     """Export buttons and the import uploader."""
     st.subheader("Export and import")
-    cols = st.columns(2)
-    today = datetime.now().date().isoformat()
-    for col, fmt, mime in zip(
-        cols, ("toml", "json"), ("application/toml", "application/json"), strict=True
-    ):
+    today = utcnow().date().isoformat()  # UTC, like every date HubSync names
+    for col, fmt in zip(st.columns(2), ("toml", "json"), strict=True):
         col.download_button(
             f"⬇️ Export as {fmt.upper()}",
             data=lambda fmt=fmt: service.export_segments(fmt),
             file_name=f"hubsync-segments-{today}.{fmt}",
-            mime=mime,
+            mime=f"application/{fmt}",
             on_click="ignore",
             key=f"sg_export_{fmt}",
         )

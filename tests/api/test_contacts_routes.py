@@ -171,6 +171,30 @@ def test_csv_columns_and_sort_follow_the_cli_options(synced, cli_configured, cap
     assert synced.get(f"{BASE}/contacts.csv?limit=5").json()["parameter"] == "limit"
 
 
+def test_csv_holds_internal_values_by_default_and_labels_when_asked(
+    synced, service, cli_env, capsysbinary
+):
+    query = "stage=lead&stage=salesqualifiedlead&columns=hubspot_id,lifecyclestage"
+    internal = synced.get(f"{BASE}/contacts.csv?{query}")
+    labelled = synced.get(f"{BASE}/contacts.csv?{query}&labels=true")
+    assert internal.status_code == labelled.status_code == 200
+    assert {line.split(b",")[1] for line in internal.content.splitlines()[1:]} == {
+        b"lead",
+        b"salesqualifiedlead",
+    }
+    assert {line.split(b",")[1] for line in labelled.content.splitlines()[1:]} == {
+        b"Lead",
+        b"Sales Qualified Lead",
+    }
+    # The same bytes as the CLI's --labels and the SDK's labels=True.
+    argv = ["contacts", "--format", "csv", "--query", "stage=lead&stage=salesqualifiedlead"]
+    assert cli.main([*argv, "--columns", "hubspot_id,lifecyclestage", "--labels"]) == 0
+    assert labelled.content == capsysbinary.readouterr().out
+    flt = ContactFilter(lifecycle_stages=("lead", "salesqualifiedlead"))
+    sdk = service.iter_contacts_csv(flt, columns=["hubspot_id", "lifecyclestage"], labels=True)
+    assert labelled.content == "".join(sdk).encode("utf-8")
+
+
 def test_delete_needs_confirm_and_answers_the_number_deleted(synced):
     total = get_contacts(synced, archived="include", limit=1)["total"]
     refused = synced.delete(f"{BASE}/contacts")

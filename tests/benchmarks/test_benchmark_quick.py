@@ -21,6 +21,8 @@ EXPECTED = {
     "ingest",
     "rate-bound",
     "rate-bound, search in burst",
+    "budgets Starter",
+    "budgets Professional",
     "latency-bound",
     "incremental",
     "incremental, lists+archived",
@@ -46,7 +48,7 @@ def quick_run(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> tu
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=360,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -83,6 +85,11 @@ def test_latency_bound_runs_say_their_end_to_end_rate_and_were_checked_exact(qui
     assert len(rows) == 2
     for row in rows:
         assert "end to end" in row["note"] and "exact:" in row["note"], row["note"]
+        for run in row["runs"]:
+            # Before the walk: the portal's details and the total, asked for together (the
+            # lists search, made alongside, counts too when answered before the walk began).
+            assert run["rounds"]["before"] in (1, 2), run["rounds"]
+            assert run["rounds"]["overlapping"] > 0, run["rounds"]
 
 
 def test_unlimited_scenarios_are_never_rate_limited(quick_run) -> None:
@@ -142,3 +149,19 @@ def test_api_answers_every_request_under_load_idle_and_during_a_sync(quick_run) 
         assert 0 < row["query_p50_ms"] <= row["query_p95_ms"]
     for row in (r for r in rows if r["scenario"] == "api contacts during sync"):
         assert row["extra"]["sync_contacts_during_window"] > 0
+
+
+def test_budgets_runs_are_exact_id_for_id_and_show_each_budget_per_second(quick_run) -> None:
+    """Issue 17 item 1's scenario: each tier's full syncs checked against the sandbox's ids,
+    429s as a share of calls, and both budgets' use second by second (never a speed)."""
+    _, report = quick_run
+    rows = [r for r in report["rows"] if r["scenario"].startswith("budgets")]
+    assert {r["extra"]["tier"] for r in rows} == {"Starter", "Professional"}
+    for row in rows:
+        extra = row["extra"]
+        assert extra["database_exact"] is True
+        assert row["contacts"] == extra["portal_live"] > 8_000  # large enough to run parallel
+        assert 0 <= extra["share_429"] < 1
+        seconds = extra["budget_seconds"]
+        assert sum(s[1] for s in seconds) > 0 and sum(s[2] for s in seconds) > 0
+        assert all(s[1] <= extra["burst_per_10s"] for s in seconds)

@@ -14,6 +14,9 @@ from urllib.parse import parse_qs, urlparse
 from hubsync_core.store import explorer, export
 from hubsync_core.store.explorer import ContactFilter
 
+#: The demo portal's custom lifecycle stage and the label its properties API gives it.
+CUSTOM_STAGE, CUSTOM_LABEL = "1088421376", "Former customer"
+
 
 def query_of(page: Any) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
@@ -113,6 +116,58 @@ def test_a_bookmarked_filter_url_opens_the_same_view(page: Any, app_server: Any,
     page.get_by_text(re.compile(rf"^{total:,} contacts · ")).wait_for()
     # The widgets show the URL's filter (chips titled "option · count").
     page.locator('.st-key-c_segments span[title^="chainge · "]').first.wait_for()
-    page.locator('.st-key-c_stages span[title^="lead · "]').first.wait_for()
+    page.locator('.st-key-c_stages span[title^="Lead · "]').first.wait_for()  # its label
     assert page.locator(".st-key-c_email input[type=radio]").nth(1).is_checked()
+    ui.assert_no_exception(page)
+
+
+def test_a_custom_stage_reads_as_its_label_and_exports_as_value_or_label(
+    page: Any, app_server: Any, ui: Any
+) -> None:
+    """Issue 13's acceptance on the demo portal, whose custom lifecycle stage "1088421376" is
+    labelled "Former customer": the explorer's cells and facet and the Insights funnel show
+    the label; the CSV holds the value by default and the label when asked."""
+    ui.ensure_synced(page, app_server)
+    flt = ContactFilter(lifecycle_stages=(CUSTOM_STAGE,))
+    db = app_server.database()
+    try:
+        total = explorer.count_contacts(db, flt)
+    finally:
+        db.dispose()
+    assert total > 0
+
+    ui.open_page(page, app_server, "contacts", f"stage={CUSTOM_STAGE}")
+    page.get_by_text(re.compile(rf"^{total:,} contacts · ")).wait_for()
+    # The facet chip shows the label and count; the URL keeps the value.
+    page.locator(f'.st-key-c_stages span[title="{CUSTOM_LABEL} · {total:,}"]').wait_for()
+    assert query_of(page) == {"stage": [CUSTOM_STAGE]}
+    # The table's cells (the grid's accessible cells) read the label, never the value.
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    # The grid draws on a canvas; its accessible cells exist for the columns in view, so
+    # scroll the lifecycle stage column into view first.
+    grid.hover()
+    page.mouse.wheel(600, 0)
+    stage_cells = grid.locator('td[role="gridcell"][aria-colindex="8"]')
+    stage_cells.first.wait_for(state="attached")
+    shown = {stage_cells.nth(i).inner_text() for i in range(stage_cells.count())}
+    assert shown == {CUSTOM_LABEL}, shown
+    ui.assert_no_exception(page)
+
+    def exported_stages() -> set[str]:
+        with page.expect_download() as download_info:
+            page.locator(".st-key-c_export button").click()
+        text = Path(download_info.value.path()).read_text(encoding="utf-8")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) == total
+        return {row["lifecyclestage"] for row in rows}
+
+    assert exported_stages() == {CUSTOM_STAGE}  # internal values by default (round-trips)
+    page.get_by_text("Export options").click()
+    page.locator(".st-key-c_export_values").get_by_text("labels (for reading)").click()
+    ui.wait_for_app_idle(page)
+    assert exported_stages() == {CUSTOM_LABEL}
+
+    ui.open_page(page, app_server, "insights")
+    page.locator(".js-plotly-plot").filter(has_text=CUSTOM_LABEL).first.wait_for()
+    assert page.locator(".js-plotly-plot").filter(has_text=CUSTOM_STAGE).count() == 0
     ui.assert_no_exception(page)

@@ -69,8 +69,14 @@ def test_eu_leads_created_in_the_browser_filters_exports_charts_and_is_listed(
     ui.wait_for_app_idle(page)
     choose(page, row_op(page, 1), "equals")
     ui.wait_for_app_idle(page)
-    values = page.locator("[class*='st-key-sg_c'][class*='_v'] input")
-    fill_text(page, ui, values.nth(1), "lead")
+    # An enumeration's value is picked by label: the custom stage reads as "Former customer"
+    # (with the value the rule will hold); the rule saves "lead", not "Lead".
+    picker = page.locator("[class*='st-key-sg_c'][class*='_pick']").first
+    picker.locator("input").first.click()
+    page.get_by_role("option", name="Former customer (1088421376)", exact=True).wait_for()
+    page.keyboard.press("Escape")
+    choose(page, picker, "Lead")
+    ui.wait_for_app_idle(page)
 
     # The live preview counts what the core's preview counts for the same rule.
     db = app_server.database()

@@ -267,3 +267,21 @@ def test_searches_are_spread_evenly_instead_of_bursting(clock: FakeClock) -> Non
     gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= 0.25 - 1e-9
     assert max_in_window(sends, 1.0) <= 4
+
+
+def test_a_search_429_widens_the_search_margin_and_holds_every_search(clock: FakeClock) -> None:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    before = limiter.search_rate()
+    sends = []
+    for _ in range(5):
+        limiter.acquire(search=True)
+        sends.append(clock.now)
+
+    limiter.search_refused()  # the server counted a sixth in its second anyway
+    limiter.acquire(search=True)
+
+    assert limiter.search_rate() < before  # type: ignore[operator]
+    assert clock.now >= sends[0] + 1.0  # no search until our oldest left the window
+    waits = len(clock.sleeps)
+    limiter.acquire()  # the list window is not held
+    assert len(clock.sleeps) == waits

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings
 from hubsync_core.segments import Condition, Group, SegmentDef
 from hubsync_core.store import contacts as contact_store
@@ -361,6 +362,7 @@ def test_export_button_names_the_file_after_the_filter_and_counts_every_row(seed
     button = at.get("download_button")[0]
     total = explorer.count_contacts(seeded.db, ContactFilter(segments=("chainge",)))
     assert f"Export CSV ({total:,} rows)" in button.proto.label
-    name = export.csv_filename(ContactFilter(segments=("chainge",)), date.today())
-    assert name == f"hubspot-contacts-chainge-{date.today().isoformat()}.csv"
+    today = utcnow().date()  # the file is named after the UTC day
+    name = export.csv_filename(ContactFilter(segments=("chainge",)), today)
+    assert name == f"hubspot-contacts-chainge-{today.isoformat()}.csv"
     assert any(name in c.value for c in at.caption)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 import requests
 from sandbox_testkit import Api
 
-from hubsync_core.sandbox import Sandbox
+from hubsync_core.sandbox import Sandbox, SandboxConfig, limits
 
 CONTACTS = "/crm/v3/objects/contacts"
 
@@ -151,3 +152,40 @@ def test_keep_alive_serves_many_requests_on_one_connection(shared_api: Api) -> N
     assert first.headers.get("Connection", "keep-alive").lower() != "close"
     for _ in range(20):
         assert shared_api.get(CONTACTS, limit=1).status_code == 200
+
+
+@pytest.mark.parametrize(("tier", "burst"), [("starter", 100), ("professional", 190)])
+def test_list_and_search_budgets_are_separate_rolling_windows(
+    monkeypatch: pytest.MonkeyPatch, tier: str, burst: int
+) -> None:
+    """The limits a backfill benchmark is held to: `burst` list-type requests in any rolling
+    10 s and 5 searches in any rolling second, neither spending the other."""
+    now = [100.0]
+    monkeypatch.setattr(limits.time, "monotonic", lambda: now[0])
+    limiter = limits.Limiter(SandboxConfig(contacts=0, rate_limit=burst, search_rate_limit=5))
+
+    assert all(limiter.admit(False) == (None, None) for _ in range(burst))
+    assert limiter.admit(False)[0] == "TEN_SECONDLY_ROLLING"
+    # The burst window is full, yet search has its own five a second.
+    assert all(limiter.admit(True) == (None, None) for _ in range(5))
+    policy, wait = limiter.admit(True)
+    assert policy == "SECONDLY" and wait == pytest.approx(1.0)
+    now[0] += 1.0  # a second later: search again, the 10-s window still full
+    assert limiter.admit(True) == (None, None)
+    assert limiter.admit(False)[0] == "TEN_SECONDLY_ROLLING"
+    now[0] += 9.0  # ten seconds after the burst: the window rolled over
+    assert limiter.admit(False) == (None, None)
+
+
+def test_admin_budget_reports_each_budgets_use_per_second(make_sandbox: Any, api_for: Any) -> None:
+    sandbox = make_sandbox(rate_limit=100, search_rate_limit=5)
+    api = api_for(sandbox)
+    for _ in range(3):
+        assert api.get(CONTACTS, limit=1).status_code == 200
+    assert api.search({"limit": 1}).status_code == 200
+
+    budget = requests.get(sandbox.base_url + "/_sandbox/budget", timeout=10).json()
+
+    assert sum(row[1] for row in budget["seconds"]) == 3
+    assert sum(row[2] for row in budget["seconds"]) == 1
+    assert budget["now"] >= max(row[0] for row in budget["seconds"])

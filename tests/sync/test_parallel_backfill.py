@@ -18,7 +18,7 @@ from hubsync_core.hubspot.pacing import RateLimiter
 from hubsync_core.sandbox.portal import encode_cursor
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import runs
-from hubsync_core.sync import parallel
+from hubsync_core.sync import parallel, planner
 from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.engine import GENERATION
 from hubsync_core.sync.model import SyncProgress
@@ -348,3 +348,61 @@ def test_empty_id_bounds_fall_back_to_the_cursor_scan(
     assert stats.status == "succeeded"
     assert writes.layouts == []
     assert stats.total_synced == h.assert_exact()
+
+
+def test_idle_search_workers_split_a_busy_range_and_every_contact_is_stored_once(
+    make_sqlite_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Work stealing: one big search range, nothing more to cut off the list; the idle
+    workers split the range's unread part (as they do when walkers, not the budget, bound
+    search) and the walker stops at the split."""
+    monkeypatch.setattr(parallel, "RANGE_CONTACTS", 2_000)
+    monkeypatch.setattr(planner, "should_split", lambda *args: True)
+    slow_search = RateLimiter(max_requests=1_000_000, interval_ms=1000, search_per_second=20)
+    h = make_sqlite_harness(3000, seed=48, client_options={"rate_limiter": slow_search})
+    hold_list_until_claims(h, monkeypatch, claims=1)
+    counted_cut = parallel._Backfill._cut
+    cuts = [0]
+
+    def one_cut(backfill: Any, lead: Any) -> int | None:
+        if cuts[0]:
+            return None  # the list keeps the rest: search can only steal from itself
+        index = counted_cut(backfill, lead)
+        cuts[0] += index is not None
+        return index
+
+    monkeypatch.setattr(parallel._Backfill, "_cut", one_cut)
+    split_done = threading.Event()
+    original_split = parallel._Backfill._split
+
+    def split(backfill: Any) -> int | None:
+        index = original_split(backfill)
+        if index is not None:
+            split_done.set()
+        return index
+
+    monkeypatch.setattr(parallel._Backfill, "_split", split)
+    original_search = h.client.search_contacts
+    range_pages = [0]
+
+    def search_contacts(filter_groups: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        if filter_groups:
+            range_pages[0] += 1
+            if range_pages[0] == 2:  # the range's first page is in: wait for a split
+                assert split_done.wait(30), "no idle worker split the busy range"
+        return original_search(filter_groups, *args, **kwargs)
+
+    monkeypatch.setattr(h.client, "search_contacts", search_contacts)
+    writes = Writes(monkeypatch)
+
+    stats = h.run("full")
+
+    assert stats.status == "succeeded", stats.message
+    h.assert_exact()
+    live = sorted(h.sandbox.portal.live_ids(), key=int)
+    assert sorted(writes.ids, key=int) == live  # each contact written once
+    for layout in writes.layouts:
+        assert_disjoint_and_covering(layout)
+    final = writes.layouts[-1]
+    assert len(final) >= 3  # the list's range, the claimed one, at least one split off it
+    assert all(done for *_, done in final)

@@ -131,8 +131,9 @@ class ContactFilter:
         """The filter a bookmarked URL describes; bad values are ignored (see `parse_query_params`)."""
         return parse_query_params(params)[0]
 
-    def describe(self) -> str:
-        """A human label: "All contacts", or "Segment chainge · search “acme” · with email"."""
+    def describe(self, stage_labels: Mapping[str, str] | None = None) -> str:
+        """A human label: "All contacts", or "Segment chainge · search “acme” · with email".
+        `stage_labels`: {stage value: label} to name stages as people know them."""
         parts: list[str] = []
         if self.segments:
             joiner = " and " if self.segment_match == "all" else " or "
@@ -142,7 +143,8 @@ class ContactFilter:
             parts.append(f"search “{self.search}”")
         if self.lifecycle_stages:
             noun = "stage" if len(self.lifecycle_stages) == 1 else "stages"
-            parts.append(f"{noun} {' or '.join(self.lifecycle_stages)}")
+            names = [(stage_labels or {}).get(s, s) for s in self.lifecycle_stages]
+            parts.append(f"{noun} {' or '.join(names)}")
         for label, start, end in (
             ("created", self.created_from, self.created_to),
             ("modified", self.modified_from, self.modified_to),

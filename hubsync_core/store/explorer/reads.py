@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -34,35 +34,29 @@ from hubsync_core.store.explorer.sql import CONTACTS, exploring, reading
 from hubsync_core.store.explorer.terms import filter_terms
 
 
+class PageArgs(TypedDict, total=False):
+    """How to read a page (`explore`'s keyword arguments and defaults, but `facets`)."""
+
+    sort: str
+    descending: bool
+    limit: int
+    offset: int
+    columns: Sequence[str] | None
+    count_cap: int | None
+
+
 def query_contacts(
-    db: Database,
-    flt: ContactFilter | None = None,
-    *,
-    sort: str = "updated_at",
-    descending: bool = True,
-    limit: int = 50,
-    offset: int = 0,
-    columns: Sequence[str] | None = None,
-    count_cap: int | None = None,
+    db: Database, flt: ContactFilter | None = None, **page: Unpack[PageArgs]
 ) -> ContactPage:
-    """One page of matching contacts, sorted, with the total for the filter.
+    """One page of matching contacts, sorted, with the total for the filter: `explore`
+    without facets.
 
     Rows are dicts holding `columns` (default `columns.NAMES`: every stored field but
     `properties`, plus `segments` and `list_memberships` as lists of names, each fetched
     for just this page). Other column names are read from the contact's `properties`.
     Ties are broken by id, numerically. `count_cap`: see `ContactPage`.
     """
-    return explore(
-        db,
-        flt,
-        sort=sort,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-        columns=columns,
-        count_cap=count_cap,
-        facets=(),
-    ).page
+    return explore(db, flt, facets=(), **page).page
 
 
 @dataclass(frozen=True)
