@@ -172,7 +172,7 @@ def test_csv_columns_and_sort_follow_the_cli_options(synced, cli_configured, cap
 
 
 def test_csv_holds_internal_values_by_default_and_labels_when_asked(
-    synced, service, cli_env, capsysbinary
+    synced, service, cli_configured, capsysbinary
 ):
     query = "stage=lead&stage=salesqualifiedlead&columns=hubspot_id,lifecyclestage"
     internal = synced.get(f"{BASE}/contacts.csv?{query}")
