@@ -228,3 +228,26 @@ def test_the_walks_failure_stays_the_walks_and_the_lists_failure_is_told_too(
     assert "502" in stats.message, stats.message
     told = [w for w in stats.warnings if "lists" in w and "failed" in w]
     assert len(told) == 1 and "503" in told[0], stats.warnings
+
+
+def test_a_failed_archived_listing_is_the_archived_phases_failure_and_resumed_there(
+    make_harness: HarnessFactory,
+) -> None:
+    """The archived listing, read by a task as the contacts phase closes, fails: the run ends
+    partial at the archived phase with that error, and the next run finishes exactly."""
+    h = make_harness(600, seed=177)
+    gate = h.sandbox.requests.hold("GET", LIST_PATH, when=lambda e: e.param("archived") == "true")
+    run = Background(h, mode="full")
+    held = h.sandbox.requests.wait_until(lambda items: gate.held == 1, DEADLINE)
+    # Only the archived listing asks now (the walk is over): the faults can only be its own.
+    h.sandbox.fail_next("503", count=4, path=LIST_PATH)
+    gate.open()
+    stats = run.result()
+
+    assert held
+    assert stats.status == "partial" and "503" in stats.message, stats.message
+    assert run_row(h.db, stats.run_id).checkpoint["phase"] == "archived"
+    assert len(stored_contacts(h.db).live) == len(h.sandbox.portal.live_ids())
+    again = h.run("full")
+    assert again.status == "succeeded", again.message
+    h.assert_exact()
