@@ -93,7 +93,7 @@ def test_proxy_and_ca_bundle_settings_come_from_the_environment_when_the_client_
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
     client = make_client()
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
 
     client.list_contacts(["email"])
 

@@ -217,7 +217,7 @@ def test_mark_merges_archives_every_loser_in_one_statement_later_winner_last(
 
     assert len([s for s in statements if "INSERT" in s.upper()]) == 1
     assert marked == 4  # 21, 22, 24 and the unknown 99 (recorded as merged)
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["20"]["archived"] is False and contacts["23"]["archived"] is False
     assert contacts["21"]["archived_reason"] == "merged into 20"
     # Named by two winners: merged into the later one, as two mark_merged calls would leave it.
