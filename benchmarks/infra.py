@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import glob
 import itertools
 import json
 import os
 import platform
-import pwd
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.postgres import PostgresUnavailable, libpq, start_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL_ENV = "HUBSYNC_BENCH_POSTGRES_URL"
@@ -219,7 +218,7 @@ class _Postgres:
         self.url = url
         self.describe = describe
         self._stop = stop
-        self._admin = psycopg.connect(_libpq(url), autocommit=True, connect_timeout=10)
+        self._admin = psycopg.connect(libpq(url), autocommit=True, connect_timeout=10)
         self.version = str(self._admin.execute("SHOW server_version").fetchone()[0])
 
     @classmethod
@@ -251,76 +250,15 @@ class _Postgres:
             self._stop = None
 
 
-def _libpq(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _pg_bindir() -> Path:
-    candidates = [os.environ.get("HUBSYNC_PG_BINDIR", "")]
-    if shutil.which("pg_ctl"):
-        candidates.append(str(Path(shutil.which("pg_ctl") or "").parent))
-    versions = glob.glob("/usr/lib/postgresql/*/bin")
-    candidates += sorted(versions, key=lambda p: int(Path(p).parent.name), reverse=True)
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    raise BenchError(
-        f"no PostgreSQL server binaries found: set {POSTGRES_URL_ENV} or install postgresql"
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start_cluster() -> _Postgres:
-    """A throwaway cluster (initdb + pg_ctl in a temp dir), as tests/conftest.py starts one,
-    but with PostgreSQL's default durability (fsync and synchronous_commit on): the figures
-    should be what a real server gives, not a test double's."""
-    bindir = _pg_bindir()
-    prefix: list[str] = []
-    data = Path(tempfile.mkdtemp(prefix="hubsync-bench-pg-"))
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        user = pwd.getpwnam("postgres")
-        os.chown(data, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data.chmod(0o700)
-    cluster, log = data / "cluster", data / "server.log"
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*prefix, *args], capture_output=True, text=True, timeout=120, check=False
-        )
-
-    def stop() -> None:
-        run(str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(data, ignore_errors=True)
-
-    done = run(
-        str(bindir / "initdb"),
-        *("-D", str(cluster), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
-        *("--locale=C.UTF-8", "--no-sync"),
-    )
-    if done.returncode != 0:
-        shutil.rmtree(data, ignore_errors=True)
-        raise BenchError(f"initdb failed: {(done.stderr or done.stdout).strip()[-500:]}")
-    for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = _free_port()
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c max_connections=100"
-        done = run(
-            str(bindir / "pg_ctl"),
-            *("-D", str(cluster), "-l", str(log), "-o", options, "-w", "-t", "60", "start"),
-        )
-        if done.returncode == 0:
-            atexit.register(stop)
-            url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-            return _Postgres(url, "throwaway cluster, default settings (fsync on)", stop)
-    shutil.rmtree(data, ignore_errors=True)
-    raise BenchError(f"pg_ctl could not start a throwaway cluster: {done.stderr.strip()}")
+    """A throwaway cluster (benchmarks/postgres.py, as the tests start one) but with
+    PostgreSQL's default durability (fsync and synchronous_commit on): the figures should be
+    what a real server gives, not a test double's."""
+    try:
+        url, stop = start_cluster(durable=True, prefix="hubsync-bench-pg-")
+    except PostgresUnavailable as exc:
+        raise BenchError(f"{exc} (or set {POSTGRES_URL_ENV})") from exc
+    return _Postgres(url, "throwaway cluster, default settings (fsync on)", stop)
 
 
 # -- the machine -----------------------------------------------------------------------------

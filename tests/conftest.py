@@ -16,9 +16,9 @@ Fixtures (names are a contract; other test folders use them):
   database of their own.
 
 PostgreSQL: `HUBSYNC_TEST_POSTGRES_URL` (a server URL whose user may create databases) if
-set; otherwise a throwaway cluster (initdb + pg_ctl, fsync off, free port, temp dir; run as
-user `postgres` through `runuser` when the tests run as root), started on first use and
-stopped at session end. Where neither can be had the PostgreSQL cases skip with the reason,
+set; otherwise a throwaway cluster (benchmarks/postgres.py, shared with the benchmarks: initdb +
+pg_ctl, fsync off, free port, temp dir), started on first use and stopped at session end.
+Where neither can be had the PostgreSQL cases skip with the reason,
 except under `CI=true`, where they fail: CI must never silently drop a backend.
 
 `--long` runs tests marked `slow` (long drills); without it they skip.
@@ -26,25 +26,19 @@ except under `CI=true`, where they fail: CI must never silently drop a backend.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import glob
 import itertools
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from portal_helpers import fast_client, sandbox_settings
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
+from sync_helpers import HarnessFactory, fast_client, sandbox_settings
 
+from benchmarks.postgres import PostgresUnavailable, libpq, start_cluster
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 from hubsync_core.service import HubSyncService
@@ -75,15 +69,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # -- PostgreSQL server ----------------------------------------------------------------------
-
-
-class PostgresUnavailable(Exception):
-    """No PostgreSQL server can be had here (the message says why)."""
-
-
-def _libpq(url: str) -> str:
-    """A SQLAlchemy URL as a libpq connection string for psycopg."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 #: What must match the template for a used database to be reset rather than replaced.
@@ -123,7 +108,7 @@ class PostgresServer:
         self._free: list[_Reusable] = []
         self._lent: dict[str, _Reusable] = {}
         try:
-            self._admin = psycopg.connect(_libpq(url), autocommit=True, connect_timeout=10)
+            self._admin = psycopg.connect(libpq(url), autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise PostgresUnavailable(f"cannot connect to {self._safe(url)}: {exc}") from exc
         version = self._admin.info.server_version
@@ -141,7 +126,7 @@ class PostgresServer:
             ) from exc
         migrated = Database(self._url_for(self.template))  # the schema, made once
         migrated.dispose()
-        with psycopg.connect(_libpq(self._url_for(self.template)), autocommit=True) as conn:
+        with psycopg.connect(libpq(self._url_for(self.template)), autocommit=True) as conn:
             self._fingerprint = conn.execute(_SCHEMA_FINGERPRINT).fetchone()[0]
             # Children before parents, should foreign keys ever appear.
             self._tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
@@ -193,7 +178,7 @@ class PostgresServer:
                 return spare.url
             self._discard(spare)
         url = self.create_database()
-        conn = psycopg.connect(_libpq(url), autocommit=True)
+        conn = psycopg.connect(libpq(url), autocommit=True)
         spare = _Reusable(make_url(url).database or "", url, conn)
         self._lent[url] = spare
         return url
@@ -243,88 +228,14 @@ class PostgresServer:
             self._stop = None
 
 
-def _pg_bindir() -> Path:
-    candidates = [os.environ.get("HUBSYNC_PG_BINDIR", "")]
-    if shutil.which("pg_ctl"):
-        candidates.append(str(Path(shutil.which("pg_ctl") or "").parent))
-    versions = glob.glob("/usr/lib/postgresql/*/bin")
-    candidates += sorted(versions, key=lambda p: int(Path(p).parent.name), reverse=True)
-    for candidate in candidates:
-        if (
-            candidate
-            and (Path(candidate) / "initdb").exists()
-            and (Path(candidate) / "pg_ctl").exists()
-        ):
-            return Path(candidate)
-    raise PostgresUnavailable(
-        "no PostgreSQL server binaries (initdb, pg_ctl) found: `apt-get install -y postgresql`, "
-        f"or set {POSTGRES_URL_ENV} to a server"
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start_cluster() -> PostgresServer:
-    """initdb + pg_ctl start in a temp dir; returns the server (stopping it on close)."""
-    bindir = _pg_bindir()
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    data = Path(tempfile.mkdtemp(prefix="hubsync-pg-"))
-    if as_root:  # initdb refuses to run as root
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError as exc:
-            raise PostgresUnavailable("running as root and there is no `postgres` user") from exc
-        if not shutil.which("runuser"):
-            raise PostgresUnavailable("running as root and `runuser` is missing")
-        os.chown(data, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data.chmod(0o700)
-    cluster = data / "cluster"
-    log = data / "server.log"
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*prefix, *args], capture_output=True, text=True, timeout=120, check=False
-        )
-
-    def stop() -> None:
-        run(str(bindir / "pg_ctl"), "-D", str(cluster), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(data, ignore_errors=True)
-
-    done = run(
-        str(bindir / "initdb"),
-        *("-D", str(cluster), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
-        *("--locale=C.UTF-8", "--no-sync"),
-    )
-    if done.returncode != 0:
-        shutil.rmtree(data, ignore_errors=True)
-        raise PostgresUnavailable(f"initdb failed: {(done.stderr or done.stdout).strip()[-500:]}")
-    for _attempt in range(3):  # a free port can be taken between probe and bind: retry
-        port = _free_port()
-        options = (
-            f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c max_connections=200 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        done = run(
-            str(bindir / "pg_ctl"),
-            *("-D", str(cluster), "-l", str(log), "-o", options, "-w", "-t", "60", "start"),
-        )
-        if done.returncode == 0:
-            atexit.register(stop)  # in case the session ends without fixture teardown
-            url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-            try:
-                return PostgresServer(url, stop)
-            except Exception:
-                stop()
-                raise
-    tail = log.read_text(errors="replace")[-800:] if log.exists() else done.stderr
-    shutil.rmtree(data, ignore_errors=True)
-    raise PostgresUnavailable(f"pg_ctl could not start a throwaway cluster: {tail.strip()}")
+    """A throwaway cluster (benchmarks/postgres.py), fsync off: tests want speed."""
+    url, stop = start_cluster(durable=False, max_connections=200)
+    try:
+        return PostgresServer(url, stop)
+    except Exception:
+        stop()
+        raise
 
 
 def _unavailable(reason: str) -> None:
@@ -414,6 +325,23 @@ def sandbox() -> Iterator[Sandbox]:
     """A 1,200-contact portal without rate limits or faults."""
     with Sandbox(SandboxConfig(contacts=1200, seed=7, rate_limit=0, search_rate_limit=0)) as sb:
         yield sb
+
+
+@pytest.fixture
+def make_harness(db: Database) -> Iterator[HarnessFactory]:
+    """Sync harnesses (sandbox, settings, fast client; `sync_helpers.Harness`) on the test
+    database, SQLite and PostgreSQL; their sandboxes and clients are closed afterwards."""
+    factory = HarnessFactory(db)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def make_sqlite_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
+    """The same on SQLite only (tests about HTTP or the engine, not storage)."""
+    factory = HarnessFactory(sqlite_db)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from cli_helpers import run_cli
 
 from hubsync_core import cli
 from hubsync_core.sandbox import Sandbox, SandboxConfig
@@ -17,7 +18,7 @@ from hubsync_core.store.explorer import ContactFilter
 
 
 @pytest.fixture
-def portal(monkeypatch, tmp_path, database_url) -> Iterator[Sandbox]:
+def env_portal(monkeypatch, tmp_path, database_url) -> Iterator[Sandbox]:
     """A sandbox portal configured through the environment, as an admin's cron job would."""
     with Sandbox(SandboxConfig(contacts=600, seed=3, rate_limit=0, search_rate_limit=0)) as sb:
         monkeypatch.chdir(tmp_path)  # no stray .env
@@ -30,19 +31,13 @@ def portal(monkeypatch, tmp_path, database_url) -> Iterator[Sandbox]:
         yield sb
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_sync_json_reports_the_original_specs_statistics(portal, capsys):
-    code, out, _ = run(capsys, "sync", "--json")
+def test_sync_json_reports_the_original_specs_statistics(env_portal, capsys):
+    code, out, _ = run_cli(capsys, "sync", "--json")
 
     assert code == 0
     stats = json.loads(out)
     assert stats["status"] == "succeeded"
-    assert stats["total_synced"] == len(portal.portal.live_ids())
+    assert stats["total_synced"] == len(env_portal.portal.live_ids())
     assert set(stats) >= {
         "total_synced",
         "total_pages",
@@ -54,38 +49,38 @@ def test_sync_json_reports_the_original_specs_statistics(portal, capsys):
     assert set(stats["by_segment"]) >= {"chainge", "engaged", "cold", "high_value"}
 
 
-def test_sync_prints_a_summary_and_a_capped_run_syncs_that_many(portal, capsys):
-    code, out, _ = run(capsys, "sync", "--max-contacts", "10")
+def test_sync_prints_a_summary_and_a_capped_run_syncs_that_many(env_portal, capsys):
+    code, out, _ = run_cli(capsys, "sync", "--max-contacts", "10")
 
     assert code == 0
     assert "Sync complete" in out
     assert "Total synced: 10" in out
 
 
-def test_a_rejected_token_exits_1_with_a_one_line_reason(portal, capsys):
-    portal.revoke_token()
+def test_a_rejected_token_exits_1_with_a_one_line_reason(env_portal, capsys):
+    env_portal.revoke_token()
 
-    code, out, err = run(capsys, "sync")
+    code, out, err = run_cli(capsys, "sync")
 
     assert code == 1
     assert "HubSpot rejected the access token" in out
-    assert portal.token not in out + err
+    assert env_portal.token not in out + err
 
 
-def test_a_bad_setting_exits_2_naming_it(portal, capsys, monkeypatch):
+def test_a_bad_setting_exits_2_naming_it(env_portal, capsys, monkeypatch):
     monkeypatch.setenv("HUBSYNC_COLD_DAYS", "soon")
 
-    code, _, err = run(capsys, "stats")
+    code, _, err = run_cli(capsys, "stats")
 
     assert code == 2
     assert err.strip() == "hubsync: setting HUBSYNC_COLD_DAYS: must be a whole number, got 'soon'"
 
 
-def test_a_second_sync_exits_3_while_one_holds_the_lock(portal, capsys, database_url):
+def test_a_second_sync_exits_3_while_one_holds_the_lock(env_portal, capsys, database_url):
     db = Database(database_url)
     lock.acquire(db, "dashboard@elsewhere:1", None)
     try:
-        code, _, err = run(capsys, "sync")
+        code, _, err = run_cli(capsys, "sync")
     finally:
         lock.release(db, "dashboard@elsewhere:1")
         db.dispose()
@@ -95,10 +90,10 @@ def test_a_second_sync_exits_3_while_one_holds_the_lock(portal, capsys, database
 
 
 def test_contacts_csv_equals_the_dashboard_export_for_the_same_filters(
-    portal, capsys, database_url, tmp_path
+    env_portal, capsys, database_url, tmp_path
 ):
-    run(capsys, "sync")
-    code, out, _ = run(capsys, "contacts", "--segment", "chainge", "--format", "csv")
+    run_cli(capsys, "sync")
+    code, out, _ = run_cli(capsys, "contacts", "--segment", "chainge", "--format", "csv")
     assert code == 0
 
     db = Database(database_url)
@@ -111,30 +106,32 @@ def test_contacts_csv_equals_the_dashboard_export_for_the_same_filters(
     assert all("chainge" in row[rows[0].index("segments")] for row in rows[1:])
 
 
-def test_contacts_accepts_the_dashboards_url_filters(portal, capsys):
-    run(capsys, "sync")
+def test_contacts_accepts_the_dashboards_url_filters(env_portal, capsys):
+    run_cli(capsys, "sync")
 
-    _, by_flag, _ = run(capsys, "contacts", "--segment", "chainge", "--format", "json")
-    _, by_url, _ = run(capsys, "contacts", "--query", "segment=chainge", "--format", "json")
+    _, by_flag, _ = run_cli(capsys, "contacts", "--segment", "chainge", "--format", "json")
+    _, by_url, _ = run_cli(capsys, "contacts", "--query", "segment=chainge", "--format", "json")
 
     assert json.loads(by_flag)["total"] == json.loads(by_url)["total"] > 0
 
 
-def test_the_contacts_table_shows_option_labels_and_json_keeps_values(portal, capsys):
-    run(capsys, "sync")
+def test_the_contacts_table_shows_option_labels_and_json_keeps_values(env_portal, capsys):
+    run_cli(capsys, "sync")
 
-    _, table, _ = run(capsys, "contacts", "--query", "stage=salesqualifiedlead", "--limit", "5")
-    _, raw, _ = run(capsys, "contacts", "--query", "stage=salesqualifiedlead", "--format", "json")
+    _, table, _ = run_cli(capsys, "contacts", "--query", "stage=salesqualifiedlead", "--limit", "5")
+    _, raw, _ = run_cli(
+        capsys, "contacts", "--query", "stage=salesqualifiedlead", "--format", "json"
+    )
 
     assert "Sales Qualified Lead" in table and "salesqualifiedlead" not in table
     stages = {c["lifecyclestage"] for c in json.loads(raw)["contacts"]}
     assert stages == {"salesqualifiedlead"}
 
 
-def test_contacts_csv_to_a_folder_gets_a_dated_file_name(portal, capsys, tmp_path):
-    run(capsys, "sync")
+def test_contacts_csv_to_a_folder_gets_a_dated_file_name(env_portal, capsys, tmp_path):
+    run_cli(capsys, "sync")
 
-    code, _, err = run(
+    code, _, err = run_cli(
         capsys, "contacts", "--segment", "chainge", "--format", "csv", "-o", str(tmp_path)
     )
 
@@ -143,28 +140,28 @@ def test_contacts_csv_to_a_folder_gets_a_dated_file_name(portal, capsys, tmp_pat
     assert len(written) == 1 and "Wrote" in err
 
 
-def test_stats_and_clear(portal, capsys):
-    run(capsys, "sync")
+def test_stats_and_clear(env_portal, capsys):
+    run_cli(capsys, "sync")
 
-    code, out, _ = run(capsys, "stats", "--json")
+    code, out, _ = run_cli(capsys, "stats", "--json")
     assert code == 0
     before = json.loads(out)
-    assert before["contacts"] == len(portal.portal.live_ids())
+    assert before["contacts"] == len(env_portal.portal.live_ids())
     assert before["last_sync"]["status"] == "succeeded"
 
-    assert run(capsys, "clear")[0] == 2  # needs --yes
-    code, out, _ = run(capsys, "clear", "--yes")
+    assert run_cli(capsys, "clear")[0] == 2  # needs --yes
+    code, out, _ = run_cli(capsys, "clear", "--yes")
     assert code == 0 and f"Removed {before['contacts'] + before['archived']:,} contacts" in out
 
-    after = json.loads(run(capsys, "stats", "--json")[1])
+    after = json.loads(run_cli(capsys, "stats", "--json")[1])
     assert after["contacts"] == 0
     assert after["last_sync"] is not None  # history kept
 
 
-def test_segments_add_list_export_import_remove(portal, capsys, tmp_path):
-    run(capsys, "sync")
+def test_segments_add_list_export_import_remove(env_portal, capsys, tmp_path):
+    run_cli(capsys, "sync")
 
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys,
         "segments",
         "add",
@@ -176,25 +173,28 @@ def test_segments_add_list_export_import_remove(portal, capsys, tmp_path):
     )
     assert code == 0 and "Saved segment 'EU leads'" in out
 
-    listed = json.loads(run(capsys, "segments", "list", "--json")[1])
+    listed = json.loads(run_cli(capsys, "segments", "list", "--json")[1])
     eu = next(s for s in listed if s["name"] == "EU leads")
     assert eu["key"] == "eu_leads" and not eu["builtin"]
 
     target = tmp_path / "segments.toml"
-    assert run(capsys, "segments", "export", "--user-only", "-o", str(target))[0] == 0
-    assert run(capsys, "segments", "remove", "EU leads")[0] == 0
+    assert run_cli(capsys, "segments", "export", "--user-only", "-o", str(target))[0] == 0
+    assert run_cli(capsys, "segments", "remove", "EU leads")[0] == 0
     assert all(
-        s["name"] != "EU leads" for s in json.loads(run(capsys, "segments", "list", "--json")[1])
+        s["name"] != "EU leads"
+        for s in json.loads(run_cli(capsys, "segments", "list", "--json")[1])
     )
 
-    code, out, _ = run(capsys, "segments", "import", str(target))
+    code, out, _ = run_cli(capsys, "segments", "import", str(target))
     assert code == 0 and "1 added" in out
-    again = json.loads(run(capsys, "segments", "list", "--json")[1])
+    again = json.loads(run_cli(capsys, "segments", "list", "--json")[1])
     assert next(s for s in again if s["name"] == "EU leads")["members"] == eu["members"]
 
 
-def test_a_segment_with_an_unknown_property_is_refused_clearly(portal, capsys):
-    code, _, err = run(capsys, "segments", "add", "Odd", "--where", "properties.no_such_thing eq 1")
+def test_a_segment_with_an_unknown_property_is_refused_clearly(env_portal, capsys):
+    code, _, err = run_cli(
+        capsys, "segments", "add", "Odd", "--where", "properties.no_such_thing eq 1"
+    )
 
     assert code == 2
     assert "unknown property 'no_such_thing'" in err

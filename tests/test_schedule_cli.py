@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from hubsync_core import cli
+from cli_helpers import run_cli
 
 
 @pytest.fixture
@@ -18,28 +17,22 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_schedule_is_off_for_a_real_portal_until_set(env: Path, capsys) -> None:
-    assert run(capsys, "schedule", "show")[1].strip() == "Sync schedule: off"
-    code, out, _ = run(capsys, "schedule", "set", "15m")
+    assert run_cli(capsys, "schedule", "show")[1].strip() == "Sync schedule: off"
+    code, out, _ = run_cli(capsys, "schedule", "set", "15m")
     assert code == 0 and "every 15 min, next sync in 15 min" in out
-    code, out, _ = run(capsys, "schedule", "show", "--json")
+    code, out, _ = run_cli(capsys, "schedule", "show", "--json")
     assert json.loads(out)["every_minutes"] == 15
-    assert run(capsys, "schedule", "set", "off")[1].strip() == "Sync schedule: off"
+    assert run_cli(capsys, "schedule", "set", "off")[1].strip() == "Sync schedule: off"
 
 
 def test_a_period_under_five_minutes_is_refused(env: Path, capsys) -> None:
-    code, _, err = run(capsys, "schedule", "set", "2m")
+    code, _, err = run_cli(capsys, "schedule", "set", "2m")
     assert code == 2 and "at least 5 minutes" in err
 
 
 def test_events_status_and_stats_show_live_updates(env: Path, capsys) -> None:
-    code, out, _ = run(capsys, "events", "status")
+    code, out, _ = run_cli(capsys, "events", "status")
     assert code == 0 and out.startswith("Live updates: 0 events in the last hour")
-    code, out, _ = run(capsys, "stats", "--json")
+    code, out, _ = run_cli(capsys, "stats", "--json")
     assert json.loads(out)["live_updates"]["pending"] == 0

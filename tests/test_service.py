@@ -6,8 +6,8 @@ import threading
 from enum import StrEnum
 
 import pytest
-from portal_helpers import sandbox_settings
 from store.contact_data import LIVE_IDS, add_people
+from sync_helpers import sandbox_settings
 
 import hubsync_core
 from hubsync_core import ContactSegment, SyncStats, get_sync_service

@@ -14,6 +14,7 @@ the archived pass (hundreds of calls on a large portal) and the sweep run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from hubsync_core.hubspot import search_filters as sf
@@ -21,18 +22,18 @@ from hubsync_core.hubspot.paging import contact_problem, walk_contacts
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.records import parse_time
+from hubsync_core.sync.tasks import Task
 
 log = logging.getLogger("hubsync.sync")
 
 
-def archived_pass(ctx: RunContext) -> None:
-    """Mark every contact HubSpot lists as archived, resuming at the checkpoint's cursor."""
+#: One page of the archived listing: (id, archivedAt) of each record, the cursor after it.
+ArchivedPage = tuple[list[tuple[str, datetime | None]], str | None]
+
+
+def _archived_pages(ctx: RunContext, after: str | None) -> Iterator[ArchivedPage]:
     walk = walk_contacts(
-        ctx.client,
-        ["hs_object_id"],
-        after=ctx.checkpoint.get("after"),
-        archived=True,
-        max_records=ctx.trial_cap(),
+        ctx.client, ["hs_object_id"], after=after, archived=True, max_records=ctx.trial_cap()
     )
     for page in walk:
         ctx.check_cancel()
@@ -41,9 +42,48 @@ def archived_pass(ctx: RunContext) -> None:
             for record in page.items
             if not contact_problem(record)
         ]
-        ctx.store_page(
-            [], [], archived=items, checkpoint={**ctx.checkpoint, "after": page.next_after}
-        )
+        yield items, page.next_after
+
+
+class ArchivedReader:
+    """The archived listing read from its start by a task alongside the end of a full sync's
+    contacts phase (its index build), kept in memory for the archived phase to store.
+
+    Start it only once every live contact was read: a contact archived during the walk, after
+    its page was read, is only in a listing read later than that.
+    """
+
+    def __init__(self) -> None:
+        self.pages: list[ArchivedPage] = []
+
+    def read(self, ctx: RunContext) -> None:
+        for page in _archived_pages(ctx, None):
+            self.pages.append(page)
+
+
+def archived_pass(ctx: RunContext, read: tuple[Task[None], ArchivedReader] | None = None) -> None:
+    """Mark every contact HubSpot lists as archived, resuming at the checkpoint's cursor.
+
+    With `read`, the pages a task read ahead are stored first (also those read before it
+    failed: the next run then resumes after them), then its failure is raised as this
+    phase's own.
+    """
+    if read is not None:
+        task, reader = read
+        try:
+            task.join(ctx)
+        finally:
+            if reader.pages:
+                ctx.store_page(
+                    [],
+                    [],
+                    archived=[item for items, _ in reader.pages for item in items],
+                    checkpoint={**ctx.checkpoint, "after": reader.pages[-1][1]},
+                    pages=len(reader.pages),
+                )
+        return
+    for items, after in _archived_pages(ctx, ctx.checkpoint.get("after")):
+        ctx.store_page([], [], archived=items, checkpoint={**ctx.checkpoint, "after": after})
 
 
 def nothing_left(ctx: RunContext) -> bool:

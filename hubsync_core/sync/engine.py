@@ -279,6 +279,7 @@ def _start_alongside(ctx: RunContext, background: tasks.Tasks) -> None:
 def _run_phases(ctx: RunContext, background: tasks.Tasks | None = None) -> bool:
     """Run the mode's phases from the checkpoint's; True when the whole scope was synced."""
     background = background or tasks.Tasks()
+    archived = deletions.ArchivedReader()
     phases = PHASES[ctx.mode]
     current = ctx.checkpoint.get("phase", phases[0])
     complete = bool(ctx.checkpoint.get("complete", True))
@@ -297,6 +298,11 @@ def _run_phases(ctx: RunContext, background: tasks.Tasks | None = None) -> bool:
             # Into an empty table, the explorer's indexes are built once at the end.
             with bulk_load.initial_load(ctx.db):
                 complete = scan(ctx)
+                if complete and ctx.mode == "full":
+                    # Every live contact is read: the archived listing may start, alongside
+                    # the index build that closes an initial load.
+                    archived = deletions.ArchivedReader()
+                    background.start("archived", ctx, archived.read)
             if not complete:
                 log.info("Stopped at max_contacts=%s", ctx.options.max_contacts)
         elif phase == "changes":
@@ -309,7 +315,8 @@ def _run_phases(ctx: RunContext, background: tasks.Tasks | None = None) -> bool:
                 # Neither the archived pass nor the sweep has anything to find.
                 ctx.save_checkpoint({**ctx.checkpoint, "settled": True})
             else:
-                deletions.archived_pass(ctx)
+                task = background.take("archived")
+                deletions.archived_pass(ctx, None if task is None else (task, archived))
         elif phase == "vanished" and complete:
             deletions.mark_vanished(ctx)
         elif phase == "sweep" and complete and ctx.options.sweep:

@@ -72,9 +72,10 @@ log = logging.getLogger("hubsync.sync")
 MIN_CONTACTS = 8_000
 #: HubSpot's largest search page.
 SEARCH_LIMIT = 200
-#: Most contacts one claim takes (twenty search pages, about four seconds of the search
-#: budget): the planner re-solves the balance at every claim, so claims stay this small.
-RANGE_CONTACTS = 4_000
+#: Most contacts one claim takes (ten search pages, about two seconds of the search budget):
+#: the planner re-solves the balance at every claim, so claims stay this small (the lists
+#: read alongside take a share of the list window that no plan can see in advance).
+RANGE_CONTACTS = 2_000
 #: Search takes work off the list only while the list would still finish no sooner than
 #: search times this (planner.to_move): above 1, search is planned to end a little first and
 #: then takes the list's last pages as they prove needed; 0 claims whenever there is room.

@@ -16,6 +16,9 @@ from hubsync_core.sync import planner
 
 log = logging.getLogger("hubsync.sync")
 
+#: List-window calls that follow the contacts phase (the archived pass, the lists search):
+#: the planner keeps room for them, so the window is not spent to its last slot on pages.
+LIST_RESERVE_CALLS = 5
 #: Weight of the newest measurement in the moving averages of page costs.
 _EWMA = 0.3
 
@@ -90,14 +93,16 @@ class RangePlanning:
     def _outlook(self, lead: Range) -> planner.Outlook:
         left = self._list_left(lead)
         service = self.speeds.list_page or 0.0
-        pages = math.ceil(left / planner.LIST_PAGE)
+        # The list's pages plus the calls after the contacts phase on the same window: a
+        # list that fills the window to its last slot would leave them waiting ten seconds.
+        pages = math.ceil(left / planner.LIST_PAGE) + LIST_RESERVE_CALLS
         if self.limiter is not None:
             times = self.limiter.schedule(pages, service)
         else:
             times = [service * (k + 1) for k in range(pages)]
 
         def list_seconds(n: int) -> float:
-            return times[min(n, len(times)) - 1] if n > 0 and times else 0.0
+            return times[min(n + LIST_RESERVE_CALLS, len(times)) - 1] if n > 0 else 0.0
 
         rate, _pace = self._search_rate()
         held = sum(planner.search_requests(s.left or 0.0) for s in self.ranges[1:] if not s.done)

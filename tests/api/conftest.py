@@ -47,7 +47,7 @@ def service(settings: Settings, portal: Sandbox) -> Iterator[HubSyncService]:
         yield svc
 
 
-def make_client(service: HubSyncService) -> TestClient:
+def api_client(service: HubSyncService) -> TestClient:
     client = TestClient(create_app(service, token=TOKEN), raise_server_exceptions=False)
     client.headers.update(AUTH)
     return client
@@ -55,7 +55,7 @@ def make_client(service: HubSyncService) -> TestClient:
 
 @pytest.fixture
 def api(service: HubSyncService) -> Iterator[TestClient]:
-    with make_client(service) as client:
+    with api_client(service) as client:
         yield client
 
 
@@ -67,7 +67,7 @@ def synced_template(portal: Sandbox, tmp_path_factory: pytest.TempPathFactory) -
         portal, f"sqlite:///{folder / 'template.db'}", HUBSYNC_DATA_DIR=str(folder)
     )
     with HubSyncService(settings, client=fast_client(portal), owner="api") as svc:
-        with make_client(svc) as client:
+        with api_client(svc) as client:
             answer = client.post(f"{BASE}/sync", json={"mode": "full"})
             assert answer.status_code == 200, answer.text
     return folder / "template.db"
@@ -83,7 +83,7 @@ def synced(synced_template: Path, settings: Settings, api: TestClient) -> TestCl
 
 
 @pytest.fixture
-def cli_env(settings: Settings, portal: Sandbox, monkeypatch, tmp_path: Path) -> None:
+def cli_configured(settings: Settings, portal: Sandbox, monkeypatch, tmp_path: Path) -> None:
     """Point `hubsync` (run in-process by `cli.main`) at the same portal and database."""
     monkeypatch.chdir(tmp_path)  # no stray .env
     for name in ("HUBSPOT_API_KEY", "CHAINGE_LIST_ID", "HUBSYNC_PROPERTIES"):

@@ -29,14 +29,14 @@ SPEC_FIELDS = (
 )
 
 
-def contacts(api, **params):
+def get_contacts(api, **params):
     answer = api.get(f"{BASE}/contacts", params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def test_the_spec_answer_shape_defaults_and_contact_fields(synced):
-    page = contacts(synced)
+    page = get_contacts(synced)
     assert list(page) == ["contacts", "total", "limit", "offset", "segment"]
     assert page["limit"] == 100 and page["offset"] == 0 and page["segment"] is None
     assert len(page["contacts"]) == 100 < page["total"]
@@ -48,17 +48,17 @@ def test_the_spec_answer_shape_defaults_and_contact_fields(synced):
 
 
 def test_segment_limit_and_offset_page_through_a_segment(synced):
-    whole = contacts(synced, segment="chainge", limit=1000)
+    whole = get_contacts(synced, segment="chainge", limit=1000)
     assert whole["segment"] == "chainge" and whole["total"] == len(whole["contacts"]) > 2
     assert all("chainge" in c["segments"] for c in whole["contacts"])
-    second = contacts(synced, segment="chainge", limit=2, offset=2)
+    second = get_contacts(synced, segment="chainge", limit=2, offset=2)
     assert second["contacts"] == whole["contacts"][2:4]
 
 
 def test_search_is_the_specs_name_for_the_dashboards_q(synced):
-    term = contacts(synced, limit=1)["contacts"][0]["lastname"]
-    by_search = contacts(synced, search=term, limit=1000)
-    assert by_search == contacts(synced, q=term, limit=1000)
+    term = get_contacts(synced, limit=1)["contacts"][0]["lastname"]
+    by_search = get_contacts(synced, search=term, limit=1000)
+    assert by_search == get_contacts(synced, q=term, limit=1000)
     assert by_search["total"] >= 1
 
 
@@ -74,7 +74,7 @@ def test_search_is_the_specs_name_for_the_dashboards_q(synced):
     ],
 )
 def test_every_explorer_filter_answers_what_the_cli_finds_for_the_same_url(
-    synced, cli_env, capsys, query
+    synced, cli_configured, capsys, query
 ):
     api_page = synced.get(f"{BASE}/contacts?{query}&limit=1000&sort=email&order=desc").json()
     code = cli.main(
@@ -89,8 +89,8 @@ def test_every_explorer_filter_answers_what_the_cli_finds_for_the_same_url(
 
 
 def test_sort_and_order(synced):
-    ascending = contacts(synced, sort="email", order="asc", limit=1000)["contacts"]
-    descending = contacts(synced, sort="email", order="desc", limit=1000)["contacts"]
+    ascending = get_contacts(synced, sort="email", order="asc", limit=1000)["contacts"]
+    descending = get_contacts(synced, sort="email", order="desc", limit=1000)["contacts"]
     assert [c["hubspot_id"] for c in ascending] != [c["hubspot_id"] for c in descending]
     emails = [c["email"].lower() for c in ascending if c["email"]]
     assert emails[0] <= emails[-1]
@@ -121,7 +121,7 @@ def test_a_bad_parameter_gets_4xx_json_naming_it(synced, query, parameter, statu
 
 
 def test_one_contact_and_404_for_an_unknown_id(synced):
-    listed = contacts(synced, limit=1)["contacts"][0]
+    listed = get_contacts(synced, limit=1)["contacts"][0]
     one = synced.get(f"{BASE}/contacts/{listed['hubspot_id']}").json()
     assert {k: one[k] for k in listed} == listed
     assert {"lists", "archived_at", "archived_reason"} <= set(one)
@@ -132,7 +132,7 @@ def test_one_contact_and_404_for_an_unknown_id(synced):
 
 
 def test_archived_contacts_are_found_by_id(synced):
-    archived = contacts(synced, archived="only", limit=1)["contacts"]
+    archived = get_contacts(synced, archived="only", limit=1)["contacts"]
     assert archived, "the sandbox archives some contacts"
     one = synced.get(f"{BASE}/contacts/{archived[0]['hubspot_id']}").json()
     assert one["archived"] is True
@@ -142,7 +142,7 @@ def test_archived_contacts_are_found_by_id(synced):
     "query", ["segment=chainge", "segment=cold&stage=lead&has_email=yes&q=a", ""]
 )
 def test_csv_equals_the_cli_and_dashboard_export_byte_for_byte(
-    synced, service, cli_env, capsysbinary, query
+    synced, service, cli_configured, capsysbinary, query
 ):
     answer = synced.get(f"{BASE}/contacts.csv?{query}")
     assert answer.status_code == 200
@@ -158,7 +158,7 @@ def test_csv_equals_the_cli_and_dashboard_export_byte_for_byte(
     assert f'filename="hubspot-contacts-{slug}-' in answer.headers["content-disposition"]
 
 
-def test_csv_columns_and_sort_follow_the_cli_options(synced, cli_env, capsysbinary):
+def test_csv_columns_and_sort_follow_the_cli_options(synced, cli_configured, capsysbinary):
     answer = synced.get(
         f"{BASE}/contacts.csv?segment=chainge&columns=email,company&sort=email&order=asc"
     )
@@ -172,7 +172,7 @@ def test_csv_columns_and_sort_follow_the_cli_options(synced, cli_env, capsysbina
 
 
 def test_csv_holds_internal_values_by_default_and_labels_when_asked(
-    synced, service, cli_env, capsysbinary
+    synced, service, cli_configured, capsysbinary
 ):
     query = "stage=lead&stage=salesqualifiedlead&columns=hubspot_id,lifecyclestage"
     internal = synced.get(f"{BASE}/contacts.csv?{query}")
@@ -196,11 +196,11 @@ def test_csv_holds_internal_values_by_default_and_labels_when_asked(
 
 
 def test_delete_needs_confirm_and_answers_the_number_deleted(synced):
-    total = contacts(synced, archived="include", limit=1)["total"]
+    total = get_contacts(synced, archived="include", limit=1)["total"]
     refused = synced.delete(f"{BASE}/contacts")
     assert refused.status_code == 400 and refused.json()["parameter"] == "confirm"
     assert "confirm=true" in refused.json()["hint"]
-    assert contacts(synced, archived="include", limit=1)["total"] == total
+    assert get_contacts(synced, archived="include", limit=1)["total"] == total
     deleted = synced.delete(f"{BASE}/contacts", params={"confirm": "true"})
     assert deleted.json() == {"deleted": total}
-    assert contacts(synced, archived="include")["total"] == 0
+    assert get_contacts(synced, archived="include")["total"] == 0

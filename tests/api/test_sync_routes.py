@@ -11,7 +11,7 @@ from sync_helpers import expected_live, quiet_sandbox, sandbox_settings
 from hubsync_core.service import HubSyncService
 from hubsync_core.store import lock, runs
 
-from .conftest import BASE, make_client
+from .conftest import BASE, api_client
 
 SPEC_STATS = (
     "total_synced",
@@ -102,8 +102,8 @@ def test_two_concurrent_posts_start_exactly_one_run(tmp_path):
         with (
             HubSyncService(settings, owner="api") as one,
             HubSyncService(settings, owner="api") as other,
-            make_client(one) as first,
-            make_client(other) as second,
+            api_client(one) as first,
+            api_client(other) as second,
         ):
             answers: list[int] = []
             barrier = threading.Barrier(2)
@@ -136,7 +136,7 @@ def test_a_failed_sync_answers_status_message_hint_and_correlation_id(tmp_path):
             HUBSPOT_ACCESS_TOKEN="pat-na1-wrong-token",
             HUBSYNC_MAX_RETRIES="0",
         )
-        with HubSyncService(bad, owner="api") as svc, make_client(svc) as client:
+        with HubSyncService(bad, owner="api") as svc, api_client(svc) as client:
             answer = client.post(f"{BASE}/sync", json={})
             assert answer.status_code == 502
             body = answer.json()

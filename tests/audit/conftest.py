@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from portal_helpers import sandbox_settings
-from sync_helpers import fast_client
+from sync_helpers import fast_client, sandbox_settings
 
 from hubsync_core.clock import utcnow
 from hubsync_core.config import Settings

@@ -17,7 +17,7 @@ from hubsync_core.sync.model import SyncOptions
 from .conftest import make_audited
 
 
-class Clock:
+class DualClock:
     """Epoch seconds for the sandbox, naive UTC for the sync; only `advance` moves it."""
 
     def __init__(self) -> None:
@@ -37,7 +37,7 @@ def _edit_stream(overlap_minutes: int, sqlite_db: Database) -> tuple[list[str], 
     """(what the copy lacks at the end, the audits' verdicts along the way)."""
     audited = make_audited(400, 23, sqlite_db, index_lag_seconds=60)
     try:
-        clock = Clock()
+        clock = DualClock()
         portal = audited.sandbox.portal
         portal.clock = clock.epoch
         settings = audited.settings.with_overrides(

@@ -5,14 +5,16 @@ pytest-playwright. What it gives:
 
 - `app_server` (session): `streamlit run app.py` on a free loopback port, on the demo portal
   (no token), with a fresh temporary data dir. `app_server.url_for("sync")` builds page URLs,
-  `app_server.database()` opens the app's database, `app_server.log_path` holds its output.
+  `app_server.database()` opens the app's database, `app_server.cli(...)` runs `hubsync` on
+  it, `app_server.log_path` holds its output.
   `launch_fresh_app(extra_env=...)` starts another one for one test (stopped after it).
 - `browser` (session) and `new_page()` (a factory of pages, each in its own browser context,
   for tests that need two visitors), and `page` (one such page).
 - Helpers, as the `ui` fixture (no import from conftest needed): `ui.wait_for_app_idle(page)`,
   `ui.assert_no_exception(page)`, `ui.open_page(page, app_server, "sync")`,
   `ui.sync_now(page, app_server, mode="full")` (a sync through the Sync page, waiting for
-  "Sync complete"), `ui.screenshot(page, name)` into `test-artifacts/` (gitignored).
+  "Sync complete"), `ui.ensure_synced(page, app_server)` (that sync, once per app),
+  `ui.screenshot(page, name)` into `test-artifacts/` (gitignored).
 
 Without Chromium the tests skip and say why, except under `CI=true`, where they fail.
 """
@@ -141,6 +143,19 @@ class AppServer:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
             return "\n".join(text.splitlines()[-lines:])
         return "(no server output)"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`hubsync ARGS` in a subprocess with the app's environment, in the app's folder (so
+        on the same database); its output captured as text."""
+        return subprocess.run(
+            [sys.executable, "-m", "hubsync_core.cli", *args],
+            cwd=self.data_dir.parent,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
 
 def launch_app(workdir: Path, *, extra_env: dict[str, str] | None = None) -> AppServer:
@@ -347,6 +362,21 @@ def sync_now(page: Page, app: AppServer, *, mode: str | None = None) -> None:
     wait_for_app_idle(page)
 
 
+def ensure_synced(page: Page, app: AppServer) -> None:
+    """The demo portal synced through the Sync page, once per app (a no-op when the app's
+    database already holds contacts)."""
+    db = app.database()
+    try:
+        from hubsync_core.store import explorer
+
+        synced = explorer.count_contacts(db) > 0
+    finally:
+        db.dispose()
+    if not synced:
+        sync_now(page, app, mode="full")
+        assert_no_exception(page)
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a screenshot of the page as test-artifacts/<name>.png (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -362,6 +392,7 @@ class BrowserHelpers:
     assert_no_exception = staticmethod(assert_no_exception)
     open_page = staticmethod(open_page)
     sync_now = staticmethod(sync_now)
+    ensure_synced = staticmethod(ensure_synced)
     screenshot = staticmethod(screenshot)
     APP_TIMEOUT_MS = APP_TIMEOUT_MS
     SYNC_TIMEOUT_MS = SYNC_TIMEOUT_MS

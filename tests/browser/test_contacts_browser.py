@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,18 +22,6 @@ def query_of(page: Any) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
-def ensure_synced(page: Any, app_server: Any, ui: Any) -> None:
-    """The demo portal synced through the Sync page (once per session's app)."""
-    db = app_server.database()
-    try:
-        synced = explorer.count_contacts(db) > 0
-    finally:
-        db.dispose()
-    if not synced:
-        ui.sync_now(page, app_server, mode="full")
-        ui.assert_no_exception(page)
-
-
 def pick_option(page: Any, widget: Any, pattern: str, *, multi: bool = False) -> None:
     """Open a selectbox (or multiselect) and click the option whose label matches `pattern`."""
     widget.locator("input").first.click()
@@ -44,23 +30,10 @@ def pick_option(page: Any, widget: Any, pattern: str, *, multi: bool = False) ->
         page.keyboard.press("Escape")
 
 
-def run_cli(app_server: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    """`hubsync ...` with the app's environment, in the app's folder (same database)."""
-    return subprocess.run(
-        [sys.executable, "-m", "hubsync_core.cli", *args],
-        cwd=app_server.data_dir.parent,
-        env=app_server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_filter_to_chainge_export_open_a_contact_and_see_insights(
     page: Any, app_server: Any, ui: Any, tmp_path: Path
 ) -> None:
-    ensure_synced(page, app_server, ui)
+    ui.ensure_synced(page, app_server)
 
     # Filter through the UI: the URL follows.
     ui.open_page(page, app_server, "contacts")
@@ -118,22 +91,20 @@ def test_filter_to_chainge_export_open_a_contact_and_see_insights(
 def test_exported_csv_equals_the_cli_file_for_the_same_filter(
     page: Any, app_server: Any, ui: Any, tmp_path: Path
 ) -> None:
-    ensure_synced(page, app_server, ui)
+    ui.ensure_synced(page, app_server)
     ui.open_page(page, app_server, "contacts", "segment=chainge")
     with page.expect_download() as download_info:
         page.locator(".st-key-c_export button").click()
     exported = Path(download_info.value.path()).read_bytes()
     out = tmp_path / "cli.csv"
-    done = run_cli(
-        app_server, "contacts", "--format", "csv", "--segment", "chainge", "-o", str(out)
-    )
+    done = app_server.cli("contacts", "--format", "csv", "--segment", "chainge", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == exported
     ui.assert_no_exception(page)
 
 
 def test_a_bookmarked_filter_url_opens_the_same_view(page: Any, app_server: Any, ui: Any) -> None:
-    ensure_synced(page, app_server, ui)
+    ui.ensure_synced(page, app_server)
     ui.open_page(page, app_server, "contacts", "segment=chainge&stage=lead&has_email=yes")
     ui.assert_no_exception(page)
     flt = ContactFilter(segments=("chainge",), lifecycle_stages=("lead",), has_email=True)
@@ -156,7 +127,7 @@ def test_a_custom_stage_reads_as_its_label_and_exports_as_value_or_label(
     """Issue 13's acceptance on the demo portal, whose custom lifecycle stage "1088421376" is
     labelled "Former customer": the explorer's cells and facet and the Insights funnel show
     the label; the CSV holds the value by default and the label when asked."""
-    ensure_synced(page, app_server, ui)
+    ui.ensure_synced(page, app_server)
     flt = ContactFilter(lifecycle_stages=(CUSTOM_STAGE,))
     db = app_server.database()
     try:

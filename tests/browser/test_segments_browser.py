@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,16 +23,6 @@ EU_LEADS = Group(
         Condition("lifecyclestage", "eq", "lead"),
     ],
 )
-
-
-def ensure_synced(page: Any, app_server: Any, ui: Any) -> None:
-    db = app_server.database()
-    try:
-        synced = explorer.count_contacts(db) > 0
-    finally:
-        db.dispose()
-    if not synced:
-        ui.sync_now(page, app_server, mode="full")
 
 
 def choose(page: Any, widget: Any, option: str) -> None:
@@ -54,18 +42,6 @@ def row_op(page: Any, index: int) -> Any:
     return page.locator("[class*='st-key-sg_c'][class*='_op']").nth(index)
 
 
-def run_cli(app_server: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hubsync_core.cli", *args],
-        cwd=app_server.data_dir.parent,
-        env=app_server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def fill_text(page: Any, ui: Any, locator: Any, text: str) -> None:
     """Type into a text input and commit it (Enter), then wait for the rerun."""
     locator.fill(text)
@@ -76,7 +52,7 @@ def fill_text(page: Any, ui: Any, locator: Any, text: str) -> None:
 def test_eu_leads_created_in_the_browser_filters_exports_charts_and_is_listed(
     page: Any, app_server: Any, ui: Any
 ) -> None:
-    ensure_synced(page, app_server, ui)
+    ui.ensure_synced(page, app_server)
     ui.open_page(page, app_server, "segments")
     ui.assert_no_exception(page)
 
@@ -123,7 +99,7 @@ def test_eu_leads_created_in_the_browser_filters_exports_charts_and_is_listed(
         db.dispose()
 
     # The CLI lists it.
-    listed = run_cli(app_server, "segments", "list")
+    listed = app_server.cli("segments", "list")
     assert listed.returncode == 0, listed.stderr
     assert "EU leads" in listed.stdout
 
@@ -162,7 +138,7 @@ def test_eu_leads_created_in_the_browser_filters_exports_charts_and_is_listed(
 def test_a_segment_is_edited_and_deleted_in_the_browser(
     page: Any, app_server: Any, ui: Any
 ) -> None:
-    ensure_synced(page, app_server, ui)
+    ui.ensure_synced(page, app_server)
     ui.open_page(page, app_server, "segments")
     fill_text(page, ui, page.locator(".st-key-sg_name input"), "Browser temp")
     values = page.locator("[class*='st-key-sg_c'][class*='_v'] input")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portal_helpers import fast_client, sandbox_settings
+from sync_helpers import fast_client, sandbox_settings
 
 from hubsync_core.sandbox import Sandbox
 from hubsync_core.service import HubSyncService

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 
-from hubsync_core import cli
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 from hubsync_core.sandbox.config import READ_SCOPES
 from hubsync_core.store import lock
@@ -34,7 +34,7 @@ def _portal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **config: object) -
 
 
 @pytest.fixture
-def portal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+def env_portal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
     yield from _portal(monkeypatch, tmp_path)
 
 
@@ -43,14 +43,9 @@ def read_only_portal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
     yield from _portal(monkeypatch, tmp_path, scopes=READ_SCOPES)
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _ids(portal: Sandbox, start: int, count: int) -> str:
-    return ",".join(portal.portal.live_ids()[start : start + count])
+def _id_arg(sandbox: Sandbox, start: int, count: int) -> str:
+    """`--ids` for `count` live contacts from the `start`th: comma-separated."""
+    return ",".join(sandbox.portal.live_ids()[start : start + count])
 
 
 @pytest.mark.parametrize(
@@ -63,17 +58,19 @@ def _ids(portal: Sandbox, start: int, count: int) -> str:
     ids=["invalid-enum", "read-only-property", "unknown-property"],
 )
 def test_a_bad_value_is_refused_in_the_preview_and_nothing_is_sent(
-    portal, capsys, assignment, reason
+    env_portal, capsys, assignment, reason
 ):
-    code, out, _err = run(capsys, "bulk", "set", assignment, "--ids", _ids(portal, 0, 5), "--yes")
+    code, out, _err = run_cli(
+        capsys, "bulk", "set", assignment, "--ids", _id_arg(env_portal, 0, 5), "--yes"
+    )
     assert code == 2
     assert "REFUSED" in out and reason in out
-    assert portal.writes.items() == []
-    assert run(capsys, "bulk", "log", "--json")[1].strip() == "[]"
+    assert env_portal.writes.items() == []
+    assert run_cli(capsys, "bulk", "log", "--json")[1].strip() == "[]"
 
 
-def test_enumeration_options_are_listed_by_label_when_refused(portal, capsys):
-    _code, out, _err = run(
+def test_enumeration_options_are_listed_by_label_when_refused(env_portal, capsys):
+    _code, out, _err = run_cli(
         capsys, "bulk", "set", "lifecyclestage=champion", "--ids", "1", "--dry-run"
     )
     assert "Marketing Qualified Lead (marketingqualifiedlead)" in out
@@ -82,85 +79,88 @@ def test_enumeration_options_are_listed_by_label_when_refused(portal, capsys):
 def test_a_read_only_token_is_refused_naming_the_scope_and_reads_keep_working(
     read_only_portal, capsys
 ):
-    code, out, _err = run(
-        capsys, "bulk", "set", "jobtitle=CTO", "--ids", _ids(read_only_portal, 0, 3), "--yes"
+    code, out, _err = run_cli(
+        capsys, "bulk", "set", "jobtitle=CTO", "--ids", _id_arg(read_only_portal, 0, 3), "--yes"
     )
     assert code == 2
     assert "crm.objects.contacts.write" in out
-    code, out, _err = run(
-        capsys, "bulk", "list-add", "57", "--ids", _ids(read_only_portal, 0, 3), "--yes"
+    code, out, _err = run_cli(
+        capsys, "bulk", "list-add", "57", "--ids", _id_arg(read_only_portal, 0, 3), "--yes"
     )
     assert code == 2 and "crm.lists.write" in out
     assert read_only_portal.writes.items() == []
     # The read-only installation is untouched: syncing and querying still work.
-    assert run(capsys, "sync", "--json")[0] == 0
-    assert run(capsys, "contacts", "--limit", "3")[0] == 0
+    assert run_cli(capsys, "sync", "--json")[0] == 0
+    assert run_cli(capsys, "contacts", "--limit", "3")[0] == 0
 
 
-def test_dry_run_prints_the_preview_and_sends_nothing(portal, capsys):
-    code, out, _err = run(
-        capsys, "bulk", "set", "jobtitle=CTO", "--ids", _ids(portal, 0, 4), "--dry-run"
+def test_dry_run_prints_the_preview_and_sends_nothing(env_portal, capsys):
+    code, out, _err = run_cli(
+        capsys, "bulk", "set", "jobtitle=CTO", "--ids", _id_arg(env_portal, 0, 4), "--dry-run"
     )
     assert code == 0
     assert "4 contacts will change" in out and "→ jobtitle: CTO" in out
     assert "write call(s)" in out
-    assert portal.writes.items() == []
+    assert env_portal.writes.items() == []
 
 
-def test_archive_without_the_typed_word_is_refused(portal, capsys):
-    ids = _ids(portal, 0, 3)
-    code, out, err = run(capsys, "bulk", "archive", "--ids", ids)
+def test_archive_without_the_typed_word_is_refused(env_portal, capsys):
+    ids = _id_arg(env_portal, 0, 3)
+    code, out, err = run_cli(capsys, "bulk", "archive", "--ids", ids)
     assert code == 2 and "--confirm ARCHIVE" in err
     assert "90 days" in out
-    assert run(capsys, "bulk", "archive", "--ids", ids, "--confirm", "archive please")[0] == 2
-    assert portal.writes.items() == []
-    assert run(capsys, "bulk", "archive", "--ids", ids, "--confirm", "ARCHIVE")[0] == 0
-    assert all(portal.portal.contact(i)["archived"] for i in ids.split(","))
+    assert run_cli(capsys, "bulk", "archive", "--ids", ids, "--confirm", "archive please")[0] == 2
+    assert env_portal.writes.items() == []
+    assert run_cli(capsys, "bulk", "archive", "--ids", ids, "--confirm", "ARCHIVE")[0] == 0
+    assert all(env_portal.portal.contact(i)["archived"] for i in ids.split(","))
 
 
-def test_a_held_database_exits_3_and_sends_nothing(portal, capsys, tmp_path):
+def test_a_held_database_exits_3_and_sends_nothing(env_portal, capsys, tmp_path):
     from hubsync_core.store.database import Database
 
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     try:
         lock.acquire(db, lock.make_owner("sync"))
-        code, _out, err = run(
-            capsys, "bulk", "set", "jobtitle=CTO", "--ids", _ids(portal, 0, 2), "--yes"
+        code, _out, err = run_cli(
+            capsys, "bulk", "set", "jobtitle=CTO", "--ids", _id_arg(env_portal, 0, 2), "--yes"
         )
         assert code == 3 and "busy" in err
-        assert portal.writes.items() == []
+        assert env_portal.writes.items() == []
         # The refused operation is recorded, not lost: resume sends it once the database is free.
         lock.release(db, lock.make_owner("sync"))
-        code, out, _err = run(capsys, "bulk", "resume")
+        code, out, _err = run_cli(capsys, "bulk", "resume")
         assert code == 0 and "2 written" in out
     finally:
         db.dispose()
 
 
-def test_contacts_gone_from_hubspot_fail_are_listed_exit_1_and_can_be_retried(portal, capsys):
-    ids = _ids(portal, 10, 6).split(",")
+def test_contacts_gone_from_hubspot_fail_are_listed_exit_1_and_can_be_retried(env_portal, capsys):
+    ids = _id_arg(env_portal, 10, 6).split(",")
     for gone in ids[:2]:
-        portal.portal.archive_contact(gone)  # archived in HubSpot after the last sync
-    code, out, _err = run(capsys, "bulk", "set", "jobtitle=Buyer", "--ids", ",".join(ids), "--yes")
+        env_portal.portal.archive_contact(gone)  # archived in HubSpot after the last sync
+    code, out, _err = run_cli(
+        capsys, "bulk", "set", "jobtitle=Buyer", "--ids", ",".join(ids), "--yes"
+    )
     assert code == 1
     for gone in ids[:2]:
         assert f"failed {gone}: OBJECT_NOT_FOUND" in out
-    log = json.loads(run(capsys, "bulk", "log", "--json")[1])
+    log = json.loads(run_cli(capsys, "bulk", "log", "--json")[1])
     assert log[0]["status"] == "partial" and log[0]["written"] == 4 and log[0]["failed"] == 2
     assert log[0]["actor"].startswith("os:")
     assert log[0]["source"].startswith("ids: ")
-    portal.portal.restore_contact(ids[0])
-    code, out, _err = run(capsys, "bulk", "retry", str(log[0]["id"]), "--yes")
+    env_portal.portal.restore_contact(ids[0])
+    code, out, _err = run_cli(capsys, "bulk", "retry", str(log[0]["id"]), "--yes")
     assert code == 1  # ids[1] is still archived
-    assert portal.portal.contact(ids[0])["properties"]["jobtitle"] == "Buyer"
+    assert env_portal.portal.contact(ids[0])["properties"]["jobtitle"] == "Buyer"
 
 
-def test_log_of_one_operation_lists_previous_values(portal, capsys):
-    ids = _ids(portal, 0, 2).split(",")
-    before = {i: portal.portal.contact(i)["properties"]["jobtitle"] for i in ids}
+def test_log_of_one_operation_lists_previous_values(env_portal, capsys):
+    ids = _id_arg(env_portal, 0, 2).split(",")
+    before = {i: env_portal.portal.contact(i)["properties"]["jobtitle"] for i in ids}
     assert (
-        run(capsys, "bulk", "set", "jobtitle=Chief Tester", "--ids", ",".join(ids), "--yes")[0] == 0
+        run_cli(capsys, "bulk", "set", "jobtitle=Chief Tester", "--ids", ",".join(ids), "--yes")[0]
+        == 0
     )
-    data = json.loads(run(capsys, "bulk", "log", "1", "--json")[1])
+    data = json.loads(run_cli(capsys, "bulk", "log", "1", "--json")[1])
     assert {i["hubspot_id"]: i["before"]["jobtitle"] for i in data["items"]} == before
     assert all(i["after"] == {"jobtitle": "Chief Tester"} for i in data["items"])

@@ -1,20 +1,16 @@
-"""Fixtures for the reliability drills, and the long drills' tally printed at the end of the
-session (runs, faults injected, contacts checked, mismatches). Set `HUBSYNC_DRILL_REPORT` to a
-file path to also get the tally as JSON."""
+"""The long drills' tally, printed at the end of the session (runs, faults injected, contacts
+checked, mismatches). Set `HUBSYNC_DRILL_REPORT` to a file path to also get it as JSON. The
+drills build their syncs with `make_harness` / `make_sqlite_harness` from tests/conftest.py."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sync_helpers import HarnessFactory
-
-from hubsync_core.store.database import Database
 
 
 @dataclass
@@ -63,19 +59,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if path:
         with open(path, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2)
-
-
-@pytest.fixture
-def make_harness(db: Database) -> Iterator[HarnessFactory]:
-    """Harnesses on the test database (SQLite and PostgreSQL)."""
-    factory = HarnessFactory(db)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def make_sqlite_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
-    """Harnesses on a SQLite database (drills about HTTP, not storage)."""
-    factory = HarnessFactory(sqlite_db)
-    yield factory
-    factory.close()

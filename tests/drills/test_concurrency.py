@@ -41,11 +41,11 @@ class Gate:
     """Holds every request for the account details (a fresh database's first call) until
     opened; `entered` counts the requests that arrived."""
 
-    def __init__(self, harness: Harness) -> None:
+    def __init__(self, sync_harness: Harness) -> None:
         self._open = threading.Event()
         self._lock = threading.Lock()
         self.entered = 0
-        sandbox = harness.sandbox
+        sandbox = sync_harness.sandbox
         original = sandbox.account_details
 
         def gated() -> dict[str, Any]:
@@ -61,16 +61,16 @@ class Gate:
 
 
 @pytest.fixture
-def harness(make_harness: HarnessFactory) -> Harness:
+def sync_harness(make_harness: HarnessFactory) -> Harness:
     return make_harness(1000, seed=801)
 
 
 @pytest.fixture
-def jobs(harness: Harness) -> Iterator[SyncJobs]:
+def jobs(sync_harness: Harness) -> Iterator[SyncJobs]:
     service = HubSyncService(
-        harness.settings,
-        database=harness.db,
-        client=fast_client(harness.sandbox),
+        sync_harness.settings,
+        database=sync_harness.db,
+        client=fast_client(sync_harness.sandbox),
         owner="dashboard",
     )
     yield SyncJobs(service)
@@ -87,10 +87,10 @@ def _jobs_refusal(jobs: SyncJobs, refusal: str | None) -> str | None:
 
 
 def test_cli_and_dashboard_started_together_exactly_one_runs(
-    harness: Harness, jobs: SyncJobs, tmp_path: Path
+    sync_harness: Harness, jobs: SyncJobs, tmp_path: Path
 ) -> None:
-    gate = Gate(harness)
-    env = cli_env(harness.sandbox, harness.db.url, str(tmp_path / "data"))
+    gate = Gate(sync_harness)
+    env = cli_env(sync_harness.sandbox, sync_harness.db.url, str(tmp_path / "data"))
 
     proc = start_cli(["sync", "--json"], env, str(tmp_path), "cli")
     refusal = jobs.start(SyncOptions(owner="dashboard"))
@@ -116,46 +116,48 @@ def test_cli_and_dashboard_started_together_exactly_one_runs(
         assert code == 0, err
         assert BUSY in dashboard_refusal and "cli on" in dashboard_refusal  # type: ignore[operator]
     assert gate.entered == 1
-    assert len(all_runs(harness.db)) == 1
-    assert lock_rows(harness.db) == []
-    harness.assert_exact()
+    assert len(all_runs(sync_harness.db)) == 1
+    assert lock_rows(sync_harness.db) == []
+    sync_harness.assert_exact()
 
 
 def test_dashboard_is_refused_while_a_cli_sync_holds_the_lock(
     make_sqlite_harness: HarnessFactory, tmp_path: Path
 ) -> None:
-    harness = make_sqlite_harness(1000, seed=802)
-    service = HubSyncService(harness.settings, database=harness.db, client=harness.client)
+    sync_harness = make_sqlite_harness(1000, seed=802)
+    service = HubSyncService(
+        sync_harness.settings, database=sync_harness.db, client=sync_harness.client
+    )
     jobs = SyncJobs(service)
-    gate = Gate(harness)
-    env = cli_env(harness.sandbox, harness.db.url, str(tmp_path / "data"))
+    gate = Gate(sync_harness)
+    env = cli_env(sync_harness.sandbox, sync_harness.db.url, str(tmp_path / "data"))
     proc = start_cli(["sync"], env, str(tmp_path), "cli")
     wait_for(lambda: gate.entered == 1, timeout=120)  # the CLI holds the lock, at the gate
 
     refusal = jobs.start(SyncOptions(owner="dashboard"))
 
     assert refusal is not None and BUSY in refusal and "cli on" in refusal
-    holder = lock.current_holder(harness.db)
+    holder = lock.current_holder(sync_harness.db)
     assert holder is not None and holder.owner.startswith("cli@")
     gate.open()
     code, _, err = finish_cli(proc)
     assert code == 0, err
-    assert [r.owner.split("@")[0] for r in all_runs(harness.db)] == ["cli"]
-    assert lock_rows(harness.db) == []
+    assert [r.owner.split("@")[0] for r in all_runs(sync_harness.db)] == ["cli"]
+    assert lock_rows(sync_harness.db) == []
 
 
-def test_threads_racing_for_the_lock_only_one_runs(harness: Harness) -> None:
-    gate = Gate(harness)
+def test_threads_racing_for_the_lock_only_one_runs(sync_harness: Harness) -> None:
+    gate = Gate(sync_harness)
     contenders = 6
     start = threading.Barrier(contenders)
     outcomes: list[Any] = [None] * contenders
 
     def contend(n: int) -> None:
-        client = fast_client(harness.sandbox)
+        client = fast_client(sync_harness.sandbox)
         start.wait()
         try:
             outcomes[n] = run_sync(
-                harness.settings, harness.db, client, SyncOptions(owner=f"thread{n}")
+                sync_harness.settings, sync_harness.db, client, SyncOptions(owner=f"thread{n}")
             )
         except SyncAlreadyRunning as exc:
             outcomes[n] = exc
@@ -174,11 +176,11 @@ def test_threads_racing_for_the_lock_only_one_runs(harness: Harness) -> None:
     ran = [o for o in outcomes if not isinstance(o, SyncAlreadyRunning)]
     assert len(refused) == contenders - 1 and all(BUSY in str(o) for o in refused)
     assert len(ran) == 1 and ran[0].status == "succeeded"
-    assert len(all_runs(harness.db)) == 1
-    harness.assert_exact()
+    assert len(all_runs(sync_harness.db)) == 1
+    sync_harness.assert_exact()
 
 
-def test_readers_never_see_a_half_written_page(harness: Harness) -> None:
+def test_readers_never_see_a_half_written_page(sync_harness: Harness) -> None:
     """A reader polls, in one statement (one snapshot), the live contacts and the running
     run's counter: they always agree and only ever grow by whole pages. The sync waits after
     each page until the reader has looked, so every page boundary is observed; the samples in
@@ -197,7 +199,7 @@ def test_readers_never_see_a_half_written_page(harness: Harness) -> None:
                 committed, done = state["committed"], state["done"]
             if done:
                 return
-            with harness.db.connect() as conn:
+            with sync_harness.db.connect() as conn:
                 live, counted = conn.execute(probe, {"no": False}).one()
             samples.append((live, counted))
             with cond:
@@ -215,7 +217,7 @@ def test_readers_never_see_a_half_written_page(harness: Harness) -> None:
     thread = threading.Thread(target=reader)
     thread.start()
     try:
-        stats = harness.run("full", on_progress=after_page)
+        stats = sync_harness.run("full", on_progress=after_page)
     finally:
         with cond:
             state["done"] = True

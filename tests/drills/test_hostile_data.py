@@ -48,14 +48,16 @@ def _has_nul(contact: dict[str, Any]) -> bool:
 
 
 @pytest.fixture
-def hostile(make_harness: HarnessFactory) -> Harness:
+def hostile_harness(make_harness: HarnessFactory) -> Harness:
     return make_harness(
         1500, seed=901, hostile=True, env={"HUBSYNC_PROPERTIES": HOSTILE_PROPERTIES}
     )
 
 
-def test_hostile_portal_is_stored_exactly_with_every_alteration_recorded(hostile: Harness) -> None:
-    h = hostile
+def test_hostile_portal_is_stored_exactly_with_every_alteration_recorded(
+    hostile_harness: Harness,
+) -> None:
+    h = hostile_harness
     received = list(h.sandbox.portal.live_contacts(h.properties))
 
     stats = h.run("full")
@@ -90,9 +92,9 @@ def test_hostile_portal_is_stored_exactly_with_every_alteration_recorded(hostile
 
 
 def test_hostile_values_arriving_through_incremental_are_cleaned_and_recorded(
-    hostile: Harness,
+    hostile_harness: Harness,
 ) -> None:
-    h = hostile
+    h = hostile_harness
     assert h.run("full").status == "succeeded"
     target = h.sandbox.portal.live_ids()[4]
     h.sandbox.portal.update_contact(
@@ -111,8 +113,8 @@ def test_hostile_values_arriving_through_incremental_are_cleaned_and_recorded(
     h.assert_exact()
 
 
-def test_hostile_values_export_as_inert_text(hostile: Harness) -> None:
-    h = hostile
+def test_hostile_values_export_as_inert_text(hostile_harness: Harness) -> None:
+    h = hostile_harness
     assert h.run("full").status == "succeeded"
     out = io.StringIO()
     columns = [*EXPORT_COLUMNS, "properties"]
@@ -213,7 +215,7 @@ def mocked(sqlite_db: Database) -> Iterator[Mocked]:
     client.close()
 
 
-def _sync(mocked: Mocked) -> Any:
+def _sync_mocked(mocked: Mocked) -> Any:
     settings, db, client, _ = mocked
     return run_sync(settings, db, client, SyncOptions(mode="full"))
 
@@ -237,7 +239,7 @@ def test_odd_answers_are_stored_or_refused_with_a_reason(
     page2 = [_record("109", email="=1+1"), _record("110", firstname="שָׁלוֹם 🚀")]
     _mock_portal(mocked[3], [page1, page2])
 
-    stats = _sync(mocked)
+    stats = _sync_mocked(mocked)
 
     db = mocked[1]
     assert stats.status == "succeeded", stats.message
@@ -289,7 +291,7 @@ def test_records_without_a_usable_id_are_refused_with_a_reason(
     ]
     _mock_portal(mocked[3], [page])
 
-    stats = _sync(mocked)
+    stats = _sync_mocked(mocked)
 
     db = mocked[1]
     assert stats.status == "succeeded"

@@ -43,7 +43,7 @@ def contact(contact_id: str | int, **properties: Any) -> dict[str, Any]:
     }
 
 
-def page(contacts: list[dict[str, Any]], after: str | None = None) -> dict[str, Any]:
+def results_page(contacts: list[dict[str, Any]], after: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"results": contacts}
     if after is not None:
         body["paging"] = {"next": {"after": after, "link": "https://api.hubapi.test/..."}}

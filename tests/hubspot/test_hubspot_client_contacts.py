@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from hubspot_fakes import BASE, CONTACTS_URL, TOKEN, contact, page
+from hubspot_fakes import BASE, CONTACTS_URL, TOKEN, contact, results_page
 
 from hubsync_core.hubspot import ContactRecord, HubSpotClient
 
@@ -25,7 +25,7 @@ def test_list_contacts_loop_walks_every_page_with_the_after_cursor(
     for number in range(pages):
         ids = range(number * 100 + 1, number * 100 + 101)
         after = str(number * 100 + 101) if number < pages - 1 else None
-        mocked.add(responses.GET, CONTACTS_URL, json=page([contact(i) for i in ids], after))
+        mocked.add(responses.GET, CONTACTS_URL, json=results_page([contact(i) for i in ids], after))
 
     seen: list[str] = []
     afters: list[str | None] = []
@@ -48,7 +48,7 @@ def test_list_contacts_loop_walks_every_page_with_the_after_cursor(
 def test_list_contacts_names_every_property_limit_and_archived(
     client: HubSpotClient, mocked: responses.RequestsMock
 ) -> None:
-    mocked.add(responses.GET, CONTACTS_URL, json=page([contact(1, email="a@x.io")]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([contact(1, email="a@x.io")]))
 
     result = client.list_contacts(PROPS, limit=50, archived=True)
 
@@ -65,7 +65,7 @@ def test_list_contacts_sends_bearer_token_user_agent_and_timeouts(
     make_client, mocked: responses.RequestsMock
 ) -> None:
     client = make_client(connect_timeout=2.5, read_timeout=11.0)
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
 
     client.list_contacts(["email"])
 
@@ -81,7 +81,7 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(
     netrc = tmp_path / "netrc"
     netrc.write_text("machine api.hubapi.test login someone password other\n")
     monkeypatch.setenv("NETRC", str(netrc))
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
 
     client.list_contacts(["email"])
 
@@ -103,7 +103,7 @@ def test_long_property_list_is_split_under_the_url_limit_and_merged_by_id(
         requested = parse_qs(urlsplit(request.url).query)["properties"][0].split(",")
         rows = [{"id": str(i), "properties": {n: f"{n}-{i}" for n in requested}} for i in (5, 6, 7)]
         after = "8" if requested[0] == names[0] else "should-be-ignored"
-        return 200, {}, responses.json_module.dumps(page(rows, after))
+        return 200, {}, responses.json_module.dumps(results_page(rows, after))
 
     mocked.add_callback(responses.GET, CONTACTS_URL, callback=answer)
 
@@ -127,7 +127,7 @@ def test_long_property_list_is_split_under_the_url_limit_and_merged_by_id(
 def test_duplicate_and_blank_property_names_are_requested_once(
     client: HubSpotClient, mocked: responses.RequestsMock
 ) -> None:
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
 
     client.list_contacts(["email", " email ", "", "company"])
 
@@ -187,7 +187,7 @@ def test_unicode_and_long_values_survive_parsing(
     mocked.add(
         responses.GET,
         CONTACTS_URL,
-        json=page([contact(1, firstname="Zoë 李", company=long_value, email=None)]),
+        json=results_page([contact(1, firstname="Zoë 李", company=long_value, email=None)]),
     )
 
     record = client.list_contacts(["firstname", "company", "email"]).contacts[0]
@@ -203,7 +203,7 @@ def test_base_url_trailing_slash_is_ignored(make_client, mocked) -> None:
     from hubsync_core.config import Secret
 
     client = HubSpotClient(Secret("pat-na1-abcdefabcdef"), BASE + "/", sleep=lambda s: None)
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
 
     client.list_contacts(["email"])
 
@@ -219,13 +219,15 @@ def test_chunks_that_disagree_keep_the_first_chunks_records(
     mocked.add(
         responses.GET,
         CONTACTS_URL,
-        json=page([{"id": "1", "properties": {"a": "1"}}, {"id": "2"}], after="3"),
+        json=results_page([{"id": "1", "properties": {"a": "1"}}, {"id": "2"}], after="3"),
     )
     # Contact 2 was archived and 9 created between the two requests.
     mocked.add(
         responses.GET,
         CONTACTS_URL,
-        json=page([{"id": "1", "properties": {"b": "2"}}, {"id": "9", "properties": {"b": "x"}}]),
+        json=results_page(
+            [{"id": "1", "properties": {"b": "2"}}, {"id": "9", "properties": {"b": "x"}}]
+        ),
     )
 
     with caplog.at_level(logging.WARNING, logger="hubsync.hubspot"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 import responses
-from hubspot_fakes import BASE, CONTACTS_URL, PATHS, SEARCH_URL, TOKEN, contact, page
+from hubspot_fakes import BASE, CONTACTS_URL, PATHS, SEARCH_URL, TOKEN, contact, results_page
 
 from hubsync_core.config import Secret, Settings, SettingsError
 from hubsync_core.hubspot import (
@@ -207,8 +207,8 @@ def test_account_details_include_the_rate_limit_status(client: HubSpotClient, mo
 
 
 def test_rate_limit_keeps_the_last_headers_seen(client: HubSpotClient, mocked) -> None:
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]), headers=RATE_HEADERS)
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))  # no headers (like search)
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]), headers=RATE_HEADERS)
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))  # no headers (like search)
 
     assert client.rate_limit == RateLimitStatus()
     client.list_contacts(["email"])
@@ -219,7 +219,7 @@ def test_rate_limit_keeps_the_last_headers_seen(client: HubSpotClient, mocked) -
 
 def test_counters_are_a_frozen_snapshot(client: HubSpotClient, mocked) -> None:
     mocked.add(responses.GET, CONTACTS_URL, status=500)
-    mocked.add(responses.GET, CONTACTS_URL, json=page([contact(1)]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([contact(1)]))
 
     before = client.counters()
     client.list_contacts(["email"])
@@ -234,7 +234,7 @@ def test_counters_are_a_frozen_snapshot(client: HubSpotClient, mocked) -> None:
 def test_parallel_callers_share_the_client_and_counters_stay_true(make_client, mocked) -> None:
     recorded: list[float] = []
     client = make_client(sleep=recorded.append, clock=lambda: 0.0)
-    mocked.add(responses.GET, CONTACTS_URL, json=page([contact(1)], after="2"))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([contact(1)], after="2"))
     failures: list[BaseException] = []
 
     def worker() -> None:
@@ -283,7 +283,7 @@ def test_close_leaves_an_injected_session_open(mocked) -> None:
     session = requests.Session()
     with HubSpotClient(Secret(TOKEN), BASE, session=session):
         pass
-    mocked.add(responses.GET, CONTACTS_URL, json=page([]))
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
     assert session.get(CONTACTS_URL).status_code == 200
     session.close()
 
@@ -307,7 +307,7 @@ def test_each_api_version_picks_its_path_family(make_client, mocked, version) ->
     paths = endpoints.for_version(version)
     family = "/crm/v3/" if version == "v3" else f"/crm/objects/{version}/"
     assert paths.contacts.startswith(family)
-    mocked.add(responses.GET, BASE + paths.contacts, json=page([contact(1)]))
+    mocked.add(responses.GET, BASE + paths.contacts, json=results_page([contact(1)]))
     mocked.add(responses.POST, BASE + paths.contacts_search, json={"results": [], "total": 0})
     mocked.add(responses.GET, BASE + paths.contact_properties, json={"results": []})
     mocked.add(responses.POST, BASE + paths.lists_search, json={"lists": [], "hasMore": False})

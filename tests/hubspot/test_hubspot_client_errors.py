@@ -8,7 +8,16 @@ import pytest
 import requests
 import responses
 import urllib3.exceptions
-from hubspot_fakes import BASE, CONTACTS_URL, PATHS, SEARCH_URL, TOKEN, FakeClock, contact, page
+from hubspot_fakes import (
+    BASE,
+    CONTACTS_URL,
+    PATHS,
+    SEARCH_URL,
+    TOKEN,
+    FakeClock,
+    contact,
+    results_page,
+)
 
 from hubsync_core.hubspot import (
     AuthenticationError,
@@ -22,7 +31,7 @@ from hubsync_core.hubspot import (
     TransientError,
 )
 
-OK = page([contact(1, email="a@x.io")])
+OK = results_page([contact(1, email="a@x.io")])
 
 
 def error_body(message: str, correlation_id: str = "cid-123", **extra: object) -> dict:

@@ -7,7 +7,7 @@ import threading
 from collections import deque
 
 import responses
-from hubspot_fakes import CONTACTS_URL, SEARCH_URL, FakeClock, contact, page
+from hubspot_fakes import CONTACTS_URL, SEARCH_URL, FakeClock, contact, results_page
 
 from hubsync_core.hubspot import HubSpotClient, RateLimiter, RateLimitStatus
 
@@ -57,7 +57,11 @@ class RollingWindowServer:
             self.answered_429 += 1
             body = {"status": "error", "policyName": "TEN_SECONDLY_ROLLING"}
             return 429, headers, responses.json_module.dumps(body)
-        return 200, headers, responses.json_module.dumps(page([contact(len(self.received))]))
+        return (
+            200,
+            headers,
+            responses.json_module.dumps(results_page([contact(len(self.received))])),
+        )
 
 
 # ------------------------------------------------------------------ the limiter alone

@@ -166,7 +166,7 @@ def progress(**changes: Any) -> SyncProgress:
 
 
 @dataclass
-class Harness:
+class PageHarness:
     """The app's world for one test: settings, a database, the service and its jobs."""
 
     environ: dict[str, str]
@@ -264,7 +264,7 @@ def _clear_caches() -> None:
 
 def _make_harness(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_file: Path
-) -> Iterator[Harness]:
+) -> Iterator[PageHarness]:
     environ = {
         "HUBSYNC_DATA_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{database_file}",
@@ -277,7 +277,7 @@ def _make_harness(
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    harness = Harness(environ=environ, db=Database(environ["DATABASE_URL"]))
+    harness = PageHarness(environ=environ, db=Database(environ["DATABASE_URL"]))
     monkeypatch.setattr(resources, "load_settings", harness.settings)
     monkeypatch.setattr(resources, "resource_factory", harness.resources)
     _clear_caches()
@@ -294,7 +294,7 @@ def _make_harness(
 
 
 @pytest.fixture
-def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PageHarness]:
     """The app on an empty database, no token (the demo portal's settings)."""
     yield from _make_harness(tmp_path, monkeypatch, tmp_path / "hubsync.db")
 
@@ -326,7 +326,7 @@ def synced_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def synced_harness(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synced_database_file: Path
-) -> Iterator[Harness]:
+) -> Iterator[PageHarness]:
     """The app on a copy of the synced database."""
     target = tmp_path / "hubsync.db"
     for suffix in ("", "-wal"):

@@ -3,7 +3,7 @@ operation that runs in the background worker."""
 
 from __future__ import annotations
 
-from portal_helpers import fast_client
+from sync_helpers import fast_client
 
 from hubsync_core.bulk.selection import Selection
 from hubsync_core.sandbox import Sandbox, SandboxConfig

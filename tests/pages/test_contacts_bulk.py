@@ -3,7 +3,7 @@ writes HubSpot and is listed in the audit log."""
 
 from __future__ import annotations
 
-from portal_helpers import fast_client
+from sync_helpers import fast_client
 
 from hubsync_core.sandbox import Sandbox, SandboxConfig
 from hubsync_core.sync.engine import run_sync

@@ -101,7 +101,7 @@ def preview_count(at: AppTest) -> int:
     return int(line.split("**Preview:** ")[1].split(" ")[0].replace(",", ""))
 
 
-def stored(db: Database, name: str) -> SegmentDef | None:
+def stored_segment(db: Database, name: str) -> SegmentDef | None:
     settings = Settings.load({}, dotenv_path=None, secrets_path=None)
     return segment_store.get_definition(db, name, settings)
 
@@ -154,7 +154,7 @@ def test_create_eu_leads_shows_live_preview_and_saving_recomputes_membership(
     at.button(key="sg_save").click()
     ok(at.run())
     assert any("Saved “EU leads”" in text for text in shown(at.success))
-    saved = stored(seeded.db, "EU leads")
+    saved = stored_segment(seeded.db, "EU leads")
     assert saved is not None and saved.rule == EU_LEADS
     assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
     listing = at.dataframe[0].value
@@ -183,7 +183,7 @@ def test_editing_a_segment_changes_its_rule_and_members(seeded: Any) -> None:
             Condition("lifecyclestage", "eq", "lead"),
         ],
     )
-    saved = stored(seeded.db, "EU leads")
+    saved = stored_segment(seeded.db, "EU leads")
     assert saved is not None and saved.rule == narrowed
     expected, _ = segment_store.preview(seeded.db, narrowed, NOW)
     assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == expected
@@ -198,11 +198,11 @@ def test_delete_asks_for_confirmation_then_removes_the_segment(seeded: Any) -> N
     ok(at.run())
     at.button(key="sg_delete").click()
     ok(at.run())
-    assert stored(seeded.db, "EU leads") is not None  # not yet
+    assert stored_segment(seeded.db, "EU leads") is not None  # not yet
     assert any("cannot be undone" in text for text in shown(at.warning))
     at.button(key="sg_delete_yes").click()
     ok(at.run())
-    assert stored(seeded.db, "EU leads") is None
+    assert stored_segment(seeded.db, "EU leads") is None
     assert explorer.count_contacts(seeded.db, ContactFilter(segments=("eu_leads",))) == 0
     assert "eu_leads" not in list(at.dataframe[0].value["Key"])
     assert at.selectbox(key="sg_choice").value == "__new__"
@@ -223,7 +223,7 @@ def test_built_ins_cannot_be_deleted_but_their_window_can_be_edited_and_reset(
     ok(at.run())
     at.button(key="sg_save").click()
     ok(at.run())
-    engaged = stored(seeded.db, "engaged")
+    engaged = stored_segment(seeded.db, "engaged")
     assert engaged is not None
     assert engaged.rule == Group("all", [Condition("updated_at", "within_last_days", 7)])
     members = explorer.count_contacts(seeded.db, ContactFilter(segments=("engaged",)))
@@ -231,7 +231,7 @@ def test_built_ins_cannot_be_deleted_but_their_window_can_be_edited_and_reset(
 
     at.button(key="sg_reset").click()
     ok(at.run())
-    engaged = stored(seeded.db, "engaged")
+    engaged = stored_segment(seeded.db, "engaged")
     assert engaged is not None
     assert engaged.rule == Group("all", [Condition("updated_at", "within_last_days", 30)])
     assert at.text_input(key=rows_of(at)[0][2]).value == "30"
@@ -305,8 +305,8 @@ def test_a_rule_the_cli_accepts_is_accepted_by_the_dashboard(
     at.button(key="sg_save").click()
     ok(at.run())
     assert any("Saved “Paid search again”" in text for text in shown(at.success))
-    cli_rule = stored(harness.db, "Paid search")
-    dashboard_rule = stored(harness.db, "Paid search again")
+    cli_rule = stored_segment(harness.db, "Paid search")
+    dashboard_rule = stored_segment(harness.db, "Paid search again")
     assert cli_rule is not None and dashboard_rule is not None
     assert dashboard_rule.rule == cli_rule.rule
 
@@ -358,7 +358,7 @@ def test_a_nested_or_group_is_built_with_rows_and_saved(seeded: Any) -> None:
             ),
         ],
     )
-    saved = stored(seeded.db, "Leads in DE or FR")
+    saved = stored_segment(seeded.db, "Leads in DE or FR")
     assert saved is not None and saved.rule == expected
 
 
@@ -385,7 +385,7 @@ def test_json_editor_saves_deeper_nesting_and_rows_round_trip(seeded: Any) -> No
     assert preview_count(at) == segment_store.preview(seeded.db, deep, NOW)[0]
     at.button(key="sg_save").click()
     ok(at.run())
-    saved = stored(seeded.db, "Deep")
+    saved = stored_segment(seeded.db, "Deep")
     assert saved is not None and saved.rule == deep
     # Too deep for rows: switching back keeps the JSON editor and says why.
     at.toggle(key="sg_json_mode").set_value(False)

@@ -29,14 +29,16 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="module")
-def client(sandbox: Sandbox) -> HubSpot:
+def official_client(sandbox: Sandbox) -> HubSpot:
     # In hubspot-api-client 12, `host` replaces the whole base URL (scheme, host and port).
     return HubSpot(access_token=sandbox.token, host=sandbox.base_url)
 
 
-def test_get_all_returns_exactly_the_live_contacts(client: HubSpot, sandbox: Sandbox) -> None:
+def test_get_all_returns_exactly_the_live_contacts(
+    official_client: HubSpot, sandbox: Sandbox
+) -> None:
     names = sandbox.portal.property_names()
-    got = client.crm.contacts.get_all(properties=names)
+    got = official_client.crm.contacts.get_all(properties=names)
     expected = list(sandbox.portal.live_contacts(names))
     assert [c.id for c in got] == [e["id"] for e in expected]
     for contact, want in zip(got, expected, strict=True):
@@ -46,14 +48,14 @@ def test_get_all_returns_exactly_the_live_contacts(client: HubSpot, sandbox: San
         assert contact.archived is False
 
 
-def test_get_page_of_archived_contacts(client: HubSpot, sandbox: Sandbox) -> None:
-    page = client.crm.contacts.basic_api.get_page(limit=100, archived=True)
+def test_get_page_of_archived_contacts(official_client: HubSpot, sandbox: Sandbox) -> None:
+    page = official_client.crm.contacts.basic_api.get_page(limit=100, archived=True)
     assert [c.id for c in page.results] == sandbox.portal.archived_ids()[:100]
     assert all(c.archived and c.archived_at is not None for c in page.results)
 
 
-def test_do_search_pages_to_the_same_contacts(client: HubSpot, sandbox: Sandbox) -> None:
-    search = client.crm.contacts.search_api
+def test_do_search_pages_to_the_same_contacts(official_client: HubSpot, sandbox: Sandbox) -> None:
+    search = official_client.crm.contacts.search_api
     filters: list[dict[str, Any]] = [
         {"propertyName": "company", "operator": "CONTAINS_TOKEN", "value": "*chainge*"}
     ]
@@ -82,8 +84,8 @@ def test_do_search_pages_to_the_same_contacts(client: HubSpot, sandbox: Sandbox)
     assert [c.properties for c in found] == [e["properties"] for e in expected]
 
 
-def test_properties_get_all(client: HubSpot, sandbox: Sandbox) -> None:
-    result = client.crm.properties.core_api.get_all("contacts")
+def test_properties_get_all(official_client: HubSpot, sandbox: Sandbox) -> None:
+    result = official_client.crm.properties.core_api.get_all("contacts")
     assert {p.name for p in result.results} == set(sandbox.portal.property_names())
     stage = next(p for p in result.results if p.name == "lifecyclestage")
     assert "partner" in {o.value for o in stage.options}

@@ -40,7 +40,7 @@ def row(hubspot_id: str, updated_at: datetime | None = T0, **changes: Any) -> di
     return base
 
 
-def stored(db: Database) -> dict[str, dict[str, Any]]:
+def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
     with db.connect() as conn:
         return {
             r["hubspot_id"]: dict(r) for r in conn.execute(select(store.CONTACTS)).mappings().all()
@@ -56,7 +56,7 @@ def test_upsert_inserts_every_column_including_contacts_without_email(db: Databa
     written = upsert(db, [row("1"), row("2", email=None, properties={"email": None})])
 
     assert written == 2
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert set(contacts) == {"1", "2"}
     first = contacts["1"]
     assert first["email"] == "c1@example.com"
@@ -77,7 +77,7 @@ def test_upsert_replaces_a_row_when_incoming_is_newer_or_equally_new(db: Databas
     )
 
     assert written == 2
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["1"]["company"] == "New Co"
     assert contacts["1"]["updated_at"] == T1
     assert contacts["2"]["firstname"] == "B"
@@ -90,7 +90,7 @@ def test_upsert_never_replaces_a_row_stored_with_a_newer_updated_at(db: Database
     written = upsert(db, [row("1", updated_at=T1, company="Stale")])
 
     assert written == 0
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["1"]["company"] == "Newest"
     assert contacts["1"]["updated_at"] == T2
 
@@ -106,7 +106,7 @@ def test_upsert_treats_a_missing_updated_at_as_older_than_any_known_one(db: Data
         ],
     )
 
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["dated"]["company"] == "Dated"
     assert contacts["undated"]["company"] == "Now dated"
 
@@ -115,11 +115,11 @@ def test_incoming_live_row_unarchives_the_contact(db: Database) -> None:
     upsert(db, [row("1")])
     with db.transaction() as conn:
         store.mark_archived(conn, [("1", T0)])
-    assert stored(db)["1"]["archived"] is True
+    assert stored_rows(db)["1"]["archived"] is True
 
     upsert(db, [row("1", updated_at=T1)])
 
-    contact = stored(db)["1"]
+    contact = stored_rows(db)["1"]
     assert contact["archived"] is False
     assert contact["archived_at"] is None
     assert contact["archived_reason"] is None
@@ -130,7 +130,7 @@ def test_generation_stamps_every_incoming_id_even_rows_kept_as_newer(db: Databas
 
     upsert(db, [row("1", updated_at=T0), row("2", updated_at=T1), row("3")], generation=2)
 
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert {k: v["seen_generation"] for k, v in contacts.items()} == {"1": 2, "2": 2, "3": 2}
     assert contacts["1"]["updated_at"] == T2  # data kept, but seen
 
@@ -140,7 +140,7 @@ def test_upsert_without_generation_leaves_seen_generation_alone(db: Database) ->
 
     upsert(db, [row("1", updated_at=T1)])
 
-    assert stored(db)["1"]["seen_generation"] == 4
+    assert stored_rows(db)["1"]["seen_generation"] == 4
 
 
 def test_vanished_sweep_archives_live_contacts_the_generation_did_not_see(db: Database) -> None:
@@ -153,7 +153,7 @@ def test_vanished_sweep_archives_live_contacts_the_generation_did_not_see(db: Da
         gone = store.mark_vanished(conn, 2)
 
     assert gone == 1
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["1"]["archived"] is False
     assert contacts["2"]["archived"] is True
     assert contacts["2"]["archived_reason"] == "vanished"
@@ -180,7 +180,7 @@ def test_mark_archived_archives_known_ids_and_records_unknown_ones(db: Database)
         marked = store.mark_archived(conn, [("1", T1), ("99", None)])
 
     assert marked == 2
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["1"]["archived"] is True
     assert contacts["1"]["archived_at"] == T1
     assert contacts["1"]["email"] == "c1@example.com"  # the data stays
@@ -199,7 +199,7 @@ def test_mark_merged_archives_losers_naming_the_winner(db: Database) -> None:
         marked = store.mark_merged(conn, ["11", "12", "10"], "10")
 
     assert marked == 2
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["10"]["archived"] is False
     assert contacts["11"]["archived_reason"] == "merged into 10"
     assert contacts["12"]["archived"] is True
@@ -235,7 +235,7 @@ def test_upsert_keeps_the_newest_copy_when_a_page_repeats_an_id(db: Database) ->
     )
 
     assert written == 2
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert contacts["1"]["company"] == "Newer"
     assert contacts["2"]["company"] == "Second"
 
@@ -246,7 +246,7 @@ def test_upsert_strips_nul_bytes_from_text_and_properties(db: Database) -> None:
         [row("1", firstname="A\x00da", properties={"note": "x\x00y", "k\x00": "v", "n": None})],
     )
 
-    contact = stored(db)["1"]
+    contact = stored_rows(db)["1"]
     assert contact["firstname"] == "Ada"
     assert contact["properties"] == {"note": "xy", "k": "v", "n": None}
 
@@ -255,7 +255,7 @@ def test_upsert_stores_aware_datetimes_as_naive_utc(db: Database) -> None:
     plus_two = timezone(timedelta(hours=2))
     upsert(db, [row("1", updated_at=T1.replace(tzinfo=plus_two))])
 
-    assert stored(db)["1"]["updated_at"] == T1 - timedelta(hours=2)
+    assert stored_rows(db)["1"]["updated_at"] == T1 - timedelta(hours=2)
 
 
 def test_upsert_stores_hostile_values_verbatim(db: Database) -> None:
@@ -268,7 +268,7 @@ def test_upsert_stores_hostile_values_verbatim(db: Database) -> None:
     }
     upsert(db, [row("18446744073709551616", company=hostile["sql"], properties=hostile)])
 
-    contact = stored(db)["18446744073709551616"]
+    contact = stored_rows(db)["18446744073709551616"]
     assert contact["properties"] == hostile
     assert contact["company"] == hostile["sql"]
 

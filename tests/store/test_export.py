@@ -23,12 +23,6 @@ from hubsync_core.store.export import (
 from .contact_data import add_contact, add_people
 
 
-@pytest.fixture
-def people(db: Database) -> Database:
-    add_people(db)
-    return db
-
-
 def read_csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 

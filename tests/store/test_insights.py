@@ -20,13 +20,7 @@ from hubsync_core.store.insights import (
     sync_history,
 )
 
-from .contact_data import add_contact, add_people, add_run, d
-
-
-@pytest.fixture
-def people(db: Database) -> Database:
-    add_people(db)
-    return db
+from .contact_data import add_contact, add_run, d
 
 
 def test_every_chart_is_empty_on_an_empty_database(db: Database) -> None:

@@ -25,7 +25,7 @@ def row(hubspot_id: str, updated_at: datetime | None = T0, **changes: Any) -> di
     }
 
 
-def stored(db: Database) -> dict[str, dict[str, Any]]:
+def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
     with db.connect() as conn:
         rows = conn.execute(select(store.CONTACTS)).mappings().all()
     return {r["hubspot_id"]: dict(r) for r in rows}
@@ -37,7 +37,7 @@ def test_two_upserts_in_one_transaction_each_write_only_their_rows(db: Database)
         second = store.upsert_contacts(conn, [row("3")], generation=2)
 
     assert (first, second) == (2, 1)
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert {k: v["seen_generation"] for k, v in contacts.items()} == {"1": 1, "2": 1, "3": 2}
 
 
@@ -45,13 +45,13 @@ def test_a_rolled_back_upsert_leaves_nothing_and_the_next_one_works(db: Database
     with pytest.raises(RuntimeError), db.transaction() as conn:
         store.upsert_contacts(conn, [row("1"), row("2")])
         raise RuntimeError("page failed after the upsert")
-    assert stored(db) == {}
+    assert stored_rows(db) == {}
 
     for _ in range(3):  # the pooled connection, its staging table gone with the rollback
         with db.transaction() as conn:
             store.upsert_contacts(conn, [row("3")])
 
-    assert set(stored(db)) == {"3"}
+    assert set(stored_rows(db)) == {"3"}
 
 
 def test_values_that_need_escaping_in_a_copy_stream_arrive_verbatim(db: Database) -> None:
@@ -61,7 +61,7 @@ def test_values_that_need_escaping_in_a_copy_stream_arrive_verbatim(db: Database
             conn, [row("1", company=tricky, jobtitle=None, properties={"x": tricky, "n": None})]
         )
 
-    contact = stored(db)["1"]
+    contact = stored_rows(db)["1"]
     assert contact["company"] == tricky
     assert contact["jobtitle"] is None
     assert contact["properties"] == {"x": tricky, "n": None}
@@ -81,6 +81,6 @@ def test_older_rows_never_replace_newer_ones_in_a_mixed_page(db: Database) -> No
         written = store.upsert_contacts(conn, page, generation=5)
 
     assert written == 2
-    contacts = stored(db)
+    contacts = stored_rows(db)
     assert {k: v["company"] for k, v in contacts.items()} == {"1": "B", "2": "A", "3": "B"}
     assert {k: v["seen_generation"] for k, v in contacts.items()} == {"1": 5, "2": 5, "3": 5}

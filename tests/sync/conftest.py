@@ -1,5 +1,5 @@
 """Sync tests use the shared `sandbox` and `make_service` fixtures from tests/conftest.py."""
 
-from portal_helpers import fast_client, sandbox_settings
+from sync_helpers import fast_client, sandbox_settings
 
 __all__ = ["fast_client", "sandbox_settings"]

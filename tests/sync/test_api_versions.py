@@ -3,29 +3,19 @@ survived on the default settings and named in the error when chosen."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sync_helpers import HarnessFactory, settle, stored_contacts
 
 from hubsync_core.hubspot import endpoints
-from hubsync_core.store.database import Database
-
-
-@pytest.fixture
-def make_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(sqlite_db)
-    yield factory
-    factory.close()
 
 
 @pytest.mark.parametrize("version", endpoints.API_VERSIONS)
 def test_every_api_version_syncs_the_portal_exactly(
-    make_harness: HarnessFactory, version: str
+    make_sqlite_harness: HarnessFactory, version: str
 ) -> None:
     # A date version runs against a portal whose v3 is retired: one v3 call would fail it.
     retired = version != "v3"
-    h = make_harness(300, seed=5, retire_v3=retired, env={"HUBSPOT_API_VERSION": version})
+    h = make_sqlite_harness(300, seed=5, retire_v3=retired, env={"HUBSPOT_API_VERSION": version})
     stats = h.run("full", sweep=True)
     assert stats.ok, stats.message
     assert not stats.warnings  # lists and memberships were read too
@@ -36,9 +26,9 @@ def test_every_api_version_syncs_the_portal_exactly(
 
 
 def test_with_v3_retired_full_and_incremental_syncs_succeed_on_the_defaults(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
-    h = make_harness(300, seed=6, retire_v3=True)
+    h = make_sqlite_harness(300, seed=6, retire_v3=True)
     assert h.settings.api_version == endpoints.DEFAULT_API_VERSION
     full = h.run("full")
     assert full.ok, full.message
@@ -54,8 +44,10 @@ def test_with_v3_retired_full_and_incremental_syncs_succeed_on_the_defaults(
     h.assert_exact()
 
 
-def test_choosing_a_retired_v3_fails_naming_the_setting(make_harness: HarnessFactory) -> None:
-    h = make_harness(50, seed=7, retire_v3=True, env={"HUBSPOT_API_VERSION": "v3"})
+def test_choosing_a_retired_v3_fails_naming_the_setting(
+    make_sqlite_harness: HarnessFactory,
+) -> None:
+    h = make_sqlite_harness(50, seed=7, retire_v3=True, env={"HUBSPOT_API_VERSION": "v3"})
     stats = h.run("full")
     assert stats.status == "failed"
     assert "HUBSPOT_API_VERSION" in stats.message

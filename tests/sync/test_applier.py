@@ -76,7 +76,7 @@ def applier(sqlite_db: Database, portal: FakePortal) -> EventApplier:
     return EventApplier(settings, sqlite_db, portal.read, lambda: PROPS)
 
 
-def contacts(db: Database) -> dict[str, dict[str, Any]]:
+def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
     with db.connect() as conn:
         rows = conn.execute(select(contact_store.CONTACTS)).mappings().all()
     return {r["hubspot_id"]: dict(r) for r in rows}
@@ -94,7 +94,7 @@ def test_changes_become_batch_reads_of_100_and_upserts(
     result = applier.drain()
     assert result.events == 500
     assert portal.reads == [100, 100, 50]
-    stored = contacts(applier.db)
+    stored = stored_rows(applier.db)
     assert len(stored) == 250 and stored["1042"]["email"] == "p42@x.io"
     assert inbox.pending(applier.db, 10) == []
 
@@ -106,12 +106,12 @@ def test_deletion_archives_and_restore_revives(applier: EventApplier, portal: Fa
     archived_copy = portal.live.pop("7")
     store(applier.db, [event("deletion", "7", portal.tick())], "webhook")
     applier.drain()
-    assert contacts(applier.db)["7"]["archived"] is True
+    assert stored_rows(applier.db)["7"]["archived"] is True
     portal.live["7"] = archived_copy
     portal.put("7")
     store(applier.db, [event("restore", "7", portal.clock_ms)], "webhook")
     applier.drain()
-    assert contacts(applier.db)["7"]["archived"] is False
+    assert stored_rows(applier.db)["7"]["archived"] is False
 
 
 def test_merge_reads_the_new_record_and_drops_the_old_ids(
@@ -130,7 +130,7 @@ def test_merge_reads_the_new_record_and_drops_the_old_ids(
     )
     store(applier.db, [merge], "webhook")
     applier.drain()
-    stored = contacts(applier.db)
+    stored = stored_rows(applier.db)
     assert stored["3"]["archived"] is False and stored["3"]["email"] == "1@x.io"
     assert stored["1"]["archived_reason"] == "merged into 3"
     assert stored["2"]["archived_reason"] == "merged into 3"
@@ -156,7 +156,7 @@ def test_privacy_deletion_erases_every_trace_and_audits_without_personal_data(
 
     text = dump_database_text(applier.db)
     assert "gdpr@x.io" not in text and "Private" not in text
-    assert "9" not in contacts(applier.db)
+    assert "9" not in stored_rows(applier.db)
     with applier.db.connect() as conn:
         audit = conn.execute(select(inbox.PRIVACY)).mappings().all()
     assert [a["hubspot_id"] for a in audit] == ["9"]
@@ -184,7 +184,7 @@ def test_duplicates_reordering_and_retries_converge(
         if start % 74 == 0:
             applier.apply_once()  # apply between deliveries: late, older events follow
     applier.drain()
-    stored = contacts(sqlite_db)
+    stored = stored_rows(sqlite_db)
     live = {k for k, v in stored.items() if not v["archived"]}
     assert live == set(portal.live)
     for cid, props in portal.live.items():

@@ -12,11 +12,10 @@ with a deadline that only a broken client reaches.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
 from sync_helpers import (
     LIST_PATH,
     SEARCH_PATH,
@@ -30,7 +29,6 @@ from sync_helpers import (
 
 from hubsync_core.hubspot import endpoints
 from hubsync_core.sandbox.request_log import LoggedRequest
-from hubsync_core.store.database import Database
 from hubsync_core.sync.model import SyncProgress, SyncStats
 
 PATHS = endpoints.DEFAULT
@@ -38,13 +36,6 @@ LISTS_SEARCH = PATHS.lists_search
 LISTS_PREFIX = LISTS_SEARCH.rsplit("/", 1)[0]
 #: Long enough never to be reached by a client that behaves; only a wrong one waits it out.
 DEADLINE = 30.0
-
-
-@pytest.fixture
-def make_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(sqlite_db)
-    yield factory
-    factory.close()
 
 
 def kind(entry: LoggedRequest) -> str:
@@ -105,9 +96,9 @@ def every_list_read(h: Harness) -> Callable[[list[LoggedRequest]], bool]:
 
 
 def test_lists_and_labels_are_read_while_the_contacts_walk_waits(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
-    h = make_harness(600, seed=171)
+    h = make_sqlite_harness(600, seed=171)
     gate = h.sandbox.requests.hold("GET", LIST_PATH, when=next_walk_page)
     run = Background(h, mode="full")
 
@@ -125,10 +116,10 @@ def test_lists_and_labels_are_read_while_the_contacts_walk_waits(
     h.assert_exact()
 
 
-def test_calls_before_the_walk_are_made_together(make_harness: HarnessFactory) -> None:
+def test_calls_before_the_walk_are_made_together(make_sqlite_harness: HarnessFactory) -> None:
     """The portal's details (first run) and the expected total are asked for at once: the
     total search arrives while the details call is held."""
-    h = make_harness(300, seed=172)
+    h = make_sqlite_harness(300, seed=172)
     gate = h.sandbox.requests.hold("GET", endpoints.ACCOUNT_DETAILS)
     run = Background(h, mode="full")
 
@@ -144,12 +135,12 @@ def test_calls_before_the_walk_are_made_together(make_harness: HarnessFactory) -
 
 
 def test_the_archived_listing_starts_after_the_last_live_read(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
     """Exactness: a contact archived while the walk runs, after its page was read, is only
     seen by an archived listing read after that; so no archived page is asked for before
     every page of the live walk was answered (lists still go alongside)."""
-    h = make_harness(900, seed=173)
+    h = make_sqlite_harness(900, seed=173)
     first = h.sandbox.portal.live_ids()[0]
 
     def archive_mid_walk(progress: SyncProgress) -> None:
@@ -168,10 +159,10 @@ def test_the_archived_listing_starts_after_the_last_live_read(
     h.assert_exact()
 
 
-def test_the_phase_tells_what_runs_alongside_it(make_harness: HarnessFactory) -> None:
+def test_the_phase_tells_what_runs_alongside_it(make_sqlite_harness: HarnessFactory) -> None:
     """While the lists are read during the contacts walk, the progress (in process and from
     the run's row, as another process sees it) names them next to the phase."""
-    h = make_harness(300, seed=174)
+    h = make_sqlite_harness(300, seed=174)
     gate = h.sandbox.requests.hold("POST", LISTS_SEARCH)
     run = Background(h, mode="full")
 
@@ -193,11 +184,11 @@ def test_the_phase_tells_what_runs_alongside_it(make_harness: HarnessFactory) ->
 
 
 def test_a_failed_list_read_is_reported_by_the_lists_phase_and_resumed_there(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
     """The lists fail while the walk goes on: every contact is still stored, the run ends
     partial with the lists' own error, and the next run resumes at the lists."""
-    h = make_harness(600, seed=175)
+    h = make_sqlite_harness(600, seed=175)
     h.sandbox.fail_next("503", count=4, path=LISTS_PREFIX)  # every attempt of one call
 
     stats = h.run("full")
@@ -214,11 +205,11 @@ def test_a_failed_list_read_is_reported_by_the_lists_phase_and_resumed_there(
 
 
 def test_the_walks_failure_stays_the_walks_and_the_lists_failure_is_told_too(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
     """Both fail at once: the run reports the contacts walk's error (its first phase), and
     the lists' failure is a warning of its own, neither swallowed nor mistaken for it."""
-    h = make_harness(300, seed=176)
+    h = make_sqlite_harness(300, seed=176)
     h.sandbox.fail_next("503", count=4, path=LISTS_PREFIX)  # every attempt of one call
     gate = h.sandbox.requests.hold("GET", LIST_PATH, when=next_walk_page)
     run = Background(h, mode="full")
@@ -237,3 +228,26 @@ def test_the_walks_failure_stays_the_walks_and_the_lists_failure_is_told_too(
     assert "502" in stats.message, stats.message
     told = [w for w in stats.warnings if "lists" in w and "failed" in w]
     assert len(told) == 1 and "503" in told[0], stats.warnings
+
+
+def test_a_failed_archived_listing_is_the_archived_phases_failure_and_resumed_there(
+    make_harness: HarnessFactory,
+) -> None:
+    """The archived listing, read by a task as the contacts phase closes, fails: the run ends
+    partial at the archived phase with that error, and the next run finishes exactly."""
+    h = make_harness(600, seed=177)
+    gate = h.sandbox.requests.hold("GET", LIST_PATH, when=lambda e: e.param("archived") == "true")
+    run = Background(h, mode="full")
+    held = h.sandbox.requests.wait_until(lambda items: gate.held == 1, DEADLINE)
+    # Only the archived listing asks now (the walk is over): the faults can only be its own.
+    h.sandbox.fail_next("503", count=4, path=LIST_PATH)
+    gate.open()
+    stats = run.result()
+
+    assert held
+    assert stats.status == "partial" and "503" in stats.message, stats.message
+    assert run_row(h.db, stats.run_id).checkpoint["phase"] == "archived"
+    assert len(stored_contacts(h.db).live) == len(h.sandbox.portal.live_ids())
+    again = h.run("full")
+    assert again.status == "succeeded", again.message
+    h.assert_exact()

@@ -3,26 +3,15 @@ take more than HUBSYNC_DAILY_BUDGET_SHARE of the day's budget stops before it st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sync_helpers import HarnessFactory, stored_contacts
 
-from hubsync_core.store.database import Database
 from hubsync_core.sync.budget import DailyBudget, refusal
 
 
-@pytest.fixture
-def make_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(sqlite_db)
-    yield factory
-    factory.close()
-
-
 def test_a_sync_reports_the_daily_budget_it_used_and_what_is_left(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
-    h = make_harness(500, seed=3, daily_limit=10_000)
+    h = make_sqlite_harness(500, seed=3, daily_limit=10_000)
     stats = h.run("full")
     assert stats.ok, stats.message
     assert stats.daily_limit == 10_000
@@ -34,10 +23,10 @@ def test_a_sync_reports_the_daily_budget_it_used_and_what_is_left(
 
 
 def test_a_run_that_would_take_more_than_its_share_stops_before_starting(
-    make_harness: HarnessFactory,
+    make_sqlite_harness: HarnessFactory,
 ) -> None:
     # 2,000 contacts are about 20 list pages: more than half of a 40-call day.
-    h = make_harness(2_000, seed=4, daily_limit=40)
+    h = make_sqlite_harness(2_000, seed=4, daily_limit=40)
     stats = h.run("full")
     assert stats.status == "failed"
     assert "HUBSYNC_DAILY_BUDGET_SHARE" in stats.message
@@ -45,7 +34,7 @@ def test_a_run_that_would_take_more_than_its_share_stops_before_starting(
     assert stats.hint
     assert stored_contacts(h.db).rows == 0
     # A larger share lets the same run go ahead.
-    h2 = make_harness(2_000, seed=4, daily_limit=40, env={"HUBSYNC_DAILY_BUDGET_SHARE": "1"})
+    h2 = make_sqlite_harness(2_000, seed=4, daily_limit=40, env={"HUBSYNC_DAILY_BUDGET_SHARE": "1"})
     assert h2.run("full").status == "succeeded"
 
 

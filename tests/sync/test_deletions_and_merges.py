@@ -4,7 +4,6 @@ full and incremental runs (issue 6 items 3, 4, 6)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -28,13 +27,6 @@ from hubsync_core.sync.model import SyncProgress
 from hubsync_core.sync.records import parse_time
 
 PHANTOM = "999999901"  # stored as live, unknown to the sandbox: deleted without a trace
-
-
-@pytest.fixture
-def make_harness(db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(db)
-    yield factory
-    factory.close()
 
 
 def _archived_at(h: Harness, hubspot_id: str) -> datetime | None:

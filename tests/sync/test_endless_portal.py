@@ -114,7 +114,7 @@ def endless_portal() -> Iterator[tuple[str, type[_EndlessHandler]]]:
         thread.join()
 
 
-def _sync(base_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli_sync(base_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -149,7 +149,7 @@ def test_trial_sync_against_random_string_ids_fails_clearly_storing_nothing(
     endless_portal: tuple[str, type[_EndlessHandler]], tmp_path: Path
 ) -> None:
     base_url, _handler = endless_portal
-    done = _sync(base_url, tmp_path, "--max-contacts", "300")
+    done = _cli_sync(base_url, tmp_path, "--max-contacts", "300")
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert "ids are not numeric" in output
@@ -162,7 +162,7 @@ def test_trial_sync_against_endless_numeric_pages_stops_at_the_cap(
 ) -> None:
     base_url, handler = endless_portal
     handler.numeric_ids = True
-    done = _sync(base_url, tmp_path, "--max-contacts", "300")
+    done = _cli_sync(base_url, tmp_path, "--max-contacts", "300")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _stored_contacts(tmp_path) == 300
     # A second, incremental trial run: the archived pass, the lists and their memberships
@@ -172,7 +172,7 @@ def test_trial_sync_against_endless_numeric_pages_stops_at_the_cap(
         conn.execute(
             "INSERT INTO sync_state (key, value) VALUES ('high_water_mark', '2026-11-30T00:00:00')"
         )
-    done = _sync(base_url, tmp_path, "--mode", "incremental", "--max-contacts", "300")
+    done = _cli_sync(base_url, tmp_path, "--mode", "incremental", "--max-contacts", "300")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _stored_contacts(tmp_path) == 310
     assert _stored_contacts(tmp_path, archived=True) == 300

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from portal_helpers import fast_client
 from sqlalchemy import func, select
+from sync_helpers import fast_client
 
 from hubsync_core.segments import builtin_segments, segments_for
 from hubsync_core.store import lock, runs

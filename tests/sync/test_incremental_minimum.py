@@ -4,10 +4,8 @@ contact left HubSpot; and exact when lists did change or contacts were archived 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sync_helpers import (
     Harness,
     HarnessFactory,
@@ -20,16 +18,7 @@ from sync_helpers import (
     stored_contacts,
 )
 
-from hubsync_core.store.database import Database
-
 NEWSLETTER, WEBINAR = "15", "21"  # a manual and a snapshot list of the sandbox portal
-
-
-@pytest.fixture
-def make_harness(db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(db)
-    yield factory
-    factory.close()
 
 
 def synced(make_harness: HarnessFactory, seed: int) -> Harness:

@@ -37,20 +37,6 @@ from hubsync_core.sync.model import SyncProgress
 from hubsync_core.sync.records import parse_time
 
 
-@pytest.fixture
-def make_harness(db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(db)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def make_sqlite_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(sqlite_db)
-    yield factory
-    factory.close()
-
-
 def _mutate(h: Harness, seed: int, *, updates: int, creates: int, archives: int, merges: int):
     """Apply a deterministic mix of changes; returns (updated, created, archived, merged pairs)."""
     portal = h.sandbox.portal

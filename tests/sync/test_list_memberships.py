@@ -3,9 +3,6 @@ token without `crm.lists.read` (issue 6 item 5)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sync_helpers import (
     HarnessFactory,
     ids_sample,
@@ -18,17 +15,9 @@ from sync_helpers import (
 
 from hubsync_core.sandbox.config import SCOPE_CONTACTS, SCOPE_SCHEMAS
 from hubsync_core.service import HubSyncService
-from hubsync_core.store.database import Database
 from hubsync_core.sync.lists import LISTS_SCOPE_WARNING
 
 NEWSLETTER, WEBINAR, CUSTOMERS_EMEA, CHAINGE_LIST = "15", "21", "34", "12"
-
-
-@pytest.fixture
-def make_harness(db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(db)
-    yield factory
-    factory.close()
 
 
 def _ascii_lower(text: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,26 +18,11 @@ from hubsync_core.hubspot.pacing import RateLimiter
 from hubsync_core.sandbox.portal import encode_cursor
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import runs
-from hubsync_core.store.database import Database
 from hubsync_core.sync import parallel, planner
 from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.engine import GENERATION
 from hubsync_core.sync.model import SyncProgress
 from hubsync_core.sync.records import to_rows
-
-
-@pytest.fixture
-def make_harness(db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(db)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def make_sqlite_harness(sqlite_db: Database) -> Iterator[HarnessFactory]:
-    factory = HarnessFactory(sqlite_db)
-    yield factory
-    factory.close()
 
 
 @pytest.fixture(autouse=True)

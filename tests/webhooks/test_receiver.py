@@ -55,7 +55,7 @@ def receiver(sqlite_db: Database) -> WebhookReceiver:
     return WebhookReceiver(sqlite_db, Secret(SECRET), URL, now_ms=lambda: NOW_MS)
 
 
-def stored(db: Database) -> int:
+def stored_events(db: Database) -> int:
     with db.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(inbox.INBOX)).scalar_one())
 
@@ -74,7 +74,7 @@ def test_a_duplicate_delivery_stores_nothing_new(receiver: WebhookReceiver) -> N
     again = json.dumps([event(2), event(3)]).encode()
     receipt = receiver.receive("POST", "", again, signed(again))
     assert (receipt.stored, receipt.duplicates) == (1, 1)
-    assert stored(receiver.db) == 3
+    assert stored_events(receiver.db) == 3
 
 
 @pytest.mark.parametrize("case", ["forged", "replayed", "altered", "missing"])
@@ -91,7 +91,7 @@ def test_refused_deliveries_store_nothing(receiver: WebhookReceiver, case: str) 
         del headers[SIGNATURE_HEADER]
     with pytest.raises(WebhookRefused):
         receiver.receive("POST", "", body, headers)
-    assert stored(receiver.db) == 0
+    assert stored_events(receiver.db) == 0
 
 
 def test_signature_covers_the_public_url_not_the_one_the_server_sees(
@@ -119,7 +119,7 @@ def test_a_body_that_is_not_events_is_refused_without_storing(receiver: WebhookR
     body = json.dumps({"eventId": 1}).encode()
     with pytest.raises(BadEvents):
         receiver.receive("POST", "", body, signed(body))
-    assert stored(receiver.db) == 0
+    assert stored_events(receiver.db) == 0
 
 
 def test_an_inbox_that_cannot_be_written_is_reported_for_a_retry(
