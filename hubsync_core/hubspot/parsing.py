@@ -45,30 +45,63 @@ def contact_record(item: Any) -> ContactRecord:
     `_raw_id`) rather than vanishing here: the sync refuses it with a recorded reason, so
     nothing HubSpot sends is ever dropped silently.
     """
-    if not isinstance(item, dict):
+    # Hot (once per contact): exact-type tests first for what HubSpot sends, the general
+    # checks only when they fail.
+    if type(item) is not dict and not isinstance(item, dict):
         return ContactRecord(id="", properties={"_raw_item": repr(item)[:200]})
     raw_id = item.get("id")
-    usable = raw_id is not None and not isinstance(raw_id, (bool, dict, list, float))
-    contact_id = str(raw_id).strip() if usable else ""
+    if type(raw_id) is str:
+        contact_id = raw_id.strip()
+    else:
+        usable = raw_id is not None and not isinstance(raw_id, (bool, dict, list, float))
+        contact_id = str(raw_id).strip() if usable else ""
     if not contact_id:
         return ContactRecord(id="", properties={"_raw_id": repr(raw_id)[:200]})
     properties = item.get("properties")
-    if not isinstance(properties, dict):
+    if type(properties) is not dict and not isinstance(properties, dict):
         properties = {}
     else:
         for value in properties.values():
             if value is not None and type(value) is not str:
                 properties = {str(k): property_value(v) for k, v in properties.items()}
                 break
+    created_at = item.get("createdAt")
+    if created_at is not None and type(created_at) is not str:
+        created_at = as_str(created_at)
+    updated_at = item.get("updatedAt")
+    if updated_at is not None and type(updated_at) is not str:
+        updated_at = as_str(updated_at)
+    archived_at = item.get("archivedAt")
+    if archived_at is not None and type(archived_at) is not str:
+        archived_at = as_str(archived_at)
     archived = item.get("archived")
-    return ContactRecord(
-        id=contact_id,
-        properties=properties,
-        created_at=as_str(item.get("createdAt")),
-        updated_at=as_str(item.get("updatedAt")),
-        archived=archived is True or (isinstance(archived, str) and archived.lower() == "true"),
-        archived_at=as_str(item.get("archivedAt")),
-    )
+    if archived is not True and archived is not False:
+        archived = isinstance(archived, str) and archived.lower() == "true"
+    return _record(contact_id, properties, created_at, updated_at, archived, archived_at)
+
+
+_new = object.__new__
+
+
+def _record(
+    contact_id: str,
+    properties: dict[str, str | None],
+    created_at: str | None,
+    updated_at: str | None,
+    archived: bool,
+    archived_at: str | None,
+) -> ContactRecord:
+    """`ContactRecord(...)` without the frozen dataclass's `__init__`, whose six
+    `object.__setattr__` calls cost half of reading a contact; the same object otherwise."""
+    record = _new(ContactRecord)
+    fields = record.__dict__
+    fields["id"] = contact_id
+    fields["properties"] = properties
+    fields["created_at"] = created_at
+    fields["updated_at"] = updated_at
+    fields["archived"] = archived
+    fields["archived_at"] = archived_at
+    return record
 
 
 def property_value(value: Any) -> str | None:

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
 from . import versions
 from .errors import ApiError, bad_request, not_found
 from .limits import AUTH_MESSAGE, FAULT_BODIES, MAX_URL, rate_limit_error
@@ -28,6 +30,16 @@ if TYPE_CHECKING:
     from .server import Sandbox
 
 JSON_TYPE = "application/json;charset=utf-8"
+
+
+def _dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON: orjson (a contacts page in a fifth of the standard library's time,
+    and the sandbox shares the machine with the sync it serves), the standard library for what
+    orjson refuses (keys that are not text, integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class HttpServer(ThreadingHTTPServer):
@@ -126,7 +138,7 @@ class Handler(BaseHTTPRequestHandler):
         *,
         truncate: bool = False,
     ) -> None:
-        body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = _dumps(obj)
         if truncate:
             body = body[: len(body) // 2]
         all_headers = [("Content-Type", JSON_TYPE), ("X-HubSpot-Correlation-Id", correlation_id)]

@@ -13,18 +13,25 @@ every text column and every string property value, so a stray NUL never aborts a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from itertools import chain, islice
+from itertools import islice
 from typing import Any, TypedDict
 
-import orjson
 from sqlalchemy import Connection, Table, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hubsync_core.clock import naive_utc, utcnow
-from hubsync_core.columns import TEXT_LIKE
+from hubsync_core.store.contact_params import COLUMNS as _COLUMNS
+from hubsync_core.store.contact_params import ID as _ID
+from hubsync_core.store.contact_params import UPDATED_AT as _UPDATED_AT
+from hubsync_core.store.contact_params import (
+    PreparedContacts,
+    prepare_contacts,
+    prepare_row,
+    stamp_for,
+)
+from hubsync_core.store.contact_params import clean as _clean
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import (
     Contact,
@@ -67,10 +74,6 @@ class ContactRow(TypedDict, total=False):
     archived_reason: str | None
 
 
-#: Every column the upsert writes, in the table's order (that of its parameter tuples).
-_COLUMNS: tuple[str, ...] = tuple(column.name for column in CONTACTS.columns)
-#: The text-like columns, as `_prepare` cleans them: the id first, `archived_reason` last.
-_TEXT = tuple(name for name in _COLUMNS if name in TEXT_LIKE)
 #: Columns an accepted incoming row overwrites (everything but the key and seen_generation).
 _REPLACED = tuple(name for name in _COLUMNS if name not in ("hubspot_id", "seen_generation"))
 
@@ -79,91 +82,6 @@ def dialect_insert(conn: Connection) -> Callable[[Table], Any]:
     """The connection's dialect INSERT construct (SQLite's and PostgreSQL's both offer
     `on_conflict_do_update` / `on_conflict_do_nothing` and `excluded`)."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "")
-    return value
-
-
-_ID, _UPDATED_AT = _COLUMNS.index("hubspot_id"), _COLUMNS.index("updated_at")
-
-
-def _has_nul(values: Iterable[Any]) -> bool:
-    # One C-level scan of the joined strings: far cheaper than a test per value.
-    values = list(values)
-    try:
-        return "\x00" in "".join(filter(None, values))
-    except TypeError:  # a value that is not text (and not empty)
-        return any(isinstance(v, str) and "\x00" in v for v in values)
-
-
-def _json(properties: Mapping[str, Any]) -> str:
-    """The properties as JSON text: orjson (4x faster than the standard library here), or the
-    standard library for what orjson refuses (lone surrogates, keys that are not text).
-    Either text reads back as the same values through the JSON column."""
-    try:
-        return orjson.dumps(properties).decode()
-    except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(properties)
-
-
-def _stamp_time(value: datetime | None, stamp: Callable[[Any], Any]) -> Any:
-    if value is not None and value.tzinfo is not None:
-        value = naive_utc(value)
-    return stamp(value)
-
-
-def _prepare(
-    row: Mapping[str, Any],
-    now: Any,
-    generation: int,
-    stamp: Callable[[Any], Any],
-    synced: dict[datetime, Any],
-) -> tuple[Any, ...]:
-    """One row as the statement's parameter tuple (`stamp` renders a time for the driver;
-    `now` is already rendered; `synced` remembers rendered `synced_at` values: a page shares
-    one)."""
-    get = row.get
-    texts = [get(name) for name in _TEXT]
-    properties = get("properties") or {}
-    # One scan for NUL bytes in the columns, property names and values (hot: once a row).
-    if _has_nul(chain(texts, properties, properties.values())):
-        texts = [_clean(v) for v in texts]
-        properties = {_clean(k): _clean(v) for k, v in properties.items()}
-    hubspot_id = texts[0]
-    if not hubspot_id:
-        raise ValueError("every contact row needs a hubspot_id")
-    synced_at = get("synced_at")
-    if synced_at is None:
-        synced_value = now
-    else:
-        synced_value = synced.get(synced_at)
-        if synced_value is None:
-            synced_value = synced[synced_at] = _stamp_time(synced_at, stamp)
-    return (
-        hubspot_id if type(hubspot_id) is str else str(hubspot_id),
-        *texts[1:8],
-        _json(properties),
-        _stamp_time(get("created_at"), stamp),
-        _stamp_time(get("updated_at"), stamp),
-        synced_value,
-        bool(get("archived", False)),
-        _stamp_time(get("archived_at"), stamp),
-        texts[8],
-        generation,
-    )
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """A naive datetime as SQLAlchemy's SQLite DATETIME stores it (always with microseconds),
-    so stored texts compare in time order with those written by the ORM types."""
-    return None if value is None else value.isoformat(" ", "microseconds")
-
-
-def _as_is(value: Any) -> Any:
-    return value
 
 
 def _newest_per_id(params: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -202,7 +120,7 @@ class _Upsert:
     def __init__(self, conn: Connection, with_generation: bool) -> None:
         dialect = conn.dialect
         self.postgresql = dialect.name == "postgresql"
-        self.stamp: Callable[[Any], Any] = _as_is if self.postgresql else _sqlite_time
+        self.stamp: Callable[[Any], Any] = stamp_for(dialect.name)
         self.staged: StagedUpsert | None = None
         if self.postgresql:
             stage = table(STAGE, *(column(name) for name in _COLUMNS))
@@ -264,41 +182,6 @@ def _upsert_for(conn: Connection, with_generation: bool) -> _Upsert:
     return found
 
 
-class PreparedContacts(list[tuple[Any, ...]]):
-    """Contact rows already turned into the upsert's parameters (see `prepare_contacts`)."""
-
-    def __init__(
-        self, params: Iterable[tuple[Any, ...]], dialect: str, generation: int | None
-    ) -> None:
-        super().__init__(params)
-        self.dialect = dialect
-        self.generation = generation
-
-    @classmethod
-    def join(cls, parts: Sequence[PreparedContacts]) -> PreparedContacts:
-        """Several prepared pages as one (same dialect and generation)."""
-        first = parts[0]
-        if any((p.dialect, p.generation) != (first.dialect, first.generation) for p in parts):
-            raise ValueError("prepared contacts of different dialects or generations")
-        return cls((row for part in parts for row in part), first.dialect, first.generation)
-
-
-def prepare_contacts(
-    dialect: str, rows: Sequence[Mapping[str, Any]], *, generation: int | None = None
-) -> PreparedContacts:
-    """Turn contact rows into `upsert_contacts`' parameters ahead of the write transaction.
-
-    The same work `upsert_contacts` does on plain rows (NUL stripping, naive UTC, the JSON
-    text): done here, it can run in a fetch thread while the writer's database work runs.
-    `dialect` is `Database.dialect` ("sqlite" or "postgresql").
-    """
-    stamp = _as_is if dialect == "postgresql" else _sqlite_time
-    now, gen, synced = stamp(utcnow()), generation or 0, {}
-    return PreparedContacts(
-        (_prepare(row, now, gen, stamp, synced) for row in rows), dialect, generation
-    )
-
-
 def upsert_contacts(
     conn: Connection,
     rows: Sequence[Mapping[str, Any]] | PreparedContacts,
@@ -327,7 +210,7 @@ def upsert_contacts(
     else:
         stamp, gen, synced = upsert.stamp, generation or 0, {}
         now = stamp(utcnow())
-        params = [_prepare(row, now, gen, stamp, synced) for row in rows]
+        params = [prepare_row(row, now, gen, stamp, synced) for row in rows]
     if len({p[_ID] for p in params}) != len(params):
         params = _newest_per_id(params)
     written = upsert.execute(conn, params)
@@ -376,10 +259,15 @@ def count_seen(db: Database | Connection, generation: int | None) -> int:
 
 def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str) -> int:
     """Archive the given ids (inserting a minimal row for unknown ones) in one statement."""
+    return _archive_each(conn, [(hubspot_id, at, reason) for hubspot_id, at in items.items()])
+
+
+def _archive_each(conn: Connection, items: Sequence[tuple[str, datetime | None, str]]) -> int:
+    """Archive each `(id, archived_at, reason)` (a minimal row for unknown ids) in one
+    statement; a missing time means now."""
     if not items:
         return 0
     now = utcnow()
-    reason = _clean(reason)
     params = [
         {
             "hubspot_id": str(_clean(hubspot_id)),
@@ -387,11 +275,24 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             "synced_at": now,
             "archived": True,
             "archived_at": naive_utc(at) or now,
-            "archived_reason": reason,
+            "archived_reason": _clean(reason),
             "seen_generation": 0,
         }
-        for hubspot_id, at in items.items()
+        for hubspot_id, at, reason in items
     ]
+    written = conn.execute(_archive_statement(conn), params).rowcount
+    return written if written >= 0 else len(params)
+
+
+_ARCHIVE_STATEMENTS: dict[str, Any] = {}
+
+
+def _archive_statement(conn: Connection) -> Any:
+    """The archiving upsert, built once per dialect (building it costs more than running it
+    for the one merged contact a page usually carries)."""
+    found = _ARCHIVE_STATEMENTS.get(conn.dialect.name)
+    if found is not None:
+        return found
     stmt = dialect_insert(conn)(CONTACTS)
     # Re-reading an archived contact changes nothing (its first archived_at stays), so a
     # repeated pass is idempotent and the row count says how many were newly archived.
@@ -407,8 +308,8 @@ def _archive(conn: Connection, items: Mapping[str, datetime | None], reason: str
             CONTACTS.c.archived_reason.is_distinct_from(stmt.excluded.archived_reason),
         ),
     ).execution_options(preserve_rowcount=True)
-    written = conn.execute(stmt, params).rowcount
-    return written if written >= 0 else len(params)
+    _ARCHIVE_STATEMENTS[conn.dialect.name] = stmt
+    return stmt
 
 
 def mark_archived(
@@ -426,9 +327,20 @@ def mark_archived(
 
 def mark_merged(conn: Connection, loser_ids: Iterable[str], winner_id: str) -> int:
     """Archive contacts merged into `winner_id` (reason "merged into <id>")."""
+    return mark_merges(conn, [(winner_id, loser_ids)])
+
+
+def mark_merges(conn: Connection, merges: Iterable[tuple[str, Iterable[str]]]) -> int:
+    """`mark_merged` for every `(winner, losers)` in one statement, as if one after another
+    (a loser two winners name ends up merged into the later one)."""
     now = utcnow()
-    items = {loser: now for loser in loser_ids if loser != winner_id}
-    return _archive(conn, items, f"merged into {winner_id}")
+    items: dict[str, str] = {}
+    for winner, losers in merges:
+        for loser in losers:
+            if loser != winner:
+                items.pop(loser, None)  # re-inserted: the statement's order is the calls'
+                items[loser] = winner
+    return _archive_each(conn, [(loser, now, f"merged into {w}") for loser, w in items.items()])
 
 
 def mark_vanished(conn: Connection, generation: int) -> int:
@@ -565,6 +477,7 @@ __all__ = [
     "erase_contacts",
     "mark_archived",
     "mark_merged",
+    "mark_merges",
     "mark_seen",
     "mark_vanished",
     "prepare_contacts",

@@ -143,8 +143,8 @@ class RunContext:
         with self.db.transaction() as conn:
             if rows:
                 contact_store.upsert_contacts(conn, rows, generation=generation)
-            for winner, losers in merges:
-                contact_store.mark_merged(conn, losers, winner)
+            if merges:
+                contact_store.mark_merges(conn, merges)
             if archived:
                 self.archived += contact_store.mark_archived(conn, archived, reason="archived")
             if rejections:

@@ -12,10 +12,10 @@ from collections.abc import Iterator, Sequence
 
 from hubsync_core.hubspot.models import ContactRecord
 from hubsync_core.hubspot.paging import CursorPage, walk_contacts
-from hubsync_core.store.contacts import PreparedContacts, prepare_contacts
+from hubsync_core.store.contacts import PreparedContacts
 from hubsync_core.sync.context import RunContext
 from hubsync_core.sync.prefetch import Prefetcher
-from hubsync_core.sync.records import Merge, Rejection, convert_page
+from hubsync_core.sync.records import Merge, Rejection, prepare_page
 
 log = logging.getLogger("hubsync.sync")
 
@@ -25,8 +25,7 @@ Converted = tuple[PreparedContacts, list[Rejection], list[Merge]]
 
 def convert(records: Sequence[ContactRecord], ctx: RunContext, generation: int) -> Converted:
     """A page converted and prepared for the upsert, stamped with the sync's `generation`."""
-    rows, rejections, merges = convert_page(records, ctx.clock())
-    return prepare_contacts(ctx.db.dialect, rows, generation=generation), rejections, merges
+    return prepare_page(records, ctx.clock(), ctx.db.dialect, generation)
 
 
 def scan_contacts(ctx: RunContext) -> bool:

@@ -84,6 +84,8 @@ CLAIM_MARGIN = 1.15
 MIN_RANGE_CONTACTS = SEARCH_LIMIT // 2
 #: Most contacts one write transaction takes from the fetchers' queue.
 GROUP_CONTACTS = 1_000
+#: How long the writer waits for a group to fill before writing what it has.
+GROUP_WAIT_SECONDS = 0.05
 #: Pages the fetchers may hold ready beyond what the writer takes (memory stays flat).
 QUEUE_PAGES = 12
 _PROPERTY = "hs_object_id"
@@ -254,7 +256,8 @@ class _Backfill(RangePlanning):
                 thread.join()
 
     def _take(self) -> tuple[list[_Page | _Finished], list[_Finished]]:
-        """The next item, plus every page already waiting (up to GROUP_CONTACTS)."""
+        """The next item, plus the pages that arrive within `GROUP_WAIT_SECONDS` (up to
+        GROUP_CONTACTS)."""
         while True:
             self.ctx.check_cancel()
             try:
@@ -264,9 +267,13 @@ class _Backfill(RangePlanning):
                 continue
         batch: list[_Page | _Finished] = [first]
         contacts = len(first.rows) if isinstance(first, _Page) else 0
+        # Wait a moment for a full group: each transaction has a fixed cost (checkpoint,
+        # progress, commit: ~1 ms of Python) that one page alone would pay every time.
+        deadline = time.monotonic() + GROUP_WAIT_SECONDS
         while contacts < GROUP_CONTACTS and not isinstance(batch[-1], _Finished):
+            left = deadline - time.monotonic()
             try:
-                item = self.queue.get_nowait()
+                item = self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait()
             except queue.Empty:
                 break
             batch.append(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
@@ -73,6 +74,55 @@ def test_list_contacts_sends_bearer_token_user_agent_and_timeouts(
     assert request.headers["Authorization"].startswith("Bearer pat-na1-")
     assert request.headers["User-Agent"].startswith("hubsync/")
     assert request.req_kwargs["timeout"] == (2.5, 11.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "proxy"),
+    [
+        ({"HTTPS_PROXY": "http://proxy.example:3128"}, "http://proxy.example:3128"),
+        ({"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "api.hubapi.test"}, None),
+        ({}, None),
+    ],
+)
+def test_proxy_and_ca_bundle_settings_come_from_the_environment_when_the_client_is_built(
+    make_client, mocked: responses.RequestsMock, monkeypatch, env, proxy
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    client = make_client()
+    mocked.add(responses.GET, CONTACTS_URL, json=results_page([]))
+
+    client.list_contacts(["email"])
+
+    sent = mocked.calls[0].request.req_kwargs
+    assert sent["proxies"].get("https") == proxy
+    assert sent["verify"] == "/etc/ssl/corporate.pem"
+
+
+@pytest.mark.parametrize(
+    ("body", "charset"),
+    [
+        (b'{"results": [], "x": NaN, "y": -Infinity}', None),
+        (b'{"results": [], "x": 123456789012345678901234567890}', None),
+        (b'{"results": [], "x": -18446744073709551616, "y": 18446744073709551615}', None),
+        (b'{"results": [], "x": "\\ud800 lone surrogate"}', "utf-8"),
+        ('{"results": [], "x": "Li\u00e8ge"}'.encode("latin-1"), "ISO-8859-1"),
+        ('{"results": [], "x": "Li\u00e8ge \U0001f600"}'.encode(), "utf-8"),
+    ],
+)
+def test_json_bodies_decode_exactly_as_the_standard_library_reads_them(
+    client: HubSpotClient, mocked: responses.RequestsMock, body: bytes, charset: str | None
+) -> None:
+    content_type = "application/json" + (f";charset={charset}" if charset else "")
+    mocked.add(responses.GET, BASE + "/anything", body=body, content_type=content_type)
+
+    data = client._request("GET", "/anything")
+
+    reference = json.loads(body.decode(charset or "utf-8"))
+    assert repr(data) == repr(reference)  # types too: big integers stay exact integers
 
 
 def test_a_netrc_entry_never_replaces_the_bearer_token(

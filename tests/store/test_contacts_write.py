@@ -205,6 +205,30 @@ def test_mark_merged_archives_losers_naming_the_winner(db: Database) -> None:
     assert contacts["12"]["archived"] is True
 
 
+def test_mark_merges_archives_every_loser_in_one_statement_later_winner_last(
+    db: Database,
+) -> None:
+    upsert(db, [row(str(i)) for i in range(20, 27)])
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    with db.transaction() as conn:
+        marked = store.mark_merges(conn, [("20", ["21", "22", "20"]), ("23", ["22", "24", "99"])])
+
+    assert len([s for s in statements if "INSERT" in s.upper()]) == 1
+    assert marked == 4  # 21, 22, 24 and the unknown 99 (recorded as merged)
+    contacts = stored_rows(db)
+    assert contacts["20"]["archived"] is False and contacts["23"]["archived"] is False
+    assert contacts["21"]["archived_reason"] == "merged into 20"
+    # Named by two winners: merged into the later one, as two mark_merged calls would leave it.
+    assert contacts["22"]["archived_reason"] == "merged into 23"
+    assert contacts["24"]["archived_reason"] == "merged into 23"
+    assert (
+        contacts["99"]["archived"] is True and contacts["99"]["archived_reason"] == "merged into 23"
+    )
+    assert contacts["25"]["archived"] is False
+
+
 def test_clear_contacts_removes_memberships_but_keeps_sync_runs(db: Database) -> None:
     upsert(db, [row("1"), row("2")])
     run = runs.create_run(db, "full", "cli@host:1", {})
