@@ -129,57 +129,46 @@ def contact_filter(args: argparse.Namespace) -> Any:
 
 
 def cmd_contacts(args: argparse.Namespace, settings: Settings) -> int:
-    from hubsync_core.store import explorer, export
-    from hubsync_core.store.database import Database
+    from hubsync_core.clock import utcnow
+    from hubsync_core.service import HubSyncService
 
-    db = Database(settings.database_url)
-    try:
+    with HubSyncService(settings, owner="cli") as service:
         flt = contact_filter(args)
+        order: dict[str, Any] = {"sort": args.sort, "descending": not args.ascending}
         if args.format == "csv":
             columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
             target = args.output
             if target is not None and target.is_dir():
-                target = target / export.csv_filename(flt, date.today())
-            order: dict[str, Any] = {"sort": args.sort, "descending": not args.ascending}
-            if args.labels:
-                from hubsync_core.store.property_options import option_labels
-
-                order["labels"] = option_labels(db)
+                # Named by the UTC day, like the dashboard's export.
+                target = target / service.csv_filename(flt, utcnow().date())
             if target is None:
-                written = export.write_csv(db, flt, sys.stdout, columns=columns, **order)
+                written = service.write_contacts_csv(
+                    flt, sys.stdout, columns=columns, labels=args.labels, **order
+                )
             else:
                 with open(target, "w", encoding="utf-8", newline="") as out:
-                    written = export.write_csv(db, flt, out, columns=columns, **order)
+                    written = service.write_contacts_csv(
+                        flt, out, columns=columns, labels=args.labels, **order
+                    )
                 print(f"Wrote {written:,} contacts to {target}", file=sys.stderr)
             return EXIT_OK
-        limit = args.limit
-        page = explorer.query_contacts(
-            db, flt, sort=args.sort, descending=not args.ascending, limit=limit, offset=args.offset
+        # A table is read by people: option labels ("Former customer"), not "1088421376";
+        # JSON keeps internal values for programs.
+        page = service.contact_page(
+            flt, labels=args.format != "json", limit=args.limit, offset=args.offset, **order
         )
         if args.format == "json":
-            print(
-                json.dumps(
-                    {
-                        "contacts": page.rows,
-                        "total": page.total,
-                        "limit": limit,
-                        "offset": args.offset,
-                    },
-                    indent=2,
-                    default=str,
-                    ensure_ascii=False,
-                )
-            )
+            body = {
+                "contacts": page.rows,
+                "total": page.total,
+                "limit": args.limit,
+                "offset": args.offset,
+            }
+            print(json.dumps(body, indent=2, default=str, ensure_ascii=False))
         else:
-            # A table is read by people: option labels ("Former customer"), not "1088421376".
-            from hubsync_core.labels import column_options, label_rows
-            from hubsync_core.store.property_options import option_labels
-
-            _print_table(label_rows(page.rows, column_options(option_labels(db), BRIEF)))
+            _print_table(page.rows)
             print(f"{len(page.rows):,} of {page.total:,} contacts", file=sys.stderr)
         return EXIT_OK
-    finally:
-        db.dispose()
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, Unpack
 
 from hubsync_core import columns
 from hubsync_core import labels as _labels
@@ -17,6 +17,7 @@ from hubsync_core.store import contacts as contact_store
 from hubsync_core.store import data_version as versions
 from hubsync_core.store import explorer, export, property_options, runs
 from hubsync_core.store.explorer import FACETS, ContactFilter, ContactPage, Exploration
+from hubsync_core.store.explorer.reads import PageArgs
 from hubsync_core.sync.engine import HIGH_WATER_MARK, PORTAL_ID
 
 if TYPE_CHECKING:
@@ -77,10 +78,7 @@ def contacts_page(
 
 def _spec_contact(row: Mapping[str, Any]) -> dict[str, Any]:
     """A contact row with its timestamps as ISO strings with a Z (the spec's format)."""
-    return {key: iso_z(value) if key in _TIME_FIELDS else value for key, value in row.items()}
-
-
-_TIME_FIELDS = frozenset({"created_at", "updated_at", "synced_at", "archived_at"})
+    return {key: iso_z(value) if key in columns.TIMES else value for key, value in row.items()}
 
 
 class ContactsFacade:
@@ -194,27 +192,11 @@ class ContactsFacade:
         return Exploration(page, _labels.label_facets(found.facets, options))
 
     def contact_page(
-        self,
-        flt: ContactFilter,
-        *,
-        sort: str,
-        descending: bool,
-        limit: int,
-        offset: int,
-        columns: Sequence[str],
-        labels: bool = False,
+        self, flt: ContactFilter | None, *, labels: bool = False, **page_args: Unpack[PageArgs]
     ) -> ContactPage:
-        """A page of contacts and its total, without facets (paging a known filter); with
-        `labels`, enumeration cells hold option labels."""
-        page = explorer.query_contacts(
-            self.db,
-            flt,
-            sort=sort,
-            descending=descending,
-            limit=limit,
-            offset=offset,
-            columns=columns,
-        )
+        """A page of contacts and its total, without facets (paging a known filter; the
+        arguments are `explore`'s); with `labels`, enumeration cells hold option labels."""
+        page = explorer.query_contacts(self.db, flt, **page_args)
         if not labels or not page.rows:
             return page
         return dataclasses.replace(page, rows=self._labelled_rows(page.rows))
@@ -235,6 +217,27 @@ class ContactsFacade:
         return export.iter_csv(
             self.db,
             flt,
+            columns,
+            sort=sort,
+            descending=descending,
+            labels=self.option_labels() if labels else None,
+        )
+
+    def write_contacts_csv(
+        self,
+        flt: ContactFilter | None,
+        out: TextIO | BinaryIO,
+        *,
+        columns: Sequence[str] | None = None,
+        sort: str = "updated_at",
+        descending: bool = True,
+        labels: bool = False,
+    ) -> int:
+        """Write `iter_contacts_csv`'s bytes to a stream; returns the contacts written."""
+        return export.write_csv(
+            self.db,
+            flt,
+            out,
             columns,
             sort=sort,
             descending=descending,

@@ -56,7 +56,9 @@ class DeliveryOptions:
     """How deliveries behave (tests make them chaotic and fast)."""
 
     url: str | None = None
-    #: Share of deliveries sent a second time (HubSpot delivers at least once).
+    #: Share of deliveries sent a second time (HubSpot delivers at least once): the first
+    #: successful delivery and then one in every `1 / duplicate_rate`, so even a short run
+    #: sees a duplicate, however its events happened to be batched.
     duplicate_rate: float = 0.0
     #: Shuffle the events waiting to be sent, so batches arrive out of order.
     reorder: bool = False
@@ -102,6 +104,7 @@ class WebhookEmitter:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._inflight = 0
+        self._delivered = 0  # successful first deliveries, for the duplicate spread
         self._idle = threading.Condition(self._lock)
         self.stats = DeliveryStats()
 
@@ -243,9 +246,7 @@ class WebhookEmitter:
                 self.stats.batches += 1
                 self.stats.events += len(events)
         if 200 <= status < 300:
-            if not copy and self._rng.random() < self.options.duplicate_rate:
-                with self._lock:
-                    self.stats.duplicates += 1
+            if not copy and self._duplicate_next():
                 # The same delivery again (HubSpot delivers at least once).
                 self._enqueue(events, attempt, copy=True)
             return
@@ -262,6 +263,18 @@ class WebhookEmitter:
         timer = threading.Timer(pause, self._enqueue, args=(events, attempt + 1, True, copy))
         timer.daemon = True
         timer.start()
+
+    def _duplicate_next(self) -> bool:
+        """Whether this successful delivery is sent again: spread evenly, not drawn at random,
+        because the number of batches depends on timing and a draw could yield none."""
+        rate = self.options.duplicate_rate
+        with self._lock:
+            n = self._delivered
+            self._delivered += 1
+            again = rate > 0 and (n == 0 or int(n * rate) < int((n + 1) * rate))
+            if again:
+                self.stats.duplicates += 1
+        return again
 
     def _post(self, url: str, body: bytes) -> int:
         stamp = int(time.time() * 1000)

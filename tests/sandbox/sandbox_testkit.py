@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import requests
@@ -10,6 +11,11 @@ from hubsync_core.sandbox import Sandbox, SandboxConfig
 
 #: A fixed "now" (2026-09-21T...Z) so generated dates do not depend on when tests run.
 NOW = 1_790_000_000.0
+
+
+def epoch_ms(iso: str) -> int:
+    """An ISO timestamp as HubSpot writes it ("...Z") in epoch milliseconds, as filters take it."""
+    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 class Api:

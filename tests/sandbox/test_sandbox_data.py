@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 from typing import Any
 
 import pytest
-from sandbox_testkit import NOW, make_config
+from sandbox_testkit import NOW, epoch_ms, make_config
 
 from hubsync_core.sandbox import Sandbox
 
 DAY_MS = 86_400_000
-
-
-def _ms(iso: str) -> int:
-    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +91,8 @@ def test_dates_spread_over_more_than_a_year_with_recent_and_old_changes(
     contacts: list[dict[str, Any]],
 ) -> None:
     now = int(NOW * 1000)
-    created = [_ms(c["createdAt"]) for c in contacts]
-    modified = [_ms(c["updatedAt"]) for c in contacts]
+    created = [epoch_ms(c["createdAt"]) for c in contacts]
+    modified = [epoch_ms(c["updatedAt"]) for c in contacts]
     assert max(created) - min(created) > 400 * DAY_MS
     assert all(c <= m <= now for c, m in zip(created, modified, strict=True))
     recent = sum(now - m <= 30 * DAY_MS for m in modified)
@@ -176,6 +171,8 @@ def test_a_million_contacts_are_served_lazily() -> None:
         ids = [int(c["id"]) for c in page["results"]]
         assert ids == sorted(ids) and ids[0] > pivot
         for c in page["results"]:
-            assert now - 10 * DAY_MS <= _ms(c["properties"]["lastmodifieddate"]) <= now - DAY_MS
+            assert (
+                now - 10 * DAY_MS <= epoch_ms(c["properties"]["lastmodifieddate"]) <= now - DAY_MS
+            )
         middle = portal.list_page(None, 100, ["email"], False)
         assert len(middle["results"]) == 100

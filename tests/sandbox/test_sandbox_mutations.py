@@ -8,15 +8,11 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_testkit import Api
+from sandbox_testkit import Api, epoch_ms
 
 from hubsync_core.sandbox import Sandbox
 
 CONTACTS = "/crm/v3/objects/contacts"
-
-
-def _ms(iso: str) -> int:
-    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _read(api: Api, contact_id: str, props: str = "email,company,lastmodifieddate") -> Any:
@@ -62,7 +58,7 @@ def test_update_changes_values_and_bumps_modification_time(api: Api, sandbox: Sa
     sandbox.portal.update_contact(target, {"company": "Brand New GmbH"})
     new = _read(api, target)
     assert new["properties"]["company"] == "Brand New GmbH"
-    assert _ms(new["updatedAt"]) > _ms(old["updatedAt"])
+    assert epoch_ms(new["updatedAt"]) > epoch_ms(old["updatedAt"])
     assert new["properties"]["lastmodifieddate"] == new["updatedAt"]
     assert new["createdAt"] == old["createdAt"]
     found = api.search_all(
@@ -91,7 +87,7 @@ def test_archive_moves_a_contact_to_the_archived_listing(api: Api, sandbox: Sand
     assert target in sandbox.portal.archived_ids()
     archived = {c["id"]: c for c in api.list_all(archived="true")}
     assert archived[target]["archived"] is True
-    assert _ms(archived[target]["archivedAt"]) > _ms(old["updatedAt"])
+    assert epoch_ms(archived[target]["archivedAt"]) > epoch_ms(old["updatedAt"])
     assert target not in {c["id"] for c in api.list_all()}
     with pytest.raises(KeyError):
         sandbox.portal.update_contact(target, {"company": "x"})
@@ -109,7 +105,7 @@ def test_merge_makes_the_loser_vanish_and_lists_it_on_the_winner(
     assert loser not in sandbox.portal.archived_ids()
     merged = _read(api, winner, "hs_merged_object_ids")
     assert merged["properties"]["hs_merged_object_ids"].split(";")[-2:] == [loser, second]
-    assert _ms(merged["updatedAt"]) > _ms(old["updatedAt"])
+    assert epoch_ms(merged["updatedAt"]) > epoch_ms(old["updatedAt"])
     assert _read(api, loser)["id"] == winner  # a merged id resolves to the winner
     assert loser not in {c["id"] for c in api.search_all([])}
 

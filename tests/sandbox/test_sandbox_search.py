@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sandbox_testkit import Api
+from sandbox_testkit import Api, epoch_ms
 
 from hubsync_core.sandbox import Sandbox
 
 Props = dict[str, Any]
-
-
-def _ms(iso: str) -> int:
-    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +91,15 @@ def test_dates_filter_as_epoch_milliseconds(
     now = shared_sandbox.portal.now_ms
     since = now - 30 * 86_400_000
     got = _ids(shared_api, _f("lastmodifieddate", "GTE", str(since)))
-    assert got == _expect(contacts, lambda p: _ms(p["lastmodifieddate"]) >= since)
+    assert got == _expect(contacts, lambda p: epoch_ms(p["lastmodifieddate"]) >= since)
     assert 0 < len(got) < len(contacts)
 
 
 def test_between_is_inclusive_on_both_ends(shared_api: Api, contacts: list[dict[str, Any]]) -> None:
-    low, high = _ms(contacts[100]["createdAt"]), _ms(contacts[200]["createdAt"])
+    low, high = epoch_ms(contacts[100]["createdAt"]), epoch_ms(contacts[200]["createdAt"])
     low, high = min(low, high), max(low, high)
     got = _ids(shared_api, _f("createdate", "BETWEEN", str(low), highValue=str(high)))
-    assert got == _expect(contacts, lambda p: low <= _ms(p["createdate"]) <= high)
+    assert got == _expect(contacts, lambda p: low <= epoch_ms(p["createdate"]) <= high)
     assert contacts[100]["id"] in got and contacts[200]["id"] in got
 
 
@@ -195,7 +190,7 @@ def test_sort_by_date_descending(shared_api: Api) -> None:
         sorts=[{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}],
         properties=["lastmodifieddate"],
     )
-    stamps = [_ms(c["properties"]["lastmodifieddate"]) for c in results]
+    stamps = [epoch_ms(c["properties"]["lastmodifieddate"]) for c in results]
     assert stamps == sorted(stamps, reverse=True)
 
 

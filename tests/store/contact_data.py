@@ -244,3 +244,24 @@ def ids(db: Database, flt: ContactFilter, **kwargs: Any) -> list[str]:
     by_date = query_contacts(db, flt, sort="updated_at", limit=1000, columns=["hubspot_id"])
     assert sorted(row["hubspot_id"] for row in by_date.rows) == sorted(found)
     return found
+
+
+def contact_indexes(db: Database) -> set[str]:
+    """The contacts table's secondary indexes, from the catalog (reflection skips
+    expression indexes such as the search index)."""
+    sql = (
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' "
+        "AND sql IS NOT NULL"
+        if db.is_sqlite
+        else "SELECT indexname FROM pg_indexes WHERE tablename = 'contacts' "
+        "AND indexname <> 'contacts_pkey'"
+    )
+    with db.connect() as conn:
+        return {str(name) for (name,) in conn.execute(sa.text(sql))}
+
+
+def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
+    """Every stored contact row (archived ones too), keyed by id."""
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(Contact.__table__)).mappings().all()  # type: ignore[attr-defined]
+    return {r["hubspot_id"]: dict(r) for r in rows}

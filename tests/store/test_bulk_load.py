@@ -4,26 +4,13 @@ come back (at the end of the load, after a failed load, at the next run after a 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from hubsync_core.store import bulk_load, runs
 from hubsync_core.store import contacts as store
 from hubsync_core.store.database import Database
 from hubsync_core.store.models import SEARCH_INDEX
 
-
-def contact_indexes(db: Database) -> set[str]:
-    """The contacts table's secondary indexes, from the catalog (reflection skips
-    expression indexes such as the search index)."""
-    sql = (
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' "
-        "AND sql IS NOT NULL"
-        if db.is_sqlite
-        else "SELECT indexname FROM pg_indexes WHERE tablename = 'contacts' "
-        "AND indexname <> 'contacts_pkey'"
-    )
-    with db.connect() as conn:
-        return {str(name) for (name,) in conn.execute(text(sql))}
+from .contact_data import contact_indexes
 
 
 def expected_indexes(db: Database) -> set[str]:

@@ -13,6 +13,8 @@ from hubsync_core.store import contacts as store
 from hubsync_core.store import runs
 from hubsync_core.store.database import Database
 
+from .contact_data import stored_rows
+
 T0 = datetime(2026, 11, 1, 9, 30, 0, 123456)
 T1 = T0 + timedelta(hours=1)
 T2 = T0 + timedelta(days=2)
@@ -38,13 +40,6 @@ def row(hubspot_id: str, updated_at: datetime | None = T0, **changes: Any) -> di
     }
     base.update(changes)
     return base
-
-
-def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
-    with db.connect() as conn:
-        return {
-            r["hubspot_id"]: dict(r) for r in conn.execute(select(store.CONTACTS)).mappings().all()
-        }
 
 
 def upsert(db: Database, rows: list[dict[str, Any]], generation: int | None = None) -> int:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from segments.helpers import one
 from sqlalchemy import func, insert, select, update
 
 from hubsync_core.config import Settings
@@ -144,10 +145,6 @@ def sql_ids(db: Database, rule: Group | Condition, ref: datetime = REF) -> set[s
 def python_ids(rule: Group | Condition, ref: datetime = REF) -> set[str]:
     live = [contact_row(r) for r in ROWS if not r.get("archived")]
     return {r["hubspot_id"] for r in live if matches(rule, r, ref, list_ids_of(r["hubspot_id"]))}
-
-
-def one(field: str, op: str, value: Any = None, value2: Any = None) -> Group:
-    return Group("all", [Condition(field, op, value, value2)])
 
 
 def live_except(*ids: str) -> set[str]:

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from hubsync_core.store import contacts as store
 from hubsync_core.store.database import Database
+
+from .contact_data import stored_rows
 
 T0 = datetime(2026, 11, 1, 9, 30, 0, 123456)
 
@@ -23,12 +24,6 @@ def row(hubspot_id: str, updated_at: datetime | None = T0, **changes: Any) -> di
         "updated_at": updated_at,
         **changes,
     }
-
-
-def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
-    with db.connect() as conn:
-        rows = conn.execute(select(store.CONTACTS)).mappings().all()
-    return {r["hubspot_id"]: dict(r) for r in rows}
 
 
 def test_two_upserts_in_one_transaction_each_write_only_their_rows(db: Database) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from store.contact_data import stored_rows
 
 from hubsync_core.config import Settings
 from hubsync_core.hubspot.models import ContactRecord
@@ -74,12 +75,6 @@ def portal() -> FakePortal:
 def applier(sqlite_db: Database, portal: FakePortal) -> EventApplier:
     settings = Settings.load({}, dotenv_path=None, secrets_path=None)
     return EventApplier(settings, sqlite_db, portal.read, lambda: PROPS)
-
-
-def stored_rows(db: Database) -> dict[str, dict[str, Any]]:
-    with db.connect() as conn:
-        rows = conn.execute(select(contact_store.CONTACTS)).mappings().all()
-    return {r["hubspot_id"]: dict(r) for r in rows}
 
 
 def test_changes_become_batch_reads_of_100_and_upserts(

@@ -175,9 +175,11 @@ def test_the_phase_tells_what_runs_alongside_it(make_sqlite_harness: HarnessFact
     gate.open()
     stats = run.result()
 
-    assert shown and shown[0].alongside == ("lists",), shown[:1]
+    # The option labels (one quick properties read) may or may not still be running too.
+    assert shown and "lists" in shown[0].alongside, shown[:1]
+    assert set(shown[0].alongside) <= {"lists", "options"}
     assert row is not None
-    assert SyncProgress.from_run(row, datetime.now()).alongside == ("lists",)
+    assert "lists" in SyncProgress.from_run(row, datetime.now()).alongside
     assert stats.status == "succeeded", stats.message
     assert run.progress[-1].alongside == ()
     assert "alongside" not in (run_row(h.db, stats.run_id).checkpoint or {})

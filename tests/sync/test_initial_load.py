@@ -3,23 +3,10 @@ every one of them built, the data exact; a load killed half-way is repaired by t
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from store.contact_data import contact_indexes
 from sync_helpers import assert_db_equals_sandbox, synced_properties
 
 from hubsync_core.store import bulk_load, runs
-from hubsync_core.store.database import Database
-
-
-def contact_indexes(db: Database) -> set[str]:
-    sql = (
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' "
-        "AND sql IS NOT NULL"
-        if db.is_sqlite
-        else "SELECT indexname FROM pg_indexes WHERE tablename = 'contacts' "
-        "AND indexname <> 'contacts_pkey'"
-    )
-    with db.connect() as conn:
-        return {str(name) for (name,) in conn.execute(text(sql))}
 
 
 def test_first_full_sync_is_exact_and_ends_with_every_index(sandbox, make_service, db):

@@ -89,6 +89,18 @@ def configure(sandbox: Sandbox, **body: object) -> None:
     requests.post(f"{sandbox.base_url}/_sandbox/webhooks", json=body, timeout=5).raise_for_status()
 
 
+def test_a_low_duplicate_rate_still_resends_the_first_delivery(
+    sandbox: Sandbox, receiver: Receiver, sqlite_db: Database
+) -> None:
+    """Tests with few batches rely on seeing a duplicate at a 10 % rate."""
+    configure(sandbox, url=receiver.url, duplicateRate=0.1)
+    sandbox.portal.update_contact(sandbox.portal.live_ids()[0], {"jobtitle": "CTO"})
+    assert sandbox.freshness.emitter.wait_idle(10)
+    assert sandbox.freshness.emitter.stats.duplicates == 1
+    assert receiver.statuses == [200, 200]  # the one batch, twice
+    assert inbox_count(sqlite_db) == 1  # stored once
+
+
 def test_every_mutation_arrives_signed_and_deduplicated(
     sandbox: Sandbox, receiver: Receiver, sqlite_db: Database
 ) -> None:

@@ -123,6 +123,7 @@ CROWD_FILTERS = [
     ContactFilter(),
     ContactFilter(archived="only"),
     ContactFilter(segments=("cold",)),
+    ContactFilter(segments=("engaged", "vip"), archived="only"),
     ContactFilter(segments=("cold", "vip"), segment_match="all", archived="include"),
     ContactFilter(segments=("engaged", "chainge"), list_ids=("201",)),
     ContactFilter(list_ids=("202",), lifecycle_stages=(NO_STAGE, "lead")),
