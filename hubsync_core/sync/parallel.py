@@ -514,7 +514,7 @@ class _Backfill(RangePlanning):
                     claimed = self._split()
                 if claimed is not None:
                     return claimed
-                if not list_open and not self._splittable():
+                if not list_open and not self._splittable() and not self._unseen():
                     return None
                 # Nothing worth taking now; the list's pace and the ranges' totals move on.
                 self.lock.wait(0.25)

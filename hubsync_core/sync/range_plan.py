@@ -120,6 +120,11 @@ class RangePlanning:
             return None
         return biggest
 
+    def _unseen(self) -> bool:
+        """Whether a range in progress has not had its first page yet: until it has, nobody
+        knows whether it is worth splitting, so an idle worker waits rather than leaving."""
+        return any(s.taken and not s.done and s.seen is None for s in self.ranges[1:])
+
     def _split(self) -> int | None:
         """Work stealing between search workers: the upper half of the busiest range."""
         span = self._splittable()

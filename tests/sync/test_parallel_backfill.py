@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 import pytest
-from sync_helpers import HarnessFactory, all_runs, run_row, stored_contacts
+from sync_helpers import HarnessFactory, all_runs, run_row, stored_contacts, wait_for
 
 from hubsync_core.hubspot.pacing import RateLimiter
 from hubsync_core.sandbox.portal import encode_cursor
@@ -382,12 +382,27 @@ def test_idle_search_workers_split_a_busy_range_and_every_contact_is_stored_once
         return index
 
     monkeypatch.setattr(parallel._Backfill, "_split", split)
+    backfills: list[Any] = []
+    original_claim = parallel._Backfill._claim
+
+    def claim(backfill: Any) -> int | None:
+        backfills.append(backfill)
+        return original_claim(backfill)
+
+    monkeypatch.setattr(parallel._Backfill, "_claim", claim)
     original_search = h.client.search_contacts
     range_pages = [0]
+
+    def list_done() -> bool:  # the list cursor has read its whole range (`_claim`'s view)
+        return bool(backfills) and backfills[0].list_seen + 1 >= backfills[0].ranges[0].hi
 
     def search_contacts(filter_groups: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
         if filter_groups:
             range_pages[0] += 1
+            if range_pages[0] == 1:
+                # The list ends before the range's first page: idle workers must not leave
+                # while a range that may be worth splitting has not shown its size.
+                wait_for(list_done)
             if range_pages[0] == 2:  # the range's first page is in: wait for a split
                 assert split_done.wait(30), "no idle worker split the busy range"
         return original_search(filter_groups, *args, **kwargs)
