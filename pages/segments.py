@@ -82,7 +82,7 @@ def _preview(
     return _service.preview_segment(rules.rule_from_dict(json.loads(rule_json)), 10, labels=True)
 
 
-def _overview(defs: list[SegmentDef], counts: dict[str, int]) -> None:
+def _overview(defs: list[SegmentDef], counts: dict[str, int], rules_read: list[str]) -> None:
     frame = pd.DataFrame(
         [
             {
@@ -91,9 +91,9 @@ def _overview(defs: list[SegmentDef], counts: dict[str, int]) -> None:
                 "Key": seg.key,
                 "Kind": "built-in" if seg.builtin else "yours",
                 "Members": counts.get(seg.key, 0),
-                "Rule": rules.describe_rule(seg.rule),
+                "Rule": rule,
             }
-            for seg in defs
+            for seg, rule in zip(defs, rules_read, strict=True)
         ]
     )
     styled = frame.style.map(lambda c: f"background-color: {c}; color: {c}", subset=["Colour"])
@@ -184,7 +184,7 @@ def _editor(service: HubSyncService, fields: list[str], enums: dict[str, dict[st
     if problem:
         st.error(plain(problem))
     elif seg is not None:
-        st.caption(plain(f"Rule: {rules.describe_rule(seg.rule)}"))
+        st.caption(plain(f"Rule: {service.describe_rule(seg.rule)}"))
     _show_preview(service, seg)
     _actions(service, problem)
 
@@ -203,7 +203,7 @@ def main() -> None:
         "Segments tag contacts by rules over their fields and HubSpot properties. Membership is "
         "recomputed after every sync and whenever a segment is saved."
     )
-    _overview(defs, service.segment_sizes())
+    _overview(defs, service.segment_sizes(), [service.describe_rule(d.rule) for d in defs])
 
     names = [d.name for d in defs]
     if state.get("sg_choice") not in (NEW, *names):

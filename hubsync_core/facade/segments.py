@@ -13,8 +13,10 @@ from hubsync_core.segments import CONTACT_FIELDS as RULE_COLUMNS
 from hubsync_core.segments import (
     LIST_FIELD,
     PROPERTY_PREFIX,
+    Condition,
     Group,
     SegmentDef,
+    describe_rule,
     dump_definitions,
     load_definitions,
     validate_definition,
@@ -109,6 +111,11 @@ class SegmentsFacade:
         fields = self.rule_fields() if fields is None else fields
         found = _labels.column_options(self._option_labels(_labels.properties_of(fields)), fields)
         return {field: dict(options) for field, options in found.items()}
+
+    def describe_rule(self, rule: Group | Condition) -> str:
+        """A rule in one line for people, enumeration values as their option labels
+        (``lifecyclestage eq 'Former customer'``); the stored rule keeps the values."""
+        return describe_rule(rule, self.rule_value_options())
 
     def export_segments(self, format: str = "toml", *, include_builtin: bool = True) -> str:
         """Segment definitions as a TOML or JSON document."""

@@ -6,34 +6,50 @@ read what a person typed in the page's editor or in `hubsync segments add`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hubsync_core.segments._values import NUMERIC
 from hubsync_core.segments.model import OPS, Condition, Group, SegmentError
 
 
-def describe_rule(rule: Group | Condition) -> str:
-    """A one-line human reading of a rule: ``company contains 'chainge' OR in list 123``."""
+def describe_rule(
+    rule: Group | Condition, labels: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
+    """A one-line human reading of a rule: ``company contains 'chainge' OR in list 123``.
+
+    `labels` ({rule field: {internal value: label}}, the facade's `rule_value_options`) shows
+    an enumeration's values as people know them: ``lifecyclestage eq 'Former customer'``."""
     if isinstance(rule, Condition):
+        value, value2 = rule.value, rule.value2
+        options = (labels or {}).get(rule.field)
+        if options:
+            value = _labelled(options, value)
         if rule.op == "in_list":
-            return f"in list {rule.value}"
+            return f"in list {value}"
         if rule.op in ("is_empty", "is_not_empty"):
             return f"{rule.field} {rule.op.replace('_', ' ')}"
         if rule.op == "between":
-            return f"{rule.field} between {rule.value!r} and {rule.value2!r}"
+            return f"{rule.field} between {value!r} and {value2!r}"
         if rule.op == "within_last_days":
-            return f"{rule.field} within the last {rule.value} days"
+            return f"{rule.field} within the last {value} days"
         if rule.op == "more_than_days_ago":
-            return f"{rule.field} {rule.value} or more days ago"
-        return f"{rule.field} {rule.op.replace('_', ' ')} {rule.value!r}"
+            return f"{rule.field} {value} or more days ago"
+        return f"{rule.field} {rule.op.replace('_', ' ')} {value!r}"
     joiner = " AND " if rule.match == "all" else " OR "
     parts = [
-        f"({describe_rule(item)})"
+        f"({describe_rule(item, labels)})"
         if isinstance(item, Group) and len(item.items) > 1
-        else describe_rule(item)
+        else describe_rule(item, labels)
         for item in rule.items
     ]
     return joiner.join(parts)
+
+
+def _labelled(options: Mapping[str, str], value: Any) -> Any:
+    if isinstance(value, list):
+        return [options.get(v, v) if isinstance(v, str) else v for v in value]
+    return options.get(value, value) if isinstance(value, str) else value
 
 
 # -- typed text to rule values (the Segments page's editor and `hubsync segments add`) -------

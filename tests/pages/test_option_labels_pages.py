@@ -141,6 +141,10 @@ def test_the_segment_editor_offers_labels_and_saves_the_value(seeded: Any) -> No
     saved = segment_store.get_definition(seeded.db, "Former customers")
     assert saved is not None
     assert saved.rule == Group("all", [Condition("lifecyclestage", "in", [CUSTOM, "customer"])])
+    # The overview reads the rule with labels; the stored rule keeps the values.
+    overview = next(d.value for d in at.dataframe if "Rule" in d.value.columns)
+    shown = overview.set_index("Segment").loc["Former customers", "Rule"]
+    assert LABEL in shown and CUSTOM not in shown
 
 
 def test_the_insights_funnel_shows_the_label(seeded: Any) -> None:
