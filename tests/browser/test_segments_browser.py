@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync_helpers import wait_for
+
 from hubsync_core.segments import Condition, Group
 from hubsync_core.store import explorer, export, segment_store
 from hubsync_core.store.explorer import ContactFilter
@@ -149,14 +151,19 @@ def test_a_segment_is_edited_and_deleted_in_the_browser(
     # Edit: company contains "chainge labs" instead.
     fill_text(page, ui, values.nth(0), "chainge labs")
     page.get_by_role("button", name="💾 Save segment").click()
-    page.get_by_text("Saved “Browser temp” and recomputed its members.").wait_for()
+    # The first save's message is still on screen: wait for the edit itself to be stored.
+    edited = Group("all", [Condition("company", "contains", "chainge labs")])
     db = app_server.database()
     try:
-        saved = segment_store.get_definition(db, "Browser temp")
-        assert saved is not None
-        assert saved.rule == Group("all", [Condition("company", "contains", "chainge labs")])
+
+        def stored_rule() -> Any:
+            saved = segment_store.get_definition(db, "Browser temp")
+            return saved is not None and saved.rule == edited
+
+        wait_for(stored_rule)
     finally:
         db.dispose()
+    page.get_by_text("Saved “Browser temp” and recomputed its members.").wait_for()
 
     # Delete, confirming.
     page.get_by_role("button", name="🗑️ Delete").click()
