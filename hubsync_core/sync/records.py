@@ -7,7 +7,7 @@ that the engine records in `rejected_records`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,12 +126,11 @@ def _time(
     return parsed
 
 
-def to_rows(
-    records: Iterable[ContactRecord], synced_at: datetime
-) -> tuple[list[dict[str, Any]], list[Rejection]]:
-    """Map one page of records to contact rows (the `contacts` columns) and rejections."""
-    rows: list[dict[str, Any]] = []
-    rejections: list[Rejection] = []
+def _accepted(
+    records: Iterable[ContactRecord], rejections: list[Rejection]
+) -> Iterator[tuple[ContactRecord, str, dict[str, str | None]]]:
+    """The page's records that can become rows, each with its stripped id and NUL-free
+    properties; the refused ones (and every NUL scrubbed) go to `rejections` in page order."""
     seen: set[str] = set()
     for record in records:
         hubspot_id = (record.id or "").strip()
@@ -139,7 +138,16 @@ def to_rows(
         if refused is not None:
             rejections.append(refused)
             continue
-        properties = _scrubbed(hubspot_id, record.properties, rejections)
+        yield record, hubspot_id, _scrubbed(hubspot_id, record.properties, rejections)
+
+
+def to_rows(
+    records: Iterable[ContactRecord], synced_at: datetime
+) -> tuple[list[dict[str, Any]], list[Rejection]]:
+    """Map one page of records to contact rows (the `contacts` columns) and rejections."""
+    rows: list[dict[str, Any]] = []
+    rejections: list[Rejection] = []
+    for record, hubspot_id, properties in _accepted(records, rejections):
         get = properties.get
         created_at = _time(
             get("createdate"), record.created_at, "createdate", hubspot_id, rejections
@@ -235,14 +243,7 @@ def prepare_page(
     params: list[tuple[Any, ...]] = []
     rejections: list[Rejection] = []
     merges: list[Merge] = []
-    seen: set[str] = set()
-    for record in records:
-        hubspot_id = (record.id or "").strip()
-        refused = _refusal(record, hubspot_id, seen)
-        if refused is not None:
-            rejections.append(refused)
-            continue
-        properties = _scrubbed(hubspot_id, record.properties, rejections)
+    for record, hubspot_id, properties in _accepted(records, rejections):
         get = properties.get
         created_raw = get("createdate")
         created_at = parse_time(created_raw) if created_raw else None
