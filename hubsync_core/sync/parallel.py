@@ -478,7 +478,7 @@ class _Backfill(RangePlanning):
                 self.received += len(records)
                 done = page.done or not ids or beyond
                 if done:
-                    span.left = 0.0
+                    span.left, span.ended = 0.0, True
                 elif end == filter_end:  # search's own count of what the filter still holds
                     span.left = max(float(page.total - len(page.contacts)), 0.0)
                 else:  # split: the total counts the other half too

@@ -37,6 +37,9 @@ class Range:
     seen: int | None = None
     #: Contacts still to read (search's `total` once a page came; an estimate before).
     left: float | None = None
+    #: Its walker has read its last page (in memory: `done` is what the database holds, set
+    #: only once that page is stored; a range empty from its first page has no `seen`).
+    ended: bool = False
 
     def row(self) -> list[Any]:
         return [self.lo, self.hi, self.last, self.done]
@@ -110,7 +113,7 @@ class RangePlanning:
 
     def _splittable(self) -> Range | None:
         """The range in progress worth splitting for an idle worker, if any."""
-        walking = [s for s in self.ranges[1:] if s.taken and not s.done and s.seen is not None]
+        walking = [s for s in self.ranges[1:] if self._walking(s) and s.seen is not None]
         _rate, pace = self._search_rate()
         if not walking or not planner.should_split(len(walking), self.speeds.search_page, pace):
             return None
@@ -123,7 +126,12 @@ class RangePlanning:
     def _unseen(self) -> bool:
         """Whether a range in progress has not had its first page yet: until it has, nobody
         knows whether it is worth splitting, so an idle worker waits rather than leaving."""
-        return any(s.taken and not s.done and s.seen is None for s in self.ranges[1:])
+        return any(self._walking(s) and s.seen is None for s in self.ranges[1:])
+
+    @staticmethod
+    def _walking(span: Range) -> bool:
+        """Handed to a search worker whose walk has not ended."""
+        return span.taken and not span.done and not span.ended
 
     def _split(self) -> int | None:
         """Work stealing between search workers: the upper half of the busiest range."""

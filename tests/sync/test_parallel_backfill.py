@@ -229,6 +229,26 @@ def test_resume_from_a_hand_made_checkpoint_fetches_only_what_is_missing(
     assert not any(hi == str(top) for _op, _lo, hi in lows)  # range 3 was done
 
 
+@pytest.mark.timeout(60)
+def test_a_search_range_without_contacts_ends_the_backfill(
+    make_sqlite_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A range whose first page is empty (ids are sparse) has no "highest id received": the
+    # idle workers must still see it as ended, or they wait for it forever (CI hung here).
+    h = make_sqlite_harness(1200, seed=45)
+    ids = sorted(int(i) for i in h.sandbox.portal.live_ids())
+    top = ids[-1] + 1
+    layout = [[0, top, None, False], [top, top + 5_000, None, False]]
+    _store_as_cut(h, layout, None, [])
+    writes = Writes(monkeypatch)
+
+    stats = h.run("full")
+
+    assert stats.status == "succeeded", stats.message
+    h.assert_exact()
+    assert writes.layouts[-1][1][3] is True  # the empty range is recorded as done
+
+
 def _rows(h: Any, ids: set[str]) -> list[dict[str, Any]]:
     """The given live contacts as a sync would store them."""
     from hubsync_core.hubspot.models import ContactRecord
@@ -247,7 +267,7 @@ def _rows(h: Any, ids: set[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _store_as_cut(h: Any, layout: list[list[Any]], after: str, stored: list[int]) -> int:
+def _store_as_cut(h: Any, layout: list[list[Any]], after: str | None, stored: list[int]) -> int:
     """The database as a parallel backfill cut at `layout` leaves it; returns the generation."""
     generation = 7
     with h.db.transaction() as conn:
