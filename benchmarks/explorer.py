@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hubsync_core.store import upkeep
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter, explore, facet_counts
 from hubsync_core.store.explorer.sql import CONTACTS, LISTS, MEMBERS, SEGMENTS
@@ -172,11 +173,12 @@ def fill(db: Database, n: int, seed: int = 7) -> None:
         raw.commit()
     finally:
         raw.close()
-    with db.engine.connect() as conn:
-        if db.is_sqlite:
+    if db.is_sqlite:
+        with db.engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))
-        else:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
+    else:
+        # The tables as a full sync leaves them: vacuumed and analyzed (store/upkeep.py).
+        upkeep.vacuum_explorer_tables(db)
 
 
 def _insert_chunk(raw: Any, batch: list[tuple[tuple[Any, ...], list[str], list[str]]]) -> None:

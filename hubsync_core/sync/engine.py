@@ -22,7 +22,7 @@ from hubsync_core.hubspot import errors as hs_errors
 from hubsync_core.hubspot import search_filters as sf
 from hubsync_core.hubspot.client import HubSpotClient
 from hubsync_core.run_status import RunStatus
-from hubsync_core.store import bulk_load, lock, runs, segment_store
+from hubsync_core.store import bulk_load, lock, runs, segment_store, upkeep
 from hubsync_core.store import contacts as contact_store
 from hubsync_core.store.database import Database
 from hubsync_core.sync import budget, chainge, deletions, full, incremental, lists, parallel, tasks
@@ -166,6 +166,8 @@ def _run_locked(
             by_segment = ctx.checkpoint.get("by_segment", {})
             if complete:
                 _advance_mark(ctx)
+                if ctx.mode == "full":
+                    _vacuum_quietly(ctx)
                 if ctx.mode == "incremental" and settings.audit_after_sync:
                     # Imported here: the audit's repair builds on this module.
                     from hubsync_core.audit.runner import audit_after_sync
@@ -359,6 +361,15 @@ def _recompute(ctx: RunContext) -> dict[str, int]:
     definitions = segment_store.list_definitions(ctx.db, ctx.settings)
     with ctx.db.transaction() as conn:
         return segment_store.recompute(conn, definitions, ctx.clock(), prune=True)
+
+
+def _vacuum_quietly(ctx: RunContext) -> None:
+    """After a full sync rewrote every contact: PostgreSQL's upkeep (store/upkeep.py). The
+    copy is complete either way, so a failure is a warning, never the run's."""
+    try:
+        upkeep.vacuum_explorer_tables(ctx.db)
+    except Exception:
+        log.warning("could not vacuum the tables after the full sync", exc_info=True)
 
 
 def _recompute_quietly(ctx: RunContext) -> dict[str, int]:
