@@ -13,7 +13,6 @@ from hubsync_core.segments import (
     DEFAULT_COLOUR,
     Group,
     SegmentDef,
-    describe_rule,
     parse_condition,
     rule_from_dict,
 )
@@ -85,22 +84,21 @@ def _service(settings: Settings) -> Any:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hubsync_core.store.overview import overview
-
     with _service(settings) as service:
         defs = service.segments()
-        counts = overview(service.db).by_segment
-    rows = [
-        {
-            "name": seg.name,
-            "key": seg.key,
-            "builtin": seg.builtin,
-            "colour": seg.colour,
-            "members": counts.get(seg.key, 0),
-            "rule": describe_rule(seg.rule),
-        }
-        for seg in defs
-    ]
+        counts = service.segment_sizes()
+        rows = [
+            {
+                "name": seg.name,
+                "key": seg.key,
+                "builtin": seg.builtin,
+                "colour": seg.colour,
+                "members": counts.get(seg.key, 0),
+                # For people: enumeration values read as their option labels.
+                "rule": service.describe_rule(seg.rule),
+            }
+            for seg in defs
+        ]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0

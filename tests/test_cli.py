@@ -176,6 +176,8 @@ def test_segments_add_list_export_import_remove(env_portal, capsys, tmp_path):
     listed = json.loads(run_cli(capsys, "segments", "list", "--json")[1])
     eu = next(s for s in listed if s["name"] == "EU leads")
     assert eu["key"] == "eu_leads" and not eu["builtin"]
+    # Read with HubSpot's option label; the stored rule keeps the internal value.
+    assert eu["rule"].endswith("lifecyclestage eq 'Lead'")
 
     target = tmp_path / "segments.toml"
     assert run_cli(capsys, "segments", "export", "--user-only", "-o", str(target))[0] == 0
