@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 from sync_helpers import (
     LIST_PATH,
+    SEARCH_PATH,
     Harness,
     HarnessFactory,
     RunAudit,
@@ -199,7 +200,11 @@ def test_run_stopped_mid_way_is_completed_by_the_next_run(
         if progress.phase == phase and progress.pages == 2 and not fired:
             fired.append(1)
             count = 4 if kind == "503" else 1  # 503: one more than the retries
-            h.sandbox.fail_next(kind, count=count, path=LIST_PATH if mode == "full" else None)
+            # Aimed at the walk's own requests: the lists read alongside it would otherwise
+            # take some of the failures, and no request would exhaust its retries.
+            h.sandbox.fail_next(
+                kind, count=count, path=LIST_PATH if mode == "full" else SEARCH_PATH
+            )
 
     stopped = drill.run(mode, on_progress=strike)
 

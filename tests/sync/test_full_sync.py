@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sync_helpers import fast_client
+from sync_helpers import LIST_PATH, fast_client
 
 from hubsync_core.segments import builtin_segments, segments_for
 from hubsync_core.store import lock, runs
@@ -125,7 +125,9 @@ def test_exhausted_retries_end_partial_and_the_next_run_resumes_exactly(sandbox,
 
     def fail_mid_run(progress: SyncProgress) -> None:
         if progress.phase == "contacts" and progress.pages == stop_after_pages:
-            sandbox.fail_next("503", count=3)  # the first try and both retries
+            # The first try and both retries of the walk's next page (the lists, read
+            # alongside the walk, must not take any of them).
+            sandbox.fail_next("503", count=3, path=LIST_PATH)
 
     partial = service.sync_all_contacts(mode="full", on_progress=fail_mid_run)
     assert partial.status == "partial"
