@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hubsync_core.store import upkeep
+from hubsync_core.store import contact_params, upkeep
 from hubsync_core.store.database import Database
 from hubsync_core.store.explorer import ContactFilter, explore, facet_counts
 from hubsync_core.store.explorer.sql import CONTACTS, LISTS, MEMBERS, SEGMENTS
@@ -53,24 +53,8 @@ COMPANIES = [
     "CHAINGE Labs",
     "Vandelay",
 ]
-COLUMNS = (
-    "hubspot_id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "phone",
-    "jobtitle",
-    "lifecyclestage",
-    "properties",
-    "created_at",
-    "updated_at",
-    "synced_at",
-    "archived",
-    "archived_at",
-    "archived_reason",
-    "seen_generation",
-)
+#: The rows below are built in the upsert's column order (the contacts table's).
+COLUMNS = contact_params.COLUMNS
 LIST_IDS = ("101", "102", "103")
 CHUNK = 20_000
 
