@@ -81,7 +81,6 @@ def live_panel() -> None:
     current = jobs.status()
     if not current.running:
         if polling:  # the sync just ended: redraw the whole page with its outcome and history
-            state.pop("sync_refused", None)
             state.pop("sync_started_here", None)
             st.rerun()
         return
@@ -104,8 +103,12 @@ render_schedule_panel(app)
 
 if not status.running:
     refused = state.pop("sync_refused", None)
-    if refused:  # refused, yet nothing runs any more: the other sync ended meanwhile
-        st.warning(refused, icon="⏳")
+    if refused:  # shown once, so a refused click is never silently forgotten
+        st.warning(
+            f"Your **Sync now** did not start: {refused}. That sync has ended since; "
+            "its outcome is below.",
+            icon="⏳",
+        )
     if status.error:
         st.error(status.error, icon="❌")
     outcome = service.latest_outcome(status.result)

@@ -250,6 +250,23 @@ def test_a_refused_start_says_a_sync_is_already_running(harness) -> None:
     assert harness.metric(at, "Pages fetched") == "3"
 
 
+def test_a_refused_click_is_still_reported_once_the_other_sync_has_ended(harness) -> None:
+    jobs = harness.use_fake_jobs()
+    jobs.refusal = ELSEWHERE
+    at = harness.app("sync")
+    jobs.state = harness.idle_status(
+        running=True, run=running_elsewhere(), progress=harness.progress(run_id=7)
+    )
+    at.button(key="sync_now").click().run()
+    jobs.state = harness.idle_status()  # the other sync ends before this visitor looks again
+    at.run()
+    assert not at.exception
+    warnings = [box.value for box in at.warning]
+    assert any("did not start" in text and ELSEWHERE in text for text in warnings), warnings
+    at.run()  # told once: the next redraw no longer carries it
+    assert not any("did not start" in box.value for box in at.warning)
+
+
 def test_progress_without_a_known_total_has_no_bar_and_no_eta(harness) -> None:
     jobs = harness.use_fake_jobs()
     jobs.state = harness.idle_status(
