@@ -122,7 +122,7 @@ class Settings:
     #: Bearer token the HTTP API (`hubsync api`) requires; None: a generated one in data_dir.
     api_token: Secret | None = None
     #: How late HubSpot's search index may show a change; the audit calls younger changes
-    #: pending instead of drift.
+    #: pending instead of drift, and the incremental window looks back at least this far.
     index_lag_seconds: int = 120
     #: Run a counting audit after every incremental sync.
     audit_after_sync: bool = True

@@ -1,9 +1,10 @@
 """Incremental sync: the contacts modified inside a fixed window, through search.
 
-The window is `lastmodifieddate` between (mark − overlap) and (now − lag), fixed when the
-run starts and kept in the checkpoint. Pages are sorted by `hs_object_id` and walked with a
-`hs_object_id GT <last id>` filter instead of search's `after`, so neither the 10,000-result
-cap nor thousands of contacts sharing one timestamp can stall or loop the run.
+The window is `lastmodifieddate` between (mark − look-back) and (now − lag), fixed when the
+run starts and kept in the checkpoint; the look-back is the overlap, and at least the index
+lag. Pages are sorted by `hs_object_id` and walked with a `hs_object_id GT <last id>` filter
+instead of search's `after`, so neither the 10,000-result cap nor thousands of contacts
+sharing one timestamp can stall or loop the run.
 """
 
 from __future__ import annotations
@@ -28,9 +29,19 @@ def from_epoch_ms(value: int) -> datetime:
     return datetime(1970, 1, 1) + timedelta(milliseconds=value)
 
 
+def look_back(settings: Settings) -> timedelta:
+    """How far before the mark a window starts: the overlap, and never less than the index
+    lag, since a contact edited just before the last run may not have been searchable yet
+    (and would otherwise fall between two windows for good)."""
+    return max(
+        timedelta(minutes=settings.incremental_overlap_minutes),
+        timedelta(seconds=settings.index_lag_seconds),
+    )
+
+
 def plan_window(settings: Settings, mark: datetime, now: datetime) -> dict[str, int]:
-    """The run's fixed window: [mark − overlap, now − lag] in epoch milliseconds."""
-    start = mark - timedelta(minutes=settings.incremental_overlap_minutes)
+    """The run's fixed window: [mark − look-back, now − lag] in epoch milliseconds."""
+    start = mark - look_back(settings)
     end = now - timedelta(minutes=settings.incremental_lag_minutes)
     return {"start": epoch_ms(start), "end": max(epoch_ms(end), epoch_ms(start))}
 

@@ -1,6 +1,7 @@
-"""With HubSpot's search index lagging, the incremental look-back loses nothing and the audit
-calls recent edits pending, never drift. Time is a controllable clock shared by the sandbox
-(edit times, index lag) and the sync (its window), so nothing sleeps."""
+"""With HubSpot's search index lagging, the incremental look-back (the overlap, at least the
+index lag) loses nothing and the audit calls recent edits pending, never drift. Time is a
+controllable clock shared by the sandbox (edit times, index lag) and the sync (its window),
+so nothing sleeps."""
 
 from __future__ import annotations
 
@@ -33,15 +34,20 @@ class DualClock:
         return self.now
 
 
-def _edit_stream(overlap_minutes: int, sqlite_db: Database) -> tuple[list[str], set[str]]:
-    """(what the copy lacks at the end, the audits' verdicts along the way)."""
+def _edit_stream(
+    overlap_minutes: int, sqlite_db: Database, index_lag_setting: int = 60
+) -> tuple[list[str], set[str]]:
+    """(what the copy lacks at the end, the audits' verdicts along the way) when the portal's
+    search index lags 60 s and HubSync is told it lags `index_lag_setting` seconds."""
     audited = make_audited(400, 23, sqlite_db, index_lag_seconds=60)
     try:
         clock = DualClock()
         portal = audited.sandbox.portal
         portal.clock = clock.epoch
         settings = audited.settings.with_overrides(
-            incremental_overlap_minutes=overlap_minutes, incremental_lag_minutes=0
+            incremental_overlap_minutes=overlap_minutes,
+            incremental_lag_minutes=0,
+            index_lag_seconds=index_lag_setting,
         )
         run_sync(settings, audited.db, audited.client, SyncOptions(mode="incremental"), clock=clock)
         live = portal.live_ids()
@@ -73,7 +79,17 @@ def test_syncs_every_30_seconds_under_a_60_second_index_lag_lose_nothing(
     assert DRIFT not in statuses
 
 
-def test_without_the_look_back_edits_are_lost_and_the_audit_says_so(sqlite_db: Database) -> None:
+def test_an_overlap_shorter_than_the_index_lag_still_looks_back_the_index_lag(
+    sqlite_db: Database,
+) -> None:
     problems, statuses = _edit_stream(0, sqlite_db)
+    assert problems == []
+    assert DRIFT not in statuses
+
+
+def test_without_any_look_back_edits_are_lost(sqlite_db: Database) -> None:
+    # What the look-back is for: with no overlap and the index lag understated as none,
+    # edits that reach the index late fall between two windows. (The audit, told the same
+    # lag, proves each range too early to see them: an understated lag blinds both.)
+    problems, _ = _edit_stream(0, sqlite_db, index_lag_setting=0)
     assert problems and "contacts differ" in problems[0]
-    assert DRIFT in statuses
