@@ -126,7 +126,7 @@ class Settings:
     index_lag_seconds: int = 120
     #: Run a counting audit after every incremental sync.
     audit_after_sync: bool = True
-    #: "HH:MM" (UTC) for a nightly full audit in long-lived processes; None = off.
+    #: "HH:MM" (UTC) for a nightly full audit, a job of the schedule; None = off.
     audit_nightly_at: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 

@@ -27,7 +27,9 @@ def add_schedule_commands(commands: Any) -> None:
     set_ = sub.add_parser("set", help="sync every PERIOD (15m, 1h; at least 5m) or `off`")
     set_.add_argument("period", help="e.g. 15m, 1h, or off")
     set_.set_defaults(handler=cmd_schedule_set)
-    show = sub.add_parser("show", help="the period, next run and last result")
+    show = sub.add_parser(
+        "show", help="the period, next run and last result (and the nightly audit's, if set)"
+    )
     show.add_argument("--json", action="store_true", help="print as JSON")
     show.set_defaults(handler=cmd_schedule_show)
 
@@ -62,10 +64,13 @@ def cmd_schedule_show(args: argparse.Namespace, settings: Settings) -> int:
 
     with HubSyncService(settings, owner="cli") as service:
         state = service.schedule()
+        nightly = service.nightly_audit_summary()
     if args.json:
         print(json.dumps(state.__dict__, indent=2, default=str))
     else:
         print(f"Sync schedule: {describe_schedule(state, utcnow())}")
+        if nightly is not None:
+            print(f"Nightly audit: {nightly}")
     return 0
 
 

@@ -41,13 +41,21 @@ class JobOutcome:
     paused_until: datetime | None = None
 
 
+#: When a job is next due, from its stored row (None before its first tick) and now.
+DueRule = Callable[[ScheduledJob | None, datetime], datetime | None]
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
-    """A job the scheduler may run: its name, what it does, and its period when unset."""
+    """A job the scheduler may run: its name, what it does, and its period when unset.
+
+    `due` replaces the every-N-minutes rule for jobs with their own timing (a nightly job).
+    """
 
     name: str
     run: Callable[[], JobOutcome]
     default_minutes: int | None = None
+    due: DueRule | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,13 @@ class Scheduler:
             return row.every_minutes
         return self.jobs[name].default_minutes if name in self.jobs else None
 
+    def next_run(self, name: str, row: ScheduledJob | None, now: datetime) -> datetime | None:
+        """When job `name` is next due (None: off)."""
+        job = self.jobs.get(name)
+        if job is not None and job.due is not None:
+            return job.due(row, now)
+        return next_due(row, self.period(name, row), now)
+
     def state(self, name: str) -> JobState:
         """Job `name` as a face shows it."""
         row = schedule_store.get(self.db, name)
@@ -132,7 +147,7 @@ class Scheduler:
         return JobState(
             name=name,
             every_minutes=every,
-            next_run_at=next_due(row, every, self.clock()),
+            next_run_at=self.next_run(name, row, self.clock()),
             last_started_at=row.last_started_at if row else None,
             last_finished_at=row.last_finished_at if row else None,
             last_status=row.last_status if row else None,
@@ -169,11 +184,11 @@ class Scheduler:
             now = self.clock()
             row = schedule_store.get(self.db, name)
             every = self.period(name, row)
-            if row is None and every is not None:
+            if row is None and (every is not None or job.due is not None):
                 # A default schedule: anchor it now, the first run comes one period later.
                 schedule_store.ensure(self.db, name, every, now)
                 continue
-            due = next_due(row, every, now)
+            due = self.next_run(name, row, now)
             if row is None or due is None or now < due:
                 continue
             outcome = self._run(job, row)

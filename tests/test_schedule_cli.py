@@ -26,6 +26,16 @@ def test_schedule_is_off_for_a_real_portal_until_set(env: Path, capsys) -> None:
     assert run_cli(capsys, "schedule", "set", "off")[1].strip() == "Sync schedule: off"
 
 
+def test_schedule_show_names_the_nightly_audit_when_one_is_set(
+    env: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "Nightly audit" not in run_cli(capsys, "schedule", "show")[1]
+    monkeypatch.setenv("HUBSYNC_AUDIT_NIGHTLY_AT", "03:00")
+    code, out, _ = run_cli(capsys, "schedule", "show")
+    assert code == 0
+    assert "Nightly audit: every night at 03:00 UTC, next " in out.splitlines()[1]
+
+
 def test_a_period_under_five_minutes_is_refused(env: Path, capsys) -> None:
     code, _, err = run_cli(capsys, "schedule", "set", "2m")
     assert code == 2 and "at least 5 minutes" in err

@@ -20,7 +20,6 @@ from hubsync_core.api.auth import require_token
 from hubsync_core.api.context import ApiContext
 from hubsync_core.api.errors import install_error_handlers
 from hubsync_core.api.tokens import resolve_token
-from hubsync_core.audit.nightly import NightlyAudit
 from hubsync_core.config import Secret, Settings
 from hubsync_core.freshness import sync_through
 from hubsync_core.jobs import SyncJobs
@@ -69,17 +68,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The schedule and the webhook/journal applier run while the server is up.
+        # The schedule (syncs, the nightly audit) and the webhook/journal applier run while
+        # the server is up.
         worker = service.freshness_worker(sync_through(jobs)) if background else None
         if worker is not None:
             worker.start()
-        nightly = None
-        if background and settings.audit_nightly_at:  # HUBSYNC_AUDIT_NIGHTLY_AT
-            nightly = NightlyAudit(service.audit, settings.audit_nightly_at)
-            nightly.start()
         yield
-        if nightly is not None:
-            nightly.stop()
         if worker is not None:
             worker.stop()
         # Stop a running sync cleanly after its current page (the next sync resumes it).

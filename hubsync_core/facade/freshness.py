@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from hubsync_core.audit.nightly import AUDIT_JOB, describe_nightly, nightly_audit_job
 from hubsync_core.clock import utcnow
 from hubsync_core.connection import demo_sandbox, journal_client
 from hubsync_core.freshness import (
@@ -31,6 +32,7 @@ from hubsync_core.webhooks.journal import JournalPoll, poll_journal
 from hubsync_core.webhooks.receiver import WebhookReceiver
 
 if TYPE_CHECKING:
+    from hubsync_core.audit.model import AuditReport
     from hubsync_core.config import Settings
     from hubsync_core.hubspot.client import HubSpotClient
     from hubsync_core.store.database import Database
@@ -51,18 +53,42 @@ class FreshnessFacade:
 
         def sync(self, options: SyncOptions) -> SyncStats: ...
 
-    def scheduler(self, run_sync: Callable[[], SyncStats] | None = None) -> Scheduler:
-        """The scheduler of this database's periodic jobs (the sync schedule first).
+        def audit(self, *, repair: bool = False) -> AuditReport: ...
+
+    def scheduler(
+        self,
+        run_sync: Callable[[], SyncStats] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Scheduler:
+        """The scheduler of this database's periodic jobs: the sync schedule, and the nightly
+        audit when `HUBSYNC_AUDIT_NIGHTLY_AT` sets one.
 
         `run_sync` runs one scheduled sync (default: an `auto` sync owned by "schedule").
         """
         options = SyncOptions(mode="auto", owner="schedule")
-        job = sync_job(
-            run_sync or (lambda: self.sync(options)),
-            self._daily_reset,
-            (self.settings.demo_schedule_minutes or None) if self.settings.demo else None,
-        )
-        return Scheduler(self.db, [job], utcnow)
+        jobs = [
+            sync_job(
+                run_sync or (lambda: self.sync(options)),
+                self._daily_reset,
+                (self.settings.demo_schedule_minutes or None) if self.settings.demo else None,
+            )
+        ]
+        if self.settings.audit_nightly_at:
+            jobs.append(nightly_audit_job(self.audit, self.settings.audit_nightly_at))
+        return Scheduler(self.db, jobs, clock)
+
+    def nightly_audit(self) -> JobState | None:
+        """The nightly audit's next run and last result (None when it is off)."""
+        if not self.settings.audit_nightly_at:
+            return None
+        return self.scheduler().state(AUDIT_JOB)
+
+    def nightly_audit_summary(self) -> str | None:
+        """ "every night at 03:00 UTC, next ... (last: ...)", or None when it is off."""
+        state = self.nightly_audit()
+        if state is None or not self.settings.audit_nightly_at:
+            return None
+        return describe_nightly(state, self.settings.audit_nightly_at)
 
     def schedule(self) -> JobState:
         """The sync schedule: period (None = off), next run, last result, pause."""

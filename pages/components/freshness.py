@@ -58,4 +58,7 @@ def render_schedule_panel(app: AppResources) -> None:
             help=SCHEDULE_HELP,
         )
         cols[1].caption(f"Schedule: {app.service.schedule_summary()}")
+        nightly = app.service.nightly_audit_summary()
+        if nightly is not None:
+            cols[1].caption(f"Nightly audit: {nightly}")
         cols[1].caption(app.service.live_updates_summary())
