@@ -102,13 +102,9 @@ live_panel()
 render_schedule_panel(app)
 
 if not status.running:
-    refused = state.pop("sync_refused", None)
-    if refused:  # shown once, so a refused click is never silently forgotten
-        st.warning(
-            f"Your **Sync now** did not start: {refused}. That sync has ended since; "
-            "its outcome is below.",
-            icon="⏳",
-        )
+    refused = state.get("sync_refused")
+    if refused:  # kept until this visitor's next start: a refused click is never forgotten
+        st.warning(f"Your last **Sync now** did not start a sync: {refused}.", icon="⏳")
     if status.error:
         st.error(status.error, icon="❌")
     outcome = service.latest_outcome(status.result)

@@ -168,19 +168,23 @@ def test_two_simultaneous_sync_now_clicks_start_exactly_one_run(app_server, new_
         visitor.wait_for_function(CONTACTS_ABOVE, arg=0, polling=50)
         ui.assert_no_exception(visitor)
 
-    # The visitor whose click was refused is still told so once the sync has ended: whenever
-    # the page looks, the refusal is on it (while running, and after, until the next action).
+    # The visitor whose click was refused is still told so once the sync has ended (until
+    # that visitor starts another), however often the page redraws meanwhile.
     for visitor in visitors:
         visitor.get_by_text("Sync complete").first.wait_for(timeout=ui.SYNC_TIMEOUT_MS)
         ui.wait_for_app_idle(visitor)
         ui.assert_no_exception(visitor)
     told = [
-        visitor.get_by_text(re.compile(r"did not start: A sync is already running")).count()
+        visitor.get_by_text(re.compile(r"did not start a sync: A sync is already running")).count()
         for visitor in visitors
     ]
-    shown = [visitor.locator('[data-testid="stMain"]').inner_text()[:1500] for visitor in visitors]
-    started = [(r.id, r.mode, r.status, r.owner) for r in runs.history(db, limit=5)]
-    assert sorted(told) == [0, 1], (told, before, started, shown, app_server.log_tail())
+    if sorted(told) != [0, 1]:  # what to look at when it fails (pytest shows stdout then)
+        for n, visitor in enumerate(visitors):
+            main = visitor.locator('[data-testid="stMain"]').inner_text()
+            print(f"--- visitor {n}:\n{main}")
+        print(f"--- runs before: {before}, now: {runs.history(db, limit=5)}")
+        print(f"--- server log:\n{app_server.log_tail()}")
+    assert sorted(told) == [0, 1], told
     assert len(runs.history(db, limit=1000)) == before + 1
     assert shown_run_id(visitors[0]) == shown_run_id(visitors[1])
     db.dispose()
