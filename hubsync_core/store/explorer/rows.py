@@ -31,12 +31,15 @@ from hubsync_core.store.explorer.terms import (
     stage_terms,
 )
 from hubsync_core.store.models import SEARCH_SEPARATOR
+from hubsync_core.store.property_options import OPTIONS
 
 #: Sorted case-insensitively, empty values last (option values: empty last, as they are).
 _TEXT_SORTS = frozenset(n for n in SORTABLE if BY_NAME[n].kind is ColumnKind.TEXT)
 _EMPTY_LAST = frozenset(
     n for n in SORTABLE if BY_NAME[n].kind in (ColumnKind.TEXT, ColumnKind.CHOICE)
 )
+#: Enumerations: sorted in HubSpot's option order, empty values last.
+_OPTION_SORTS = frozenset(n for n in SORTABLE if BY_NAME[n].kind is ColumnKind.CHOICE)
 #: Any other requested column is read from the `properties` JSON (HubSpot property names).
 _PROPERTY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 
@@ -56,6 +59,19 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
     if sort == "hubspot_id":
         return by_id
     column: ColumnElement[Any] = c[sort]
+    if sort in _OPTION_SORTS:
+        # HubSpot's display order of the options (a pipeline: Subscriber, Lead, ...), then
+        # the value itself for an option the properties API did not list.
+        rank = (
+            sa.select(OPTIONS.c.display_order)
+            .where(
+                OPTIONS.c.property_name == BY_NAME[sort].hubspot_property,
+                OPTIONS.c.value == column,
+            )
+            .scalar_subquery()
+        )
+        value = sa.func.nullif(column, "")
+        return [direction(rank).nulls_last(), direction(value).nulls_last(), *by_id]
     if sort in _TEXT_SORTS:
         # Case-insensitive (the same order on SQLite and PostgreSQL for ASCII text).
         column = sa.func.lower(column)

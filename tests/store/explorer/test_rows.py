@@ -18,6 +18,7 @@ from hubsync_core.store.explorer import (
     get_contact,
     query_contacts,
 )
+from hubsync_core.store.property_options import replace_options
 
 from ..contact_data import (
     LIVE_IDS,
@@ -50,6 +51,38 @@ def test_sort_orders_by_the_column_then_by_id(
     people: Database, plans: str, sort: str, expected: list[str]
 ) -> None:
     assert ids(people, ContactFilter(), sort=sort) == expected
+
+
+def test_lifecycle_stage_sorts_in_hubspots_option_order(people: Database, plans: str) -> None:
+    # HubSpot's pipeline order, as the properties API lists it; "partner" is not among the
+    # options (a retired one, say): after every known stage, before empty values.
+    stages = ["subscriber", "lead", "marketingqualifiedlead", "opportunity", "customer"]
+    with people.transaction() as conn:
+        replace_options(conn, [("lifecyclestage", v, v.title(), n) for n, v in enumerate(stages)])
+    assert ids(people, ContactFilter(), sort="lifecyclestage") == [
+        "9",  # subscriber
+        "1",  # lead
+        "11",  # lead
+        "10",  # opportunity
+        "2",  # customer
+        "12",  # partner
+        "3",  # none
+        "13",  # ""
+    ]
+    assert ids(people, ContactFilter(), sort="lifecyclestage", descending=True) == [
+        "2",
+        "10",
+        "11",
+        "1",
+        "9",
+        "12",
+        "13",
+        "3",
+    ]
+    page = query_contacts(
+        people, ContactFilter(), sort="lifecyclestage", descending=False, limit=2, offset=1
+    )
+    assert [row["hubspot_id"] for row in page.rows] == ["1", "11"]
 
 
 def test_firstname_sort_ignores_case(people: Database) -> None:
