@@ -85,10 +85,10 @@ class FreshnessFacade:
 
     def nightly_audit_summary(self) -> str | None:
         """ "every night at 03:00 UTC, next ... (last: ...)", or None when it is off."""
-        state = self.nightly_audit()
-        if state is None or not self.settings.audit_nightly_at:
+        at = self.settings.audit_nightly_at
+        if not at:
             return None
-        return describe_nightly(state, self.settings.audit_nightly_at)
+        return describe_nightly(self.scheduler().state(AUDIT_JOB), at)
 
     def schedule(self) -> JobState:
         """The sync schedule: period (None = off), next run, last result, pause."""

@@ -33,11 +33,8 @@ from hubsync_core.store.explorer.terms import (
 from hubsync_core.store.models import SEARCH_SEPARATOR
 from hubsync_core.store.property_options import OPTIONS
 
-#: Sorted case-insensitively, empty values last (option values: empty last, as they are).
+#: Sorted case-insensitively, empty values last.
 _TEXT_SORTS = frozenset(n for n in SORTABLE if BY_NAME[n].kind is ColumnKind.TEXT)
-_EMPTY_LAST = frozenset(
-    n for n in SORTABLE if BY_NAME[n].kind in (ColumnKind.TEXT, ColumnKind.CHOICE)
-)
 #: Enumerations: sorted in HubSpot's option order, empty values last.
 _OPTION_SORTS = frozenset(n for n in SORTABLE if BY_NAME[n].kind is ColumnKind.CHOICE)
 #: Any other requested column is read from the `properties` JSON (HubSpot property names).
@@ -59,6 +56,10 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
     if sort == "hubspot_id":
         return by_id
     column: ColumnElement[Any] = c[sort]
+    if sort in _TEXT_SORTS:
+        # Case-insensitive (the same order on SQLite and PostgreSQL for ASCII text); an
+        # empty value sorts with the missing ones: last.
+        return [direction(sa.func.nullif(sa.func.lower(column), "")).nulls_last(), *by_id]
     if sort in _OPTION_SORTS:
         # HubSpot's display order of the options (a pipeline: Subscriber, Lead, ...), then
         # the value itself for an option the properties API did not list.
@@ -72,12 +73,6 @@ def order_by(sort: str, descending: bool) -> list[ColumnElement[Any]]:
         )
         value = sa.func.nullif(column, "")
         return [direction(rank).nulls_last(), direction(value).nulls_last(), *by_id]
-    if sort in _TEXT_SORTS:
-        # Case-insensitive (the same order on SQLite and PostgreSQL for ASCII text).
-        column = sa.func.lower(column)
-    if sort in _EMPTY_LAST:
-        # An empty value sorts with the missing ones: last.
-        column = sa.func.nullif(column, "")
     return [direction(column).nulls_last(), *by_id]
 
 
